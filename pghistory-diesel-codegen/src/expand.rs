@@ -1,0 +1,226 @@
+//! Rust code for a checked [`TrackedTable`]: the unchanged Diesel table, the events table,
+//! the model struct, joins, and the runtime's description of the table.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote, ToTokens};
+
+use crate::model::{ContextMode, Operation, TrackedTable};
+use crate::parse::TableDecl;
+use crate::sql;
+
+/// Re-emits a parsed `table!` body as tokens.
+pub fn table_decl_tokens(decl: &TableDecl) -> TokenStream {
+    let uses = &decl.uses;
+    let attrs = &decl.attrs;
+    let schema = decl.schema.as_ref().map(|s| quote!(#s .));
+    let name = &decl.name;
+    let pk = decl.primary_key.as_ref().map(|keys| quote!((#keys)));
+    let columns = decl.columns.iter().map(|c| {
+        let attrs = &c.attrs;
+        let name = &c.name;
+        let ty = &c.ty;
+        quote!(#(#attrs)* #name -> #ty)
+    });
+    quote! {
+        #(#uses)*
+        #(#attrs)*
+        #schema #name #pk {
+            #(#columns,)*
+        }
+    }
+}
+
+/// Everything `tracked_table!` expands to.
+pub fn expand(table: &TrackedTable) -> TokenStream {
+    let original = &table.table_tokens;
+    let events_table = events_table(table);
+    let model = model(table);
+    let joins = joins(table);
+    let info = info(table);
+    quote! {
+        ::diesel::table! { #original }
+        #events_table
+        #joins
+        #model
+        #info
+    }
+}
+
+fn events_schema_prefix(table: &TrackedTable) -> Option<TokenStream> {
+    if table.events_schema_explicit || table.rust_schema.is_some() {
+        let ident = syn::parse_str::<Ident>(&table.events_schema)
+            .unwrap_or_else(|_| format_ident!("invalid_schema_name"));
+        Some(quote!(#ident .))
+    } else {
+        None
+    }
+}
+
+fn events_table(table: &TrackedTable) -> TokenStream {
+    let uses = &table.uses;
+    let name = &table.events_rust_name;
+    let schema = events_schema_prefix(table);
+    let sql_name = &table.events_sql_name;
+    let pk = table.pk();
+    let pk_ty = strip_nullable(&pk.ty);
+    let st = quote!(::diesel::sql_types);
+    let mut pgh = vec![
+        quote!(#[doc = "Event id, increasing in write order."] pgh_id -> #st::Int8),
+        quote!(#[doc = "When the event was written: the writing transaction's start time."] pgh_created_at -> #st::Timestamptz),
+        quote!(#[doc = "Primary key of the tracked row."] pgh_obj_id -> #pk_ty),
+    ];
+    if table.context.has_id() {
+        pgh.push(quote!(#[doc = "The `pghistory_context` row in force, if any."] pgh_context_id -> #st::Nullable<#st::Uuid>));
+    }
+    pgh.push(quote!(#[doc = "The tracker's label: `insert`, `update`, `delete` or your own."] pgh_label -> #st::Text));
+    if table.context.has_json() {
+        pgh.push(quote!(#[doc = "The context metadata in force, copied onto the event."] pgh_context -> #st::Nullable<#st::Jsonb>));
+    }
+    let cols = table.tracked_columns().map(|c| {
+        let attrs = &c.attrs;
+        let name = &c.rust_name;
+        let ty = &c.ty;
+        quote!(#(#attrs)* #name -> #ty)
+    });
+    let doc = format!(
+        "History of `{}`: one row per event, written by pghistory-diesel's triggers.",
+        table.sql_name
+    );
+    quote! {
+        ::diesel::table! {
+            #(#uses)*
+            #[doc = #doc]
+            #[sql_name = #sql_name]
+            #schema #name (pgh_id) {
+                #(#pgh,)*
+                #(#cols,)*
+            }
+        }
+    }
+}
+
+fn strip_nullable(ty: &syn::Type) -> TokenStream {
+    if let syn::Type::Path(p) = ty {
+        if let Some(last) = p.path.segments.last() {
+            if last.ident == "Nullable" {
+                if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                    if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                        return inner.to_token_stream();
+                    }
+                }
+            }
+        }
+    }
+    ty.to_token_stream()
+}
+
+fn joins(table: &TrackedTable) -> TokenStream {
+    let events = &table.events_rust_name;
+    let tracked = &table.rust_name;
+    let context = if table.context.has_id() {
+        quote! {
+            const _: () = {
+                use ::pghistory_diesel::context_table::pghistory_context;
+                ::diesel::joinable!(#events -> pghistory_context (pgh_context_id));
+                ::diesel::allow_tables_to_appear_in_same_query!(#events, pghistory_context);
+            };
+        }
+    } else {
+        quote!()
+    };
+    quote! {
+        ::diesel::joinable!(#events -> #tracked (pgh_obj_id));
+        ::diesel::allow_tables_to_appear_in_same_query!(#tracked, #events);
+        #context
+    }
+}
+
+fn model(table: &TrackedTable) -> TokenStream {
+    let name = &table.model_name;
+    let events = &table.events_rust_name;
+    let p = quote!(::pghistory_diesel::__private);
+    let pk_rust = match crate::types::rust_type(&syn::parse2(strip_nullable(&table.pk().ty)).unwrap_or_else(|_| table.pk().ty.clone())) {
+        Some(ty) => ty,
+        None => table.pk().rust_type.clone(),
+    };
+    let mut fields = vec![
+        quote!(#[doc = "Event id, increasing in write order."] pub pgh_id: i64),
+        quote!(#[doc = "When the event was written (transaction start time)."] pub pgh_created_at: #p::chrono::DateTime<#p::chrono::Utc>),
+        quote!(#[doc = "Primary key of the tracked row."] pub pgh_obj_id: #pk_rust),
+    ];
+    if table.context.has_id() {
+        fields.push(quote!(#[doc = "The context row in force, if any."] pub pgh_context_id: ::std::option::Option<#p::uuid::Uuid>));
+    }
+    fields.push(quote!(#[doc = "The tracker's label."] pub pgh_label: ::std::string::String));
+    if table.context.has_json() {
+        fields.push(quote!(#[doc = "The context metadata in force, copied onto the event."] pub pgh_context: ::std::option::Option<#p::serde_json::Value>));
+    }
+    for col in table.tracked_columns() {
+        let fname = &col.rust_name;
+        let ty = &col.rust_type;
+        let doc = format!("`{}` as it was in the stored row.", col.sql_name);
+        fields.push(quote!(#[doc = #doc] pub #fname: #ty));
+    }
+    let doc = format!(
+        "One event of `{}`, as stored in `{}`.",
+        table.sql_name, table.events_sql_name
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::diesel::Queryable, ::diesel::Selectable)]
+        #[diesel(table_name = #events, check_for_backend(::diesel::pg::Pg))]
+        pub struct #name {
+            #(#fields,)*
+        }
+    }
+}
+
+fn info(table: &TrackedTable) -> TokenStream {
+    let tracked = &table.rust_name;
+    let events = &table.events_rust_name;
+    let model = &table.model_name;
+    let schema = &table.schema;
+    let sql_name = &table.sql_name;
+    let events_schema = &table.events_schema;
+    let events_sql_name = &table.events_sql_name;
+    let pk = &table.pk().sql_name;
+    let columns: Vec<&str> = table.tracked_columns().map(|c| c.sql_name.as_str()).collect();
+    let fingerprint = sql::trigger::fingerprint(table);
+    let functions: Vec<String> = sql::trigger::operations(table)
+        .into_iter()
+        .map(|op| format!("{}()", sql::trigger::function_name(table, op)))
+        .collect();
+    let trackers = table.trackers.iter().map(|t| {
+        let label = &t.label;
+        let op = match t.operation {
+            Operation::Insert => quote!(Insert),
+            Operation::Update => quote!(Update),
+            Operation::Delete => quote!(Delete),
+            Operation::Manual => quote!(Manual),
+        };
+        quote!(::pghistory_diesel::__private::TrackerInfo { label: #label, operation: ::pghistory_diesel::__private::Operation::#op })
+    });
+    let context = match table.context {
+        ContextMode::ForeignKey => quote!(ForeignKey),
+        ContextMode::Json => quote!(Json),
+        ContextMode::None => quote!(None),
+    };
+    quote! {
+        impl ::pghistory_diesel::Tracked for #tracked::table {
+            type Events = #events::table;
+            type Event = #model;
+            const INFO: &'static ::pghistory_diesel::TableInfo = &::pghistory_diesel::TableInfo {
+                schema: #schema,
+                table: #sql_name,
+                events_schema: #events_schema,
+                events_table: #events_sql_name,
+                primary_key: #pk,
+                columns: &[#(#columns),*],
+                trackers: &[#(#trackers),*],
+                context: ::pghistory_diesel::__private::ContextMode::#context,
+                trigger_fingerprint: #fingerprint,
+                trigger_functions: &[#(#functions),*],
+            };
+        }
+    }
+}

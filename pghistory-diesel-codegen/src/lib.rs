@@ -1,0 +1,111 @@
+//! Grammar, checked model and SQL generation for pghistory-diesel.
+//!
+//! This crate is shared by the `tracked_table!` macro and the `pghistory-diesel` CLI, so
+//! both read schema.rs the same way and install the same SQL. It does no I/O and needs no
+//! database. It is an implementation detail: its API follows the macro and CLI, not semver.
+//!
+//! The pipeline, one module each: [`parse`] (syntax, spans) → [`model`] (options read,
+//! names resolved, errors collected in a [`Ctxt`]) → [`expand`] (Rust) and [`sql`] (SQL),
+//! which cannot fail on a checked model.
+
+mod attr;
+mod check;
+pub mod condition;
+mod ctxt;
+pub mod expand;
+pub mod model;
+pub mod parse;
+pub mod sql;
+pub mod symbol;
+pub mod types;
+
+pub use ctxt::Ctxt;
+pub use model::TrackedTable;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// Parses and checks one `tracked_table!` body.
+pub fn table_from_tokens(input: TokenStream) -> Result<TrackedTable, syn::Error> {
+    let decl: parse::TableDecl = syn::parse2(input)?;
+    let cx = Ctxt::new();
+    let table = model::build(&cx, &decl);
+    cx.check()?;
+    table.ok_or_else(|| syn::Error::new(decl.name.span(), "invalid tracked table"))
+}
+
+/// The whole expansion of `tracked_table!`.
+///
+/// On error it still emits the plain Diesel table (our attributes removed), so the only
+/// errors the user sees are ours, not a cascade of "cannot find `posts`".
+pub fn expand_tracked_table(input: TokenStream) -> TokenStream {
+    let decl: parse::TableDecl = match syn::parse2(input) {
+        Ok(decl) => decl,
+        Err(err) => return err.to_compile_error(),
+    };
+    let cx = Ctxt::new();
+    let table = model::build(&cx, &decl);
+    match (cx.check(), table) {
+        (Ok(()), Some(table)) => expand::expand(&table),
+        (result, _) => {
+            let errors = result.err().map(|e| e.to_compile_error());
+            let fallback = fallback_table(&decl);
+            quote! {
+                #errors
+                #fallback
+            }
+        }
+    }
+}
+
+fn fallback_table(decl: &parse::TableDecl) -> TokenStream {
+    let mut clean = decl.clone();
+    clean.attrs.retain(|a| !a.path().is_ident(symbol::PGHISTORY));
+    for col in &mut clean.columns {
+        col.attrs.retain(|a| !a.path().is_ident(symbol::PGHISTORY));
+    }
+    let tokens = expand::table_decl_tokens(&clean);
+    quote!(::diesel::table! { #tokens })
+}
+
+/// Every `tracked_table!` in a Rust source file (schema.rs), in order.
+///
+/// Finds invocations whose macro path ends in `tracked_table`, at the top level and inside
+/// inline modules.
+pub fn tables_in_file(file: &syn::File) -> Result<Vec<TrackedTable>, syn::Error> {
+    let mut out = Vec::new();
+    let mut errors: Option<syn::Error> = None;
+    collect(&file.items, &mut out, &mut errors);
+    match errors {
+        Some(err) => Err(err),
+        None => Ok(out),
+    }
+}
+
+fn collect(items: &[syn::Item], out: &mut Vec<TrackedTable>, errors: &mut Option<syn::Error>) {
+    for item in items {
+        match item {
+            syn::Item::Macro(m)
+                if m.mac
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "tracked_table") =>
+            {
+                match table_from_tokens(m.mac.tokens.clone()) {
+                    Ok(t) => out.push(t),
+                    Err(e) => match errors {
+                        Some(all) => all.combine(e),
+                        None => *errors = Some(e),
+                    },
+                }
+            }
+            syn::Item::Mod(m) => {
+                if let Some((_, items)) = &m.content {
+                    collect(items, out, errors);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,585 @@
+//! The checked model of one tracked table: everything the Rust and SQL generators need,
+//! with user input already validated and resolved (column names to SQL names, options to
+//! enums). Generation from a [`TrackedTable`] cannot fail.
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::{Attribute, Ident, ItemUse, Type};
+
+use crate::attr::{self, ColumnOptions, TableOptions};
+use crate::condition::{self, Condition};
+use crate::ctxt::Ctxt;
+use crate::parse::TableDecl;
+use crate::types;
+
+/// The statement that writes an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    /// `INSERT`; the snapshot is the new row.
+    Insert,
+    /// `UPDATE`; the snapshot is the new row unless `row = old`.
+    Update,
+    /// `DELETE`; the snapshot is the old row.
+    Delete,
+    /// No trigger: events written from Rust with `create_event`.
+    Manual,
+}
+
+impl Operation {
+    /// The kind as written in `#[pghistory]` and used as the default label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Insert => "insert",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+            Operation::Manual => "manual",
+        }
+    }
+
+    /// The SQL keyword of the triggering statement.
+    pub fn sql_keyword(self) -> &'static str {
+        match self {
+            Operation::Insert => "INSERT",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+            Operation::Manual => "",
+        }
+    }
+}
+
+impl std::str::FromStr for Operation {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "insert" => Ok(Operation::Insert),
+            "update" => Ok(Operation::Update),
+            "delete" => Ok(Operation::Delete),
+            "manual" => Ok(Operation::Manual),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Which row an event stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Row {
+    /// The row before the statement (`OLD`).
+    Old,
+    /// The row after the statement (`NEW`).
+    New,
+}
+
+/// How the context is stored on each event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContextMode {
+    /// `pgh_context_id` referencing a `pghistory_context` row (the default).
+    ForeignKey,
+    /// The metadata copied onto the event (`pgh_context` jsonb) beside `pgh_context_id`.
+    Json,
+    /// No context columns at all.
+    None,
+}
+
+impl ContextMode {
+    /// Whether events carry `pgh_context_id`.
+    pub fn has_id(self) -> bool {
+        !matches!(self, ContextMode::None)
+    }
+    /// Whether events carry the `pgh_context` jsonb copy of the metadata.
+    pub fn has_json(self) -> bool {
+        matches!(self, ContextMode::Json)
+    }
+}
+
+/// One column of the tracked table.
+#[derive(Clone)]
+pub struct Column {
+    /// Rust name.
+    pub rust_name: Ident,
+    /// SQL name (`#[sql_name]` or the Rust name).
+    pub sql_name: String,
+    /// Diesel SQL type as written.
+    pub ty: Type,
+    /// Diesel's attributes on the column (docs, `#[sql_name]`, `#[max_length]`), ours removed.
+    pub attrs: Vec<Attribute>,
+    /// The Rust type of the model field.
+    pub rust_type: TokenStream,
+    /// `#[pghistory(pg_type)]`, when given.
+    pub pg_type: Option<String>,
+}
+
+/// One tracker: an event kind, its label, its condition and which row it stores.
+#[derive(Clone)]
+pub struct Tracker {
+    /// The statement that writes the event.
+    pub operation: Operation,
+    /// `pgh_label` of its events.
+    pub label: String,
+    /// The row stored.
+    pub row: Row,
+    /// When the event is written (`None`: always, for inserts and deletes).
+    pub condition: Option<Condition>,
+}
+
+/// A tracked table, checked.
+#[derive(Clone)]
+pub struct TrackedTable {
+    /// `use` items of the body, copied into the events table.
+    pub uses: Vec<ItemUse>,
+    /// The table's Rust name.
+    pub rust_name: Ident,
+    /// The Rust schema ident of `schema.table`, if any.
+    pub rust_schema: Option<Ident>,
+    /// The table's SQL name.
+    pub sql_name: String,
+    /// The Postgres schema of the table (`public` when not qualified).
+    pub schema: String,
+    /// Every column, in order.
+    pub columns: Vec<Column>,
+    /// Index into `columns` of the primary key.
+    pub primary_key: usize,
+    /// Indexes into `columns` of the snapshotted columns.
+    pub tracked: Vec<usize>,
+    /// The events table's Rust name.
+    pub events_rust_name: Ident,
+    /// The events table's SQL name.
+    pub events_sql_name: String,
+    /// The Postgres schema of the events table.
+    pub events_schema: String,
+    /// Whether `schema = "..."` placed the events table in its own schema.
+    pub events_schema_explicit: bool,
+    /// The model struct's name.
+    pub model_name: Ident,
+    /// Trackers, in declaration order.
+    pub trackers: Vec<Tracker>,
+    /// How context is stored.
+    pub context: ContextMode,
+    /// Whether the events table refuses UPDATE and DELETE.
+    pub append_only: bool,
+    /// The user's `table!` input minus our attributes, re-emitted as is.
+    pub table_tokens: TokenStream,
+}
+
+impl TrackedTable {
+    /// The primary key column.
+    pub fn pk(&self) -> &Column {
+        &self.columns[self.primary_key]
+    }
+
+    /// The snapshotted columns, in table order.
+    pub fn tracked_columns(&self) -> impl Iterator<Item = &Column> {
+        self.tracked.iter().map(|&i| &self.columns[i])
+    }
+
+    /// The column with this Rust or SQL name.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns
+            .iter()
+            .find(|c| c.rust_name == name || c.sql_name == name)
+    }
+
+    /// Trackers that fire on this operation.
+    pub fn trackers_for(&self, op: Operation) -> impl Iterator<Item = &Tracker> {
+        self.trackers.iter().filter(move |t| t.operation == op)
+    }
+
+    /// The Postgres type of `pgh_obj_id`.
+    pub fn pk_pg_type(&self) -> String {
+        let pk = self.pk();
+        pk.pg_type
+            .clone()
+            .or_else(|| types::pg_type(&pk.ty))
+            .unwrap_or_else(|| "text".to_owned())
+    }
+}
+
+fn lit_string(lit: &syn::Lit) -> Option<String> {
+    match lit {
+        syn::Lit::Str(s) => Some(s.value()),
+        _ => None,
+    }
+}
+
+/// Builds the checked model from a parsed `table!` body, recording every error in `cx`.
+/// Returns `None` only when the input is too broken to model at all.
+pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
+    let (our_table_attrs, table_attrs) = attr::split_attrs(&decl.attrs);
+    let opts = attr::table_options(cx, &our_table_attrs);
+
+    let mut columns = Vec::new();
+    let mut clean_columns = Vec::new();
+    for col in &decl.columns {
+        let (ours, theirs) = attr::split_attrs(&col.attrs);
+        let copts = attr::column_options(cx, &ours);
+        let sql_name = attr::diesel_name_value(&theirs, "sql_name")
+            .and_then(|l| lit_string(&l))
+            .unwrap_or_else(|| col.name.to_string().trim_start_matches("r#").to_owned());
+        if sql_name.starts_with("pgh_") {
+            cx.error_spanned_by(
+                &col.name,
+                format!(
+                    "column `{sql_name}` uses the reserved `pgh_` prefix\n\
+                     help: pghistory-diesel adds its own `pgh_*` columns to the events table; \
+                     rename the column or give it another `#[sql_name]`"
+                ),
+            );
+        }
+        let rust_type = resolve_rust_type(cx, col, &copts);
+        columns.push(Column {
+            rust_name: col.name.clone(),
+            sql_name,
+            ty: col.ty.clone(),
+            attrs: theirs.clone(),
+            rust_type,
+            pg_type: copts.pg_type.as_ref().map(|l| l.value()),
+        });
+        let mut clean = col.clone();
+        clean.attrs = theirs;
+        clean_columns.push(clean);
+    }
+
+    let primary_key = resolve_primary_key(cx, decl, &columns)?;
+
+    let sql_name = attr::diesel_name_value(&table_attrs, "sql_name")
+        .and_then(|l| lit_string(&l))
+        .unwrap_or_else(|| decl.name.to_string().trim_start_matches("r#").to_owned());
+    let schema = decl
+        .schema
+        .as_ref()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "public".to_owned());
+
+    let tracked = resolve_fields(cx, &opts, &columns, primary_key);
+    let context = resolve_context(cx, &opts);
+
+    let events_rust_name = opts
+        .table_name
+        .clone()
+        .unwrap_or_else(|| Ident::new(&format!("{}_events", decl.name), decl.name.span()));
+    let events_sql_name = match &opts.table_name {
+        Some(name) => name.to_string(),
+        None => format!("{sql_name}_events"),
+    };
+    let model_name = opts.model.clone().unwrap_or_else(|| {
+        Ident::new(
+            &format!("{}Event", pascal_case(&decl.name.to_string())),
+            decl.name.span(),
+        )
+    });
+    let (events_schema, events_schema_explicit) = match &opts.schema {
+        Some(lit) => {
+            let value = lit.value();
+            if value.is_empty() {
+                cx.error_spanned_by(lit, "the events schema name must not be empty");
+            }
+            (value, true)
+        }
+        None => (schema.clone(), false),
+    };
+
+    let mut table = TrackedTable {
+        uses: decl.uses.clone(),
+        rust_name: decl.name.clone(),
+        rust_schema: decl.schema.clone(),
+        sql_name,
+        schema,
+        columns,
+        primary_key,
+        tracked,
+        events_rust_name,
+        events_sql_name,
+        events_schema,
+        events_schema_explicit,
+        model_name,
+        trackers: Vec::new(),
+        context,
+        append_only: opts.append_only.is_some(),
+        table_tokens: TokenStream::new(),
+    };
+    table.trackers = resolve_trackers(cx, &opts, &table);
+
+    let clean = TableDecl {
+        attrs: table_attrs,
+        columns: clean_columns,
+        ..decl.clone()
+    };
+    table.table_tokens = crate::expand::table_decl_tokens(&clean);
+    crate::check::check(cx, &table);
+    Some(table)
+}
+
+fn resolve_rust_type(cx: &Ctxt, col: &crate::parse::ColumnDecl, opts: &ColumnOptions) -> TokenStream {
+    if let Some(lit) = &opts.rust_type {
+        let wrap_nullable = types::is_nullable(&col.ty);
+        return match lit.parse::<Type>() {
+            Ok(ty) if wrap_nullable => quote::quote!(::std::option::Option<#ty>),
+            Ok(ty) => ty.into_token_stream(),
+            Err(_) => {
+                cx.error_spanned_by(lit, "`rust_type` must be a Rust type path, like \"crate::models::Mood\"");
+                quote::quote!(())
+            }
+        };
+    }
+    match types::rust_type(&col.ty) {
+        Some(ty) => ty,
+        None => {
+            cx.error_spanned_by(
+                &col.ty,
+                format!(
+                    "pghistory-diesel does not know the Rust type of this SQL type\n\
+                     help: name it on the column: #[pghistory(rust_type = \"crate::MyType\")] {} -> ...",
+                    col.name
+                ),
+            );
+            quote::quote!(())
+        }
+    }
+}
+
+fn resolve_primary_key(cx: &Ctxt, decl: &TableDecl, columns: &[Column]) -> Option<usize> {
+    match &decl.primary_key {
+        Some(keys) if keys.len() > 1 => {
+            cx.error_spanned_by(
+                keys,
+                "composite primary keys are not supported by pghistory-diesel yet\n\
+                 help: events are keyed by one `pgh_obj_id` column; track a table with a single-column key",
+            );
+            None
+        }
+        Some(keys) if keys.is_empty() => {
+            cx.syn_error(syn::Error::new(decl.name.span(), "the primary key list is empty"));
+            None
+        }
+        Some(keys) => {
+            let key = &keys[0];
+            let found = columns.iter().position(|c| c.rust_name == *key);
+            if found.is_none() {
+                cx.error_spanned_by(key, format!("primary key `{key}` is not a column of this table"));
+            }
+            found
+        }
+        None => {
+            let found = columns.iter().position(|c| c.rust_name == "id");
+            if found.is_none() {
+                cx.syn_error(syn::Error::new(
+                    decl.name.span(),
+                    "no primary key given and no `id` column\nhelp: write the key after the table name: `posts (post_id) { ... }`",
+                ));
+            }
+            found
+        }
+    }
+}
+
+fn resolve_fields(cx: &Ctxt, opts: &TableOptions, columns: &[Column], pk: usize) -> Vec<usize> {
+    let find = |ident: &Ident| {
+        let pos = columns
+            .iter()
+            .position(|c| c.rust_name == *ident || c.sql_name == ident.to_string());
+        if pos.is_none() {
+            cx.error_spanned_by(ident, format!("`{ident}` is not a column of this table"));
+        }
+        pos
+    };
+    match (&opts.fields, &opts.exclude) {
+        (Some(fields), Some(exclude)) => {
+            cx.syn_error(syn::Error::new(
+                exclude.span,
+                "`fields(...)` and `exclude(...)` cannot be used together\nhelp: list the columns to keep in `fields`, or the ones to drop in `exclude`",
+            ));
+            let _ = fields;
+            (0..columns.len()).collect()
+        }
+        (Some(fields), None) => {
+            let mut keep: Vec<usize> = fields.value.iter().filter_map(find).collect();
+            keep.sort_unstable();
+            keep.dedup();
+            keep
+        }
+        (None, Some(exclude)) => {
+            let drop: Vec<usize> = exclude.value.iter().filter_map(find).collect();
+            (0..columns.len()).filter(|i| !drop.contains(i)).collect()
+        }
+        (None, None) => {
+            let _ = pk;
+            (0..columns.len()).collect()
+        }
+    }
+}
+
+fn resolve_context(cx: &Ctxt, opts: &TableOptions) -> ContextMode {
+    match &opts.context {
+        None => ContextMode::ForeignKey,
+        Some(ident) => match ident.to_string().as_str() {
+            "fk" => ContextMode::ForeignKey,
+            "json" => ContextMode::Json,
+            "none" => ContextMode::None,
+            other => {
+                cx.error_spanned_by(
+                    ident,
+                    format!("unknown context mode `{other}`\nhelp: expected one of: fk, json, none"),
+                );
+                ContextMode::ForeignKey
+            }
+        },
+    }
+}
+
+fn resolve_trackers(cx: &Ctxt, opts: &TableOptions, table: &TrackedTable) -> Vec<Tracker> {
+    if !opts.present || opts.trackers.is_empty() {
+        // django-pghistory's default: insert and update snapshots.
+        return vec![
+            Tracker {
+                operation: Operation::Insert,
+                label: "insert".to_owned(),
+                row: Row::New,
+                condition: None,
+            },
+            Tracker {
+                operation: Operation::Update,
+                label: "update".to_owned(),
+                row: Row::New,
+                condition: Some(Condition::AnyChange(Vec::new())),
+            },
+        ];
+    }
+    let mut out = Vec::new();
+    for raw in &opts.trackers {
+        let Ok(operation) = raw.kind.to_string().parse::<Operation>() else {
+            cx.error_spanned_by(
+                &raw.kind,
+                format!(
+                    "unknown event kind `{}`\nhelp: expected one of: insert, update, delete, manual",
+                    raw.kind
+                ),
+            );
+            continue;
+        };
+        let label = match &raw.label {
+            Some(lit) => {
+                let value = lit.value();
+                if let Err(msg) = validate_label(&value) {
+                    cx.error_spanned_by(lit, msg);
+                }
+                value
+            }
+            None if operation == Operation::Manual => {
+                cx.error_spanned_by(
+                    &raw.kind,
+                    "a manual event needs a label\nhelp: event(manual, label = \"archived\")",
+                );
+                continue;
+            }
+            None => operation.as_str().to_owned(),
+        };
+        let row = match &raw.row {
+            None => match operation {
+                Operation::Delete => Row::Old,
+                _ => Row::New,
+            },
+            Some(ident) => match (ident.to_string().as_str(), operation) {
+                ("new", Operation::Delete) | ("old", Operation::Insert) => {
+                    cx.error_spanned_by(
+                        ident,
+                        format!("a {} event has no `{ident}` row", operation.as_str()),
+                    );
+                    Row::New
+                }
+                ("new", _) => Row::New,
+                ("old", _) => Row::Old,
+                (other, _) => {
+                    cx.error_spanned_by(ident, format!("unknown row `{other}`\nhelp: expected `old` or `new`"));
+                    Row::New
+                }
+            },
+        };
+        if raw.row.is_some() && operation == Operation::Manual {
+            cx.error_spanned_by(raw.row.as_ref().unwrap(), "a manual event stores the row as it is now; `row` does not apply");
+        }
+        let condition = match (&raw.when, operation) {
+            (Some(expr), Operation::Manual) => {
+                cx.error_spanned_by(expr, "a manual event has no trigger, so no `when` condition");
+                None
+            }
+            (Some(expr), _) => condition::parse(cx, expr, table, operation),
+            (None, Operation::Update) => Some(Condition::AnyChange(Vec::new())),
+            (None, _) => None,
+        };
+        if out.iter().any(|t: &Tracker| t.label == label) {
+            let span = raw
+                .label
+                .as_ref()
+                .map(|l| l.span())
+                .unwrap_or_else(|| raw.kind.span());
+            cx.syn_error(syn::Error::new(
+                span,
+                format!("duplicate event label `{label}`\nhelp: every tracker of a table needs its own label"),
+            ));
+        }
+        out.push(Tracker {
+            operation,
+            label,
+            row,
+            condition,
+        });
+    }
+    out
+}
+
+/// Labels are stored in `pgh_label` and written into trigger SQL as literals: keep them to
+/// a plain, readable alphabet so they never need thought.
+pub fn validate_label(label: &str) -> Result<(), String> {
+    if label.is_empty() {
+        return Err("an event label must not be empty".to_owned());
+    }
+    if label.len() > 63 {
+        return Err("an event label must be at most 63 characters".to_owned());
+    }
+    if !label
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
+    {
+        return Err(format!(
+            "invalid event label `{label}`\nhelp: use letters, digits, `_`, `-`, `.` and `:` only"
+        ));
+    }
+    Ok(())
+}
+
+fn pascal_case(name: &str) -> String {
+    name.trim_start_matches("r#")
+        .split('_')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let mut chars = s.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// A span to report "whole table" errors at.
+pub fn table_span(decl: &TableDecl) -> Span {
+    decl.name.span()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pascal_case_names_models() {
+        assert_eq!(pascal_case("posts"), "Posts");
+        assert_eq!(pascal_case("blog_posts"), "BlogPosts");
+        assert_eq!(pascal_case("r#order"), "Order");
+    }
+
+    #[test]
+    fn labels_are_checked() {
+        assert!(validate_label("title_changed").is_ok());
+        assert!(validate_label("").is_err());
+        assert!(validate_label("x'; drop table y; --").is_err());
+    }
+}

@@ -1,0 +1,153 @@
+//! DDL of an events table.
+
+use super::{names, quote};
+use crate::model::TrackedTable;
+
+/// `"schema"."table"` of the tracked table.
+pub fn tracked_name(table: &TrackedTable) -> String {
+    quote::qualified(&table.schema, &table.sql_name)
+}
+
+/// `"schema"."table_events"`.
+pub fn events_name(table: &TrackedTable) -> String {
+    quote::qualified(&table.events_schema, &table.events_sql_name)
+}
+
+/// Creates the events table.
+///
+/// The snapshot columns get exactly the tracked table's column types, read from the
+/// catalog when the migration runs (`varchar(200)`, `numeric(10,2)`, enums, domains all
+/// come through), with its `NOT NULL`s and nothing else: no keys, uniques, foreign keys,
+/// defaults or identity. A column declared in schema.rs but missing from the database
+/// stops the migration with a message naming it.
+///
+/// One composite primary key `(pgh_obj_id, pgh_id)` serves both uniqueness and "history
+/// of this object, in order"; a separate `pgh_id` key plus an object index would cost a
+/// second index per event.
+pub fn create(table: &TrackedTable) -> String {
+    let mut sql = String::new();
+    if table.events_schema_explicit {
+        sql.push_str(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {};\n",
+            quote::ident(&table.events_schema)
+        ));
+    }
+    let mut pgh = vec![
+        "\"pgh_id\" bigint GENERATED ALWAYS AS IDENTITY".to_owned(),
+        "\"pgh_created_at\" timestamptz NOT NULL DEFAULT pg_catalog.now()".to_owned(),
+        format!("\"pgh_obj_id\" {} NOT NULL", table.pk_pg_type()),
+    ];
+    if table.context.has_id() {
+        pgh.push("\"pgh_context_id\" uuid".to_owned());
+    }
+    pgh.push("\"pgh_label\" text NOT NULL".to_owned());
+    if table.context.has_json() {
+        pgh.push("\"pgh_context\" jsonb".to_owned());
+    }
+    let pkey = format!(
+        "CONSTRAINT {} PRIMARY KEY (\"pgh_obj_id\", \"pgh_id\")",
+        quote::ident(&names::fit(&format!("{}_pkey", table.events_sql_name)))
+    );
+    let wanted: Vec<String> = table
+        .tracked_columns()
+        .map(|c| quote::literal(&c.sql_name))
+        .collect();
+    sql.push_str(&format!(
+        r#"DO $pghistory$
+DECLARE
+    pgh_missing text;
+    pgh_columns text;
+BEGIN
+    SELECT pg_catalog.string_agg(u.name, ', ') INTO pgh_missing
+    FROM pg_catalog.unnest(ARRAY[{wanted}]::text[]) AS u(name)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = {tracked}::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped);
+    IF pgh_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'pghistory-diesel: column(s) % of % are declared in schema.rs but do not exist in the database', pgh_missing, {tracked};
+    END IF;
+    SELECT pg_catalog.string_agg(
+               pg_catalog.format('%I %s%s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+                                 CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END),
+               ', ' ORDER BY u.ord) INTO pgh_columns
+    FROM pg_catalog.unnest(ARRAY[{wanted}]::text[]) WITH ORDINALITY AS u(name, ord)
+    JOIN pg_catalog.pg_attribute a
+      ON a.attrelid = {tracked}::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE pg_catalog.format('CREATE TABLE %s (%s%s, %s)', {events}, {pgh}, COALESCE(', ' || pgh_columns, ''), {pkey});
+END
+$pghistory$;
+"#,
+        wanted = wanted.join(", "),
+        tracked = quote::literal(&tracked_name(table)),
+        events = quote::literal(&events_name(table)),
+        pgh = quote::literal(&pgh.join(", ")),
+        pkey = quote::literal(&pkey),
+    ));
+    sql.push_str(&format!(
+        "COMMENT ON TABLE {} IS {};\n",
+        events_name(table),
+        quote::literal(&format!(
+            "History of {}, written by pghistory-diesel triggers.",
+            tracked_name(table)
+        ))
+    ));
+    sql
+}
+
+/// Drops the events table (and its schema, when it was created for it and is empty).
+pub fn drop(table: &TrackedTable) -> String {
+    let mut sql = format!("DROP TABLE IF EXISTS {};\n", events_name(table));
+    if table.events_schema_explicit {
+        // RESTRICT: another table in the schema keeps it alive; that is an error we want.
+        sql.push_str(&format!(
+            "DO $pghistory$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {}) THEN EXECUTE {}; END IF; END $pghistory$;\n",
+            quote::literal(&table.events_schema),
+            quote::literal(&format!("DROP SCHEMA IF EXISTS {}", quote::ident(&table.events_schema)))
+        ));
+    }
+    sql
+}
+
+/// Adds snapshot columns that were not tracked before, typed as in the tracked table.
+/// They are nullable: older events have no value for them.
+pub fn add_columns(table: &TrackedTable, columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|col| {
+            format!(
+                "DO $pghistory$ BEGIN EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN %I %s', {events}, {col}, (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a WHERE a.attrelid = {tracked}::regclass AND a.attname = {col} AND NOT a.attisdropped)); END $pghistory$;\n",
+                events = quote::literal(&events_name(table)),
+                tracked = quote::literal(&tracked_name(table)),
+                col = quote::literal(col),
+            )
+        })
+        .collect()
+}
+
+/// Drops snapshot columns (used to undo [`add_columns`]).
+pub fn drop_columns(table: &TrackedTable, columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|col| {
+            format!(
+                "ALTER TABLE {} DROP COLUMN IF EXISTS {};\n",
+                events_name(table),
+                quote::ident(col)
+            )
+        })
+        .collect()
+}
+
+/// Keeps the history of columns no longer tracked, but lets new events leave them NULL.
+pub fn relax_columns(table: &TrackedTable, columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|col| {
+            format!(
+                "ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL;\n",
+                events_name(table),
+                quote::ident(col)
+            )
+        })
+        .collect()
+}

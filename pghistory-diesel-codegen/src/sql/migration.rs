@@ -1,0 +1,382 @@
+//! Migration files: what `pghistory-diesel generate` writes, computed in memory.
+//!
+//! Every generated `up.sql` carries one marker line per table it touches, recording what is
+//! installed afterwards (names, snapshot columns, trigger fingerprint) and the trigger SQL
+//! itself. Reading the markers of all migrations in order gives the installed state, which
+//! is compared with schema.rs to decide what a new migration must do. Generation is pure:
+//! the CLI reads and writes the files.
+
+use std::collections::BTreeMap;
+
+use super::{event_table, names, quote, setup, trigger};
+use crate::model::{Operation, TrackedTable};
+
+const MARK: &str = "-- pghistory-diesel:";
+
+/// The contents of one migration folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrationFiles {
+    /// Folder name, `<version>_<name>`.
+    pub dir_name: String,
+    /// `up.sql`.
+    pub up: String,
+    /// `down.sql`.
+    pub down: String,
+    /// `metadata.toml`, with an explicit `run_in_transaction`.
+    pub metadata: String,
+}
+
+/// An existing migration folder, as read from disk.
+#[derive(Clone, Debug)]
+pub struct ExistingMigration {
+    /// Folder name.
+    pub dir_name: String,
+    /// Contents of its `up.sql`.
+    pub up: String,
+}
+
+/// What the migrations leave installed for one table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Installed {
+    /// Schema of the tracked table.
+    pub schema: String,
+    /// SQL name of the tracked table.
+    pub table: String,
+    /// Schema of the events table.
+    pub events_schema: String,
+    /// SQL name of the events table.
+    pub events_table: String,
+    /// Snapshot columns of the events table.
+    pub columns: Vec<String>,
+    /// Fingerprint of the installed triggers (empty when tracking was removed).
+    pub fingerprint: String,
+    /// The installed trigger SQL, to restore it when a later migration is reverted.
+    pub trigger_sql: String,
+    /// The migration that installed this state.
+    pub migration: String,
+}
+
+/// The setup migration's files.
+pub fn setup_files() -> MigrationFiles {
+    MigrationFiles {
+        dir_name: setup::MIGRATION_NAME.to_owned(),
+        up: setup::up(),
+        down: setup::down(),
+        metadata: metadata(),
+    }
+}
+
+fn metadata() -> String {
+    "# Written by pghistory-diesel.\nrun_in_transaction = true\n".to_owned()
+}
+
+fn encode(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = value.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn marker(kind: &str, fields: &[(&str, String)]) -> String {
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    format!("{MARK}{kind} {}\n", parts.join(" "))
+}
+
+fn state_marker(kind: &str, table: &TrackedTable) -> String {
+    let columns: Vec<String> = table.tracked_columns().map(|c| encode(&c.sql_name)).collect();
+    marker(
+        kind,
+        &[
+            ("schema", table.schema.clone()),
+            ("table", table.sql_name.clone()),
+            ("events_schema", table.events_schema.clone()),
+            ("events_table", table.events_sql_name.clone()),
+            ("columns", columns.join(",")),
+            ("triggers", trigger::fingerprint(table)),
+        ],
+    )
+}
+
+/// Reads the installed state from existing migrations, in folder-name order.
+pub fn installed(existing: &[ExistingMigration]) -> BTreeMap<(String, String), Installed> {
+    let mut sorted: Vec<&ExistingMigration> = existing.iter().collect();
+    sorted.sort_by(|a, b| a.dir_name.cmp(&b.dir_name));
+    let mut state = BTreeMap::new();
+    for mig in sorted {
+        let lines: Vec<&str> = mig.up.lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            let Some(rest) = lines[i].strip_prefix(MARK) else {
+                i += 1;
+                continue;
+            };
+            let (kind, fields) = rest.split_once(' ').unwrap_or((rest, ""));
+            let map: BTreeMap<&str, String> = fields
+                .split(' ')
+                .filter_map(|kv| kv.split_once('='))
+                .filter_map(|(k, v)| decode(v).map(|v| (k, v)))
+                .collect();
+            let get = |k: &str| map.get(k).cloned().unwrap_or_default();
+            let key = (get("schema"), get("table"));
+            match kind {
+                "install" | "upgrade" => {
+                    // The trigger SQL follows the `triggers` marker up to `end`.
+                    let mut trigger_sql = String::new();
+                    let mut j = i + 1;
+                    let mut in_triggers = false;
+                    while j < lines.len() && !lines[j].starts_with(&format!("{MARK}end")) {
+                        if lines[j].starts_with(&format!("{MARK}triggers")) {
+                            in_triggers = true;
+                        } else if in_triggers {
+                            trigger_sql.push_str(lines[j]);
+                            trigger_sql.push('\n');
+                        }
+                        j += 1;
+                    }
+                    let columns = get("columns")
+                        .split(',')
+                        .filter(|c| !c.is_empty())
+                        .filter_map(decode)
+                        .collect();
+                    state.insert(
+                        key.clone(),
+                        Installed {
+                            schema: key.0,
+                            table: key.1,
+                            events_schema: get("events_schema"),
+                            events_table: get("events_table"),
+                            columns,
+                            fingerprint: get("triggers"),
+                            trigger_sql,
+                            migration: mig.dir_name.clone(),
+                        },
+                    );
+                    i = j;
+                }
+                "remove" => {
+                    state.remove(&key);
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    state
+}
+
+/// Drops every trigger and function we may have installed for a table, by name, whatever
+/// trackers it had.
+fn uninstall_by_name(schema: &str, table: &str, events_schema: &str, events_table: &str) -> String {
+    let tracked = quote::qualified(schema, table);
+    let events = quote::qualified(events_schema, events_table);
+    let mut sql = format!(
+        "DROP TRIGGER IF EXISTS {} ON {events};\nDROP TRIGGER IF EXISTS {} ON {events};\nDROP FUNCTION IF EXISTS {}();\n",
+        quote::ident(names::PROTECT_TRIGGER),
+        quote::ident(names::PROTECT_TRUNCATE_TRIGGER),
+        quote::qualified(events_schema, &names::protect_function_for(events_table)),
+    );
+    for op in [Operation::Delete, Operation::Update, Operation::Insert] {
+        sql.push_str(&format!(
+            "DROP TRIGGER IF EXISTS {} ON {tracked};\nDROP FUNCTION IF EXISTS {}();\n",
+            quote::ident(&names::trigger(op)),
+            quote::qualified(schema, &names::function_for(table, op)),
+        ));
+    }
+    sql
+}
+
+/// One change the plan makes, for the CLI to report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A newly tracked table: events table and triggers created.
+    Track(String),
+    /// Triggers (and possibly snapshot columns) of a tracked table changed.
+    Update(String),
+    /// Tracking removed; the events table is kept.
+    Untrack(String),
+}
+
+/// The migration that brings the installed state to `tables`, or `None` when nothing
+/// changed. `version` is the folder's version prefix.
+pub fn plan(
+    tables: &[TrackedTable],
+    existing: &[ExistingMigration],
+    version: &str,
+) -> (Option<MigrationFiles>, Vec<Change>) {
+    let state = installed(existing);
+    let mut up = String::from(
+        "-- Generated by `pghistory-diesel generate` from schema.rs; regenerate rather than edit.\n",
+    );
+    let mut down = String::from("-- Generated by `pghistory-diesel generate`.\n");
+    let mut down_parts = Vec::new();
+    let mut changes = Vec::new();
+    let mut wanted = std::collections::BTreeSet::new();
+
+    for table in tables {
+        let key = (table.schema.clone(), table.sql_name.clone());
+        wanted.insert(key.clone());
+        let display = event_table::tracked_name(table);
+        let triggers = trigger::install(table);
+        match state.get(&key) {
+            None => {
+                up.push_str(&state_marker("install", table));
+                up.push_str(&event_table::create(table));
+                up.push_str(&format!("{MARK}triggers\n"));
+                up.push_str(&triggers);
+                up.push_str(&format!("{MARK}end\n"));
+                down_parts.push(format!(
+                    "{}{}",
+                    trigger::uninstall(table),
+                    event_table::drop(table)
+                ));
+                changes.push(Change::Track(display));
+            }
+            Some(old) => {
+                let new_columns: Vec<String> =
+                    table.tracked_columns().map(|c| c.sql_name.clone()).collect();
+                let same_events = old.events_schema == table.events_schema
+                    && old.events_table == table.events_sql_name;
+                if old.fingerprint == trigger::fingerprint(table)
+                    && old.columns == new_columns
+                    && same_events
+                {
+                    continue;
+                }
+                let added: Vec<String> = new_columns
+                    .iter()
+                    .filter(|c| !old.columns.contains(c))
+                    .cloned()
+                    .collect();
+                let removed: Vec<String> = old
+                    .columns
+                    .iter()
+                    .filter(|c| !new_columns.contains(c))
+                    .cloned()
+                    .collect();
+                up.push_str(&state_marker("upgrade", table));
+                up.push_str(&uninstall_by_name(
+                    &old.schema,
+                    &old.table,
+                    &old.events_schema,
+                    &old.events_table,
+                ));
+                if !same_events {
+                    up.push_str(&event_table::create(table));
+                } else {
+                    up.push_str(&event_table::add_columns(table, &added));
+                    up.push_str(&event_table::relax_columns(table, &removed));
+                }
+                up.push_str(&format!("{MARK}triggers\n"));
+                up.push_str(&triggers);
+                up.push_str(&format!("{MARK}end\n"));
+                let mut undo = trigger::uninstall(table);
+                if !same_events {
+                    undo.push_str(&event_table::drop(table));
+                } else {
+                    undo.push_str(&event_table::drop_columns(table, &added));
+                }
+                undo.push_str(&old.trigger_sql);
+                down_parts.push(undo);
+                changes.push(Change::Update(display));
+            }
+        }
+    }
+    for (key, old) in &state {
+        if wanted.contains(key) {
+            continue;
+        }
+        up.push_str(&marker(
+            "remove",
+            &[("schema", old.schema.clone()), ("table", old.table.clone())],
+        ));
+        up.push_str(&format!(
+            "-- The events table {} is kept: its history stays readable.\n",
+            quote::qualified(&old.events_schema, &old.events_table)
+        ));
+        up.push_str(&uninstall_by_name(
+            &old.schema,
+            &old.table,
+            &old.events_schema,
+            &old.events_table,
+        ));
+        down_parts.push(old.trigger_sql.clone());
+        changes.push(Change::Untrack(quote::qualified(&old.schema, &old.table)));
+    }
+    if changes.is_empty() {
+        return (None, changes);
+    }
+    // Undo in the reverse order of doing.
+    for part in down_parts.into_iter().rev() {
+        down.push_str(&part);
+    }
+    let name = match changes.as_slice() {
+        [Change::Track(_)] | [Change::Update(_)] | [Change::Untrack(_)] => {
+            let table = tables
+                .iter()
+                .map(|t| (t.schema.clone(), t.sql_name.clone()))
+                .chain(state.keys().cloned())
+                .find(|k| changes_touch(&changes, k))
+                .map(|k| k.1)
+                .unwrap_or_default();
+            format!("pghistory_{}", sanitize(&table))
+        }
+        _ => "pghistory_tracking".to_owned(),
+    };
+    let files = MigrationFiles {
+        dir_name: format!("{version}_{name}"),
+        up,
+        down,
+        metadata: metadata(),
+    };
+    (Some(files), changes)
+}
+
+fn changes_touch(changes: &[Change], key: &(String, String)) -> bool {
+    let name = quote::qualified(&key.0, &key.1);
+    changes.iter().any(|c| match c {
+        Change::Track(n) | Change::Update(n) | Change::Untrack(n) => *n == name,
+    })
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_values_round_trip() {
+        for value in ["posts", "we ird=na,me%", "ünïcode"] {
+            assert_eq!(decode(&encode(value)).unwrap(), value);
+        }
+    }
+}

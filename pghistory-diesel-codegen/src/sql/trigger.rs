@@ -1,0 +1,235 @@
+//! Trigger functions and triggers.
+//!
+//! Every tracked operation gets one `AFTER ... FOR EACH STATEMENT` trigger with a
+//! transition table, whose function writes all that statement's events with one
+//! `INSERT ... SELECT` per tracker. Per statement, not per row:
+//!
+//! - the context id (and metadata) are read once, from session settings, with
+//!   `current_setting(name, true)`: no exception blocks, no subtransactions, no context
+//!   table upsert and so no lock on a shared row;
+//! - conditions become a `WHERE` over the transition rows, aliased `"old"` and `"new"`.
+//!
+//! Updates pair old and new rows by their position in the transition tables (Postgres
+//! appends each updated row's old and new version together), not by primary key, so an
+//! `UPDATE` that changes keys, or swaps two of them, still pairs every row with itself.
+//!
+//! Every name in a body is schema-qualified, so the caller's `search_path` does not matter.
+
+use super::{condition, event_table, names, quote};
+use crate::model::{Operation, Row, Tracker, TrackedTable};
+
+/// The operations that get a trigger, in a fixed order.
+pub fn operations(table: &TrackedTable) -> Vec<Operation> {
+    [Operation::Insert, Operation::Update, Operation::Delete]
+        .into_iter()
+        .filter(|op| table.trackers_for(*op).next().is_some())
+        .collect()
+}
+
+fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation) -> String {
+    let row = match tracker.row {
+        Row::Old => "\"old\"",
+        Row::New => "\"new\"",
+    };
+    let mut values = vec![
+        quote::literal(&tracker.label),
+        format!("{row}.{}", quote::ident(&table.pk().sql_name)),
+    ];
+    if table.context.has_id() {
+        values.push("pgh_v_context_id".to_owned());
+    }
+    if table.context.has_json() {
+        values.push("pgh_v_context".to_owned());
+    }
+    for col in table.tracked_columns() {
+        values.push(format!("{row}.{}", quote::ident(&col.sql_name)));
+    }
+    let from = match op {
+        Operation::Insert => format!("{} AS \"new\"", quote::ident(names::NEW_TABLE)),
+        Operation::Delete => format!("{} AS \"old\"", quote::ident(names::OLD_TABLE)),
+        _ => format!(
+            "(SELECT pg_catalog.row_number() OVER () AS pgh_ord, * FROM {old}) AS \"old\"\n        JOIN (SELECT pg_catalog.row_number() OVER () AS pgh_ord, * FROM {new}) AS \"new\" ON \"old\".pgh_ord OPERATOR(pg_catalog.=) \"new\".pgh_ord",
+            old = quote::ident(names::OLD_TABLE),
+            new = quote::ident(names::NEW_TABLE),
+        ),
+    };
+    let mut sql = format!(
+        "    SELECT {}\n        FROM {}",
+        values.join(", "),
+        from
+    );
+    if let Some(cond) = &tracker.condition {
+        sql.push_str(&format!("\n        WHERE {}", condition::render(cond, table)));
+    }
+    sql
+}
+
+/// The columns the trigger's `INSERT` writes, in order.
+pub fn insert_columns(table: &TrackedTable) -> Vec<String> {
+    let mut cols = vec!["pgh_label".to_owned(), "pgh_obj_id".to_owned()];
+    if table.context.has_id() {
+        cols.push("pgh_context_id".to_owned());
+    }
+    if table.context.has_json() {
+        cols.push("pgh_context".to_owned());
+    }
+    cols.extend(table.tracked_columns().map(|c| c.sql_name.clone()));
+    cols
+}
+
+/// `CREATE FUNCTION` for the trigger of `op`.
+pub fn function(table: &TrackedTable, op: Operation) -> String {
+    let trackers: Vec<&Tracker> = table.trackers_for(op).collect();
+    let selects: Vec<String> = trackers.iter().map(|t| select_for(table, t, op)).collect();
+    let columns: Vec<String> = insert_columns(table).iter().map(|c| quote::ident(c)).collect();
+    let mut declare = String::new();
+    if table.context.has_id() {
+        declare.push_str(&format!(
+            "    pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting({}, true), '')::uuid;\n",
+            quote::literal(names::CONTEXT_ID_SETTING)
+        ));
+    }
+    if table.context.has_json() {
+        declare.push_str(&format!(
+            "    pgh_v_context jsonb := NULLIF(pg_catalog.current_setting({}, true), '')::jsonb;\n",
+            quote::literal(names::CONTEXT_METADATA_SETTING)
+        ));
+    }
+    format!(
+        r#"CREATE FUNCTION {func}() RETURNS trigger
+LANGUAGE plpgsql AS $pghistory$
+#variable_conflict use_column
+DECLARE
+{declare}BEGIN
+    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting({pause}, true), ''), {key}) OPERATOR(pg_catalog.>) 0
+       OR pg_catalog.current_setting({pause}, true) OPERATOR(pg_catalog.=) '*' THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO {events} ({columns})
+{selects};
+    RETURN NULL;
+END
+$pghistory$;
+"#,
+        func = function_name(table, op),
+        declare = declare,
+        pause = quote::literal(names::PAUSE_SETTING),
+        key = quote::literal(&names::pause_key(table)),
+        events = event_table::events_name(table),
+        columns = columns.join(", "),
+        selects = selects.join("\n    UNION ALL\n"),
+    )
+}
+
+/// `"schema"."pghistory_<table>_<op>"`.
+pub fn function_name(table: &TrackedTable, op: Operation) -> String {
+    quote::qualified(&table.schema, &names::function(table, op))
+}
+
+/// `CREATE TRIGGER` for `op`.
+pub fn trigger(table: &TrackedTable, op: Operation) -> String {
+    let referencing = match op {
+        Operation::Insert => format!("NEW TABLE AS {}", quote::ident(names::NEW_TABLE)),
+        Operation::Delete => format!("OLD TABLE AS {}", quote::ident(names::OLD_TABLE)),
+        _ => format!(
+            "OLD TABLE AS {} NEW TABLE AS {}",
+            quote::ident(names::OLD_TABLE),
+            quote::ident(names::NEW_TABLE)
+        ),
+    };
+    format!(
+        "CREATE TRIGGER {} AFTER {} ON {} REFERENCING {} FOR EACH STATEMENT EXECUTE FUNCTION {}();\n",
+        quote::ident(&names::trigger(op)),
+        op.sql_keyword(),
+        event_table::tracked_name(table),
+        referencing,
+        function_name(table, op)
+    )
+}
+
+/// The append-only guard on the events table: refuses UPDATE, DELETE and TRUNCATE unless
+/// `pghistory_prune` (which sets a transaction-local flag) is the one deleting.
+pub fn protect(table: &TrackedTable) -> String {
+    let func = quote::qualified(&table.events_schema, &names::protect_function(table));
+    format!(
+        r#"CREATE FUNCTION {func}() RETURNS trigger
+LANGUAGE plpgsql AS $pghistory$
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND pg_catalog.current_setting({prune}, true) OPERATOR(pg_catalog.=) 'on' THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'pghistory-diesel: % is append-only; % is refused', {events}, TG_OP
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'delete old history with SELECT pghistory_prune(...)';
+END
+$pghistory$;
+CREATE TRIGGER {trig} BEFORE UPDATE OR DELETE ON {events_ident} FOR EACH STATEMENT EXECUTE FUNCTION {func}();
+CREATE TRIGGER {trunc} BEFORE TRUNCATE ON {events_ident} FOR EACH STATEMENT EXECUTE FUNCTION {func}();
+"#,
+        prune = quote::literal(names::PRUNE_SETTING),
+        events = quote::literal(&event_table::events_name(table)),
+        events_ident = event_table::events_name(table),
+        trig = quote::ident(names::PROTECT_TRIGGER),
+        trunc = quote::ident(names::PROTECT_TRUNCATE_TRIGGER),
+    )
+}
+
+/// Every function, trigger and fingerprint comment of `table`, as installed.
+pub fn install(table: &TrackedTable) -> String {
+    let mut sql = String::new();
+    for op in operations(table) {
+        sql.push_str(&function(table, op));
+        sql.push_str(&trigger(table, op));
+    }
+    if table.append_only {
+        sql.push_str(&protect(table));
+    }
+    let fp = fingerprint(table);
+    for op in operations(table) {
+        sql.push_str(&format!(
+            "COMMENT ON FUNCTION {}() IS {};\n",
+            function_name(table, op),
+            quote::literal(&format!("pghistory-diesel {fp}"))
+        ));
+    }
+    sql
+}
+
+/// Drops what [`install`] created.
+pub fn uninstall(table: &TrackedTable) -> String {
+    let mut sql = String::new();
+    if table.append_only {
+        let func = quote::qualified(&table.events_schema, &names::protect_function(table));
+        sql.push_str(&format!(
+            "DROP TRIGGER IF EXISTS {} ON {};\nDROP TRIGGER IF EXISTS {} ON {};\nDROP FUNCTION IF EXISTS {}();\n",
+            quote::ident(names::PROTECT_TRIGGER),
+            event_table::events_name(table),
+            quote::ident(names::PROTECT_TRUNCATE_TRIGGER),
+            event_table::events_name(table),
+            func
+        ));
+    }
+    for op in operations(table).into_iter().rev() {
+        sql.push_str(&format!(
+            "DROP TRIGGER IF EXISTS {} ON {};\nDROP FUNCTION IF EXISTS {}();\n",
+            quote::ident(&names::trigger(op)),
+            event_table::tracked_name(table),
+            function_name(table, op)
+        ));
+    }
+    sql
+}
+
+/// The fingerprint of the trigger functions and triggers (not of the comments that carry
+/// it): what `pghistory_diesel::check` compares with the database.
+pub fn fingerprint(table: &TrackedTable) -> String {
+    let mut text = String::new();
+    for op in operations(table) {
+        text.push_str(&function(table, op));
+        text.push_str(&trigger(table, op));
+    }
+    if table.append_only {
+        text.push_str(&protect(table));
+    }
+    super::fingerprint(&text)
+}
