@@ -119,10 +119,14 @@ fn joins(table: &TrackedTable) -> TokenStream {
     let tracked = &table.rust_name;
     let context = if table.context.has_id() {
         quote! {
+            // `allow_tables_to_appear_in_same_query!` would also emit impls between
+            // `Only<_>` wrappers, which the orphan rule refuses for a table of another
+            // crate; the two plain ones are all joins need.
             const _: () = {
                 use ::pghistory_diesel::context_table::pghistory_context;
                 ::diesel::joinable!(#events -> pghistory_context (pgh_context_id));
-                ::diesel::allow_tables_to_appear_in_same_query!(#events, pghistory_context);
+                impl ::diesel::query_source::TableNotEqual<pghistory_context::table> for #events::table {}
+                impl ::diesel::query_source::TableNotEqual<#events::table> for pghistory_context::table {}
             };
         }
     } else {

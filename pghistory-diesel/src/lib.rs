@@ -1,1 +1,83 @@
-//! placeholder
+//! History tracking for [Diesel](https://diesel.rs) on PostgreSQL, written by database
+//! triggers.
+//!
+//! Declare a table with [`tracked_table!`] in place of `diesel::table!`; generate its
+//! migration with the `pghistory-diesel` command; from then on every insert, update and
+//! delete of that table — through Diesel, raw SQL, bulk statements or a psql session — is
+//! recorded as a row of its events table, which you query with the Diesel DSL.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`tracked_table!`] | declare a tracked table: the Diesel table, its events table and model |
+//! | [`context`] | attach who and why to every event written in a scope |
+//! | [`check`] | verify that the installed triggers are the ones the code declares |
+//! | [`context_table`] | the `pghistory_context` table and its [`Context`](context_table::Context) model |
+//!
+//! # Cargo features
+//!
+//! | feature | enables |
+//! |---|---|
+//! | `async` | diesel-async support |
+//! | `r2d2` | per-checkout context for r2d2 pools |
+//! | `deadpool` | per-checkout context for deadpool (diesel-async) |
+//! | `bb8` | per-checkout context for bb8 (diesel-async) |
+//! | `tower` | a tower layer (axum) opening a context per HTTP request |
+
+pub mod check;
+pub mod context_table;
+mod error;
+mod tracked;
+
+pub use error::{Error, Result};
+pub use tracked::{ContextMode, Operation, TableInfo, Tracked, TrackerInfo};
+
+/// Declares a Diesel table whose every change is recorded by Postgres triggers.
+///
+/// It takes exactly what `diesel::table!` takes, plus `#[pghistory(...)]` options, and
+/// expands to:
+/// - the Diesel table, unchanged;
+/// - the events table `<table>_events`, with `pgh_id`, `pgh_created_at`, `pgh_obj_id`,
+///   `pgh_context_id`, `pgh_label` and a snapshot of every tracked column;
+/// - the model struct `<Table>Event` (`Queryable`, `Selectable`, `Debug`, `Clone`);
+/// - `joinable!` from events to the tracked table and to `pghistory_context`;
+/// - an implementation of [`Tracked`].
+///
+/// ```
+/// pghistory_diesel::tracked_table! {
+///     #[pghistory(events(insert, update, delete))]
+///     posts (id) {
+///         id -> Int4,
+///         title -> Text,
+///         body -> Nullable<Text>,
+///     }
+/// }
+///
+/// fn titles_ever() -> impl diesel::query_dsl::methods::SelectDsl<posts_events::title> {
+///     posts_events::table
+/// }
+/// # fn main() {}
+/// ```
+///
+/// # Options
+///
+/// | option | meaning |
+/// |---|---|
+/// | `events(insert, update, delete)` | trackers with default labels (default: insert, update) |
+/// | `event(update, label = "...", when = ..., row = old)` | one tracker |
+/// | `fields(a, b)` / `exclude(a, b)` | which columns are snapshotted |
+/// | `model = Name`, `table_name = name`, `schema = "name"` | naming |
+/// | `context = fk \| json \| none` | how context is stored |
+/// | `append_only` | the database refuses UPDATE/DELETE on the events table |
+///
+/// Column options: `#[pghistory(rust_type = "crate::Mood")]` for custom SQL types.
+pub use pghistory_diesel_macros::tracked_table;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::tracked::{ContextMode, Operation, TrackerInfo};
+    pub use chrono;
+    pub use diesel::pg::data_types::{PgInterval, PgMoney, PgNumeric};
+    pub use ipnetwork;
+    pub use serde_json;
+    pub use uuid;
+}

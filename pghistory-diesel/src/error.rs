@@ -1,0 +1,45 @@
+//! Errors of the runtime.
+
+/// Everything that can go wrong in pghistory-diesel's runtime.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Context metadata must be a JSON object (`{"user": 42}`), not an array, string, etc.
+    #[error("context metadata must be a JSON object, got {found}")]
+    MetadataNotAnObject {
+        /// The JSON type that was given instead.
+        found: &'static str,
+    },
+    /// The context value could not be serialized to JSON.
+    #[error("context metadata could not be serialized to JSON: {0}")]
+    MetadataNotSerializable(#[source] serde_json::Error),
+    /// The setup migration (context table and functions) is not applied to this database.
+    #[error("the pghistory-diesel setup migration is not applied (no `pghistory_context` table or `pghistory_attach_context` function); run `pghistory-diesel setup` and apply the migration")]
+    SetupMissing,
+    /// A tracked table's trigger is not installed.
+    #[error("the history trigger function {function} of table {table} is not installed; run `pghistory-diesel generate` and apply the migration")]
+    TriggerMissing {
+        /// The tracked table.
+        table: String,
+        /// The missing function.
+        function: String,
+    },
+    /// A tracked table's trigger differs from what schema.rs declares.
+    #[error("the history trigger function {function} of table {table} is outdated (installed {installed}, schema.rs expects {expected}); run `pghistory-diesel generate` and apply the migration")]
+    OutdatedTrigger {
+        /// The tracked table.
+        table: String,
+        /// The outdated function.
+        function: String,
+        /// The installed fingerprint.
+        installed: String,
+        /// The fingerprint schema.rs expects.
+        expected: String,
+    },
+    /// A database error.
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,79 @@
+//! What `tracked_table!` tells the runtime about each tracked table.
+
+/// The statement kind of a tracker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// Written by the `INSERT` trigger.
+    Insert,
+    /// Written by the `UPDATE` trigger.
+    Update,
+    /// Written by the `DELETE` trigger.
+    Delete,
+    /// Written from Rust with [`create_event`](crate::create_event).
+    Manual,
+}
+
+/// How a table's events store context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContextMode {
+    /// `pgh_context_id` referencing `pghistory_context`.
+    ForeignKey,
+    /// `pgh_context_id` plus the metadata copied into `pgh_context`.
+    Json,
+    /// No context columns.
+    None,
+}
+
+/// One tracker of a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrackerInfo {
+    /// Its `pgh_label`.
+    pub label: &'static str,
+    /// The statement that writes it.
+    pub operation: Operation,
+}
+
+/// A tracked table as declared in schema.rs, with the names of everything installed for it.
+#[derive(Clone, Copy, Debug)]
+pub struct TableInfo {
+    /// Postgres schema of the tracked table.
+    pub schema: &'static str,
+    /// SQL name of the tracked table.
+    pub table: &'static str,
+    /// Postgres schema of the events table.
+    pub events_schema: &'static str,
+    /// SQL name of the events table.
+    pub events_table: &'static str,
+    /// SQL name of the primary key column.
+    pub primary_key: &'static str,
+    /// SQL names of the snapshotted columns.
+    pub columns: &'static [&'static str],
+    /// The trackers, in declaration order.
+    pub trackers: &'static [TrackerInfo],
+    /// How context is stored.
+    pub context: ContextMode,
+    /// Fingerprint of the trigger SQL this code expects to be installed.
+    pub trigger_fingerprint: &'static str,
+    /// Signatures of the trigger functions, like `"public"."pghistory_posts_insert"()`.
+    pub trigger_functions: &'static [&'static str],
+}
+
+/// Implemented by `tracked_table!` for every tracked table's `table` type.
+///
+/// ```
+/// # mod schema {
+/// pghistory_diesel::tracked_table! {
+///     posts (id) { id -> Int4, title -> Text, }
+/// }
+/// # }
+/// use pghistory_diesel::Tracked;
+/// assert_eq!(<schema::posts::table as Tracked>::INFO.events_table, "posts_events");
+/// ```
+pub trait Tracked: diesel::Table {
+    /// The events table.
+    type Events: diesel::Table;
+    /// The events table's model struct.
+    type Event;
+    /// What was declared.
+    const INFO: &'static TableInfo;
+}

@@ -1,0 +1,96 @@
+//! Shared support for pghistory-diesel's integration tests: the tracked test schema and a
+//! fresh database per test, migrated with the same embedded migrations an app would use.
+
+pub mod models;
+pub mod schema;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+/// The test crate's migrations: the setup migration, the app's own tables, and the
+/// tracking migration `pghistory-diesel generate` wrote from `src/schema.rs`.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// The server URL from `DATABASE_URL` (set by `scripts/with-postgres`).
+pub fn server_url() -> String {
+    std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL must be set: run the tests through scripts/test")
+}
+
+/// Replaces the database name of a `postgres://` URL.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let slash = base.rfind('/').expect("URL has a path");
+    let mut out = format!("{}/{}", &base[..slash], db);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// A database of its own for one test, dropped when the value is.
+pub struct TestDb {
+    /// Its URL.
+    pub url: String,
+    name: String,
+}
+
+diesel::define_sql_function! {
+    /// Postgres' `quote_ident`: quoted by the server, bound as a value.
+    fn quote_ident(name: Text) -> Text;
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl TestDb {
+    /// Creates an empty database.
+    pub fn empty() -> TestDb {
+        let name = format!(
+            "pgh_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            uuid::Uuid::new_v4().simple()
+        );
+        let mut admin = PgConnection::establish(&server_url()).expect("connect to the server");
+        let quoted: String = diesel::select(quote_ident(&name)).get_result(&mut admin).unwrap();
+        // CREATE DATABASE takes no bind parameters; the name is quoted by the server above.
+        diesel::sql_query(format!("CREATE DATABASE {quoted}"))
+            .execute(&mut admin)
+            .expect("create the test database");
+        TestDb {
+            url: with_database(&server_url(), &name),
+            name,
+        }
+    }
+
+    /// Creates a database with every migration applied, as an app does at start-up.
+    pub fn migrated() -> TestDb {
+        let db = TestDb::empty();
+        let mut conn = db.conn();
+        conn.run_pending_migrations(MIGRATIONS).expect("apply migrations");
+        db
+    }
+
+    /// A new connection to it.
+    pub fn conn(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&server_url()) {
+            if let Ok(quoted) = diesel::select(quote_ident(&self.name)).get_result::<String>(&mut admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
