@@ -77,3 +77,21 @@ pghistory_diesel::tracked_table! {
 
 diesel::joinable!(comments -> posts (post_id));
 diesel::allow_tables_to_appear_in_same_query!(posts, comments);
+
+pghistory_diesel::tracked_table! {
+    /// Denormalized context: the metadata is copied onto each event.
+    #[pghistory(events(insert, update, delete), context = json)]
+    notes (id) {
+        id -> Int4,
+        text -> Text,
+    }
+}
+
+pghistory_diesel::tracked_table! {
+    /// No context columns at all.
+    #[pghistory(events(insert, update), context = none)]
+    labels (id) {
+        id -> Int4,
+        name -> Text,
+    }
+}

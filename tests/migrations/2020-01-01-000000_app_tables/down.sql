@@ -1,3 +1,5 @@
+DROP TABLE labels;
+DROP TABLE notes;
 DROP TABLE documents;
 DROP TABLE app.accounts;
 DROP SCHEMA app;

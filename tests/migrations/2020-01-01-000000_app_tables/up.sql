@@ -36,3 +36,11 @@ CREATE TABLE documents (
     addr inet,
     mood mood
 );
+CREATE TABLE notes (
+    id serial PRIMARY KEY,
+    text text NOT NULL
+);
+CREATE TABLE labels (
+    id serial PRIMARY KEY,
+    name text NOT NULL
+);

@@ -313,3 +313,152 @@ COMMENT ON FUNCTION "public"."pghistory_documents_insert"() IS 'pghistory-diesel
 COMMENT ON FUNCTION "public"."pghistory_documents_update"() IS 'pghistory-diesel fc19c1891d4cb736';
 COMMENT ON FUNCTION "public"."pghistory_documents_delete"() IS 'pghistory-diesel fc19c1891d4cb736';
 -- pghistory-diesel:end
+-- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=e98ebc72f28c7fef
+DO $pghistory$
+DECLARE
+    pgh_missing text;
+    pgh_columns text;
+BEGIN
+    SELECT pg_catalog.string_agg(u.name, ', ') INTO pgh_missing
+    FROM pg_catalog.unnest(ARRAY['id', 'text']::text[]) AS u(name)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"public"."notes"'::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped);
+    IF pgh_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'pghistory-diesel: column(s) % of % are declared in schema.rs but do not exist in the database', pgh_missing, '"public"."notes"';
+    END IF;
+    SELECT pg_catalog.string_agg(
+               pg_catalog.format('%I %s%s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+                                 CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END),
+               ', ' ORDER BY u.ord) INTO pgh_columns
+    FROM pg_catalog.unnest(ARRAY['id', 'text']::text[]) WITH ORDINALITY AS u(name, ord)
+    JOIN pg_catalog.pg_attribute a
+      ON a.attrelid = '"public"."notes"'::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE pg_catalog.format('CREATE TABLE %s (%s%s, %s)', '"public"."notes_events"', '"pgh_id" bigint GENERATED ALWAYS AS IDENTITY, "pgh_created_at" timestamptz NOT NULL DEFAULT pg_catalog.now(), "pgh_obj_id" integer NOT NULL, "pgh_context_id" uuid, "pgh_label" text NOT NULL, "pgh_context" jsonb', COALESCE(', ' || pgh_columns, ''), 'CONSTRAINT "notes_events_pkey" PRIMARY KEY ("pgh_obj_id", "pgh_id")');
+END
+$pghistory$;
+COMMENT ON TABLE "public"."notes_events" IS 'History of "public"."notes", written by pghistory-diesel triggers.';
+-- pghistory-diesel:triggers
+CREATE FUNCTION "public"."pghistory_notes_insert"() RETURNS trigger
+LANGUAGE plpgsql AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
+    pgh_v_context jsonb := NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb;
+BEGIN
+    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.notes,') OPERATOR(pg_catalog.>) 0
+       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO "public"."notes_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "text")
+    SELECT 'insert', "new"."id", pgh_v_context_id, pgh_v_context, "new"."id", "new"."text"
+        FROM "pgh_new" AS "new";
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."notes" REFERENCING NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_notes_insert"();
+CREATE FUNCTION "public"."pghistory_notes_update"() RETURNS trigger
+LANGUAGE plpgsql AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
+    pgh_v_context jsonb := NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb;
+BEGIN
+    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.notes,') OPERATOR(pg_catalog.>) 0
+       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO "public"."notes_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "text")
+    SELECT 'update', "new"."id", pgh_v_context_id, pgh_v_context, "new"."id", "new"."text"
+        FROM (SELECT pg_catalog.row_number() OVER () AS pgh_ord, * FROM "pgh_old") AS "old"
+        JOIN (SELECT pg_catalog.row_number() OVER () AS pgh_ord, * FROM "pgh_new") AS "new" ON "old".pgh_ord OPERATOR(pg_catalog.=) "new".pgh_ord
+        WHERE ROW("old"."id", "old"."text") IS DISTINCT FROM ROW("new"."id", "new"."text");
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."notes" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_notes_update"();
+CREATE FUNCTION "public"."pghistory_notes_delete"() RETURNS trigger
+LANGUAGE plpgsql AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
+    pgh_v_context jsonb := NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb;
+BEGIN
+    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.notes,') OPERATOR(pg_catalog.>) 0
+       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO "public"."notes_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "text")
+    SELECT 'delete', "old"."id", pgh_v_context_id, pgh_v_context, "old"."id", "old"."text"
+        FROM "pgh_old" AS "old";
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."notes" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_notes_delete"();
+COMMENT ON FUNCTION "public"."pghistory_notes_insert"() IS 'pghistory-diesel e98ebc72f28c7fef';
+COMMENT ON FUNCTION "public"."pghistory_notes_update"() IS 'pghistory-diesel e98ebc72f28c7fef';
+COMMENT ON FUNCTION "public"."pghistory_notes_delete"() IS 'pghistory-diesel e98ebc72f28c7fef';
+-- pghistory-diesel:end
+-- pghistory-diesel:install schema=public table=labels events_schema=public events_table=labels_events columns=id%2Cname triggers=f8d98a45a38297c9
+DO $pghistory$
+DECLARE
+    pgh_missing text;
+    pgh_columns text;
+BEGIN
+    SELECT pg_catalog.string_agg(u.name, ', ') INTO pgh_missing
+    FROM pg_catalog.unnest(ARRAY['id', 'name']::text[]) AS u(name)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"public"."labels"'::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped);
+    IF pgh_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'pghistory-diesel: column(s) % of % are declared in schema.rs but do not exist in the database', pgh_missing, '"public"."labels"';
+    END IF;
+    SELECT pg_catalog.string_agg(
+               pg_catalog.format('%I %s%s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+                                 CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END),
+               ', ' ORDER BY u.ord) INTO pgh_columns
+    FROM pg_catalog.unnest(ARRAY['id', 'name']::text[]) WITH ORDINALITY AS u(name, ord)
+    JOIN pg_catalog.pg_attribute a
+      ON a.attrelid = '"public"."labels"'::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE pg_catalog.format('CREATE TABLE %s (%s%s, %s)', '"public"."labels_events"', '"pgh_id" bigint GENERATED ALWAYS AS IDENTITY, "pgh_created_at" timestamptz NOT NULL DEFAULT pg_catalog.now(), "pgh_obj_id" integer NOT NULL, "pgh_label" text NOT NULL', COALESCE(', ' || pgh_columns, ''), 'CONSTRAINT "labels_events_pkey" PRIMARY KEY ("pgh_obj_id", "pgh_id")');
+END
+$pghistory$;
+COMMENT ON TABLE "public"."labels_events" IS 'History of "public"."labels", written by pghistory-diesel triggers.';
+-- pghistory-diesel:triggers
+CREATE FUNCTION "public"."pghistory_labels_insert"() RETURNS trigger
+LANGUAGE plpgsql AS $pghistory$
+#variable_conflict use_column
+DECLARE
+BEGIN
+    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.labels,') OPERATOR(pg_catalog.>) 0
+       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO "public"."labels_events" ("pgh_label", "pgh_obj_id", "id", "name")
+    SELECT 'insert', "new"."id", "new"."id", "new"."name"
+        FROM "pgh_new" AS "new";
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."labels" REFERENCING NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_labels_insert"();
+CREATE FUNCTION "public"."pghistory_labels_update"() RETURNS trigger
+LANGUAGE plpgsql AS $pghistory$
+#variable_conflict use_column
+DECLARE
+BEGIN
+    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.labels,') OPERATOR(pg_catalog.>) 0
+       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO "public"."labels_events" ("pgh_label", "pgh_obj_id", "id", "name")
+    SELECT 'update', "new"."id", "new"."id", "new"."name"
+        FROM (SELECT pg_catalog.row_number() OVER () AS pgh_ord, * FROM "pgh_old") AS "old"
+        JOIN (SELECT pg_catalog.row_number() OVER () AS pgh_ord, * FROM "pgh_new") AS "new" ON "old".pgh_ord OPERATOR(pg_catalog.=) "new".pgh_ord
+        WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."labels" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_labels_update"();
+COMMENT ON FUNCTION "public"."pghistory_labels_insert"() IS 'pghistory-diesel f8d98a45a38297c9';
+COMMENT ON FUNCTION "public"."pghistory_labels_update"() IS 'pghistory-diesel f8d98a45a38297c9';
+-- pghistory-diesel:end
