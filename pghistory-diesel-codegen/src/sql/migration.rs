@@ -372,11 +372,284 @@ fn sanitize(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ::quote::quote;
+    use proc_macro2::TokenStream;
 
     #[test]
     fn marker_values_round_trip() {
         for value in ["posts", "we ird=na,me%", "ünïcode"] {
             assert_eq!(decode(&encode(value)).unwrap(), value);
         }
+    }
+
+    fn table(tokens: TokenStream) -> TrackedTable {
+        crate::table_from_tokens(tokens).unwrap()
+    }
+
+    fn posts_v1() -> TrackedTable {
+        table(quote! {
+            #[pghistory(events(insert, update))]
+            posts (id) {
+                id -> Int4,
+                title -> Text,
+            }
+        })
+    }
+
+    fn applied(files: &MigrationFiles) -> ExistingMigration {
+        ExistingMigration {
+            dir_name: files.dir_name.clone(),
+            up: files.up.clone(),
+        }
+    }
+
+    /// Plans `tables` over `existing` and expects a migration.
+    fn must_plan(
+        tables: &[TrackedTable],
+        existing: &[ExistingMigration],
+        version: &str,
+    ) -> (MigrationFiles, Vec<Change>) {
+        let (files, changes) = plan(tables, existing, version);
+        (files.expect("a migration"), changes)
+    }
+
+    #[test]
+    fn a_new_table_gets_an_install_migration() {
+        let posts = posts_v1();
+        let (files, changes) = must_plan(std::slice::from_ref(&posts), &[], "2024-01-01-000000");
+        assert_eq!(changes, [Change::Track("\"public\".\"posts\"".to_owned())]);
+        assert_eq!(files.dir_name, "2024-01-01-000000_pghistory_posts");
+        assert!(files.metadata.contains("run_in_transaction = true"));
+        assert!(files.up.contains(&event_table::create(&posts)));
+        assert!(files.up.contains(&trigger::install(&posts)));
+        assert!(files.up.contains(&format!(
+            "{MARK}install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle triggers={}\n",
+            trigger::fingerprint(&posts)
+        )));
+        assert!(files.down.contains(&trigger::uninstall(&posts)));
+        assert!(files
+            .down
+            .contains("DROP TABLE IF EXISTS \"public\".\"posts_events\";"));
+
+        let state = installed(&[applied(&files)]);
+        let posts_state = &state[&("public".to_owned(), "posts".to_owned())];
+        assert_eq!(posts_state.columns, ["id", "title"]);
+        assert_eq!(posts_state.fingerprint, trigger::fingerprint(&posts));
+        assert_eq!(posts_state.trigger_sql, trigger::install(&posts));
+        assert_eq!(posts_state.migration, files.dir_name);
+    }
+
+    #[test]
+    fn nothing_changed_plans_nothing() {
+        let posts = posts_v1();
+        let (files, _) = must_plan(std::slice::from_ref(&posts), &[], "2024-01-01-000000");
+        let (again, changes) = plan(&[posts], &[applied(&files)], "2024-01-02-000000");
+        assert!(again.is_none());
+        assert!(changes.is_empty());
+        // Unrelated migrations (the app's own) are ignored.
+        let app = ExistingMigration {
+            dir_name: "2023-01-01-000000_create_posts".to_owned(),
+            up: "CREATE TABLE posts (id serial PRIMARY KEY, title text NOT NULL);\n".to_owned(),
+        };
+        let (again, _) = plan(&[posts_v1()], &[app, applied(&files)], "2024-01-02-000000");
+        assert!(again.is_none());
+    }
+
+    #[test]
+    fn a_changed_tracker_gets_an_upgrade_whose_down_restores_the_old_triggers() {
+        let v1 = posts_v1();
+        let (first, _) = must_plan(std::slice::from_ref(&v1), &[], "2024-01-01-000000");
+        let v2 = table(quote! {
+            #[pghistory(events(insert, update, delete))]
+            posts (id) {
+                id -> Int4,
+                title -> Text,
+            }
+        });
+        assert_ne!(trigger::fingerprint(&v1), trigger::fingerprint(&v2));
+        let (second, changes) = must_plan(
+            std::slice::from_ref(&v2),
+            &[applied(&first)],
+            "2024-01-02-000000",
+        );
+        assert_eq!(changes, [Change::Update("\"public\".\"posts\"".to_owned())]);
+        assert!(second
+            .up
+            .contains(&format!("{MARK}upgrade schema=public table=posts ")));
+        assert!(second
+            .up
+            .contains("DROP FUNCTION IF EXISTS \"public\".\"pghistory_posts_insert\"();"));
+        assert!(second.up.contains(&trigger::install(&v2)));
+        assert!(
+            !second.up.contains("CREATE TABLE"),
+            "the events table is kept as it is"
+        );
+        assert!(second.down.contains(&trigger::uninstall(&v2)));
+        assert!(
+            second.down.ends_with(&trigger::install(&v1)),
+            "down ends by reinstalling the old triggers:\n{}",
+            second.down
+        );
+        let state = installed(&[applied(&second), applied(&first)]);
+        assert_eq!(
+            state[&("public".to_owned(), "posts".to_owned())].fingerprint,
+            trigger::fingerprint(&v2)
+        );
+        let (third, _) = plan(
+            &[v2],
+            &[applied(&first), applied(&second)],
+            "2024-01-03-000000",
+        );
+        assert!(third.is_none());
+    }
+
+    #[test]
+    fn a_removed_table_is_uninstalled_and_its_events_table_kept() {
+        let posts = posts_v1();
+        let (first, _) = must_plan(std::slice::from_ref(&posts), &[], "2024-01-01-000000");
+        let (second, changes) = must_plan(&[], &[applied(&first)], "2024-01-02-000000");
+        assert_eq!(
+            changes,
+            [Change::Untrack("\"public\".\"posts\"".to_owned())]
+        );
+        assert_eq!(second.dir_name, "2024-01-02-000000_pghistory_posts");
+        assert!(second
+            .up
+            .contains(&format!("{MARK}remove schema=public table=posts\n")));
+        assert!(second
+            .up
+            .contains("DROP TRIGGER IF EXISTS \"pghistory_insert\" ON \"public\".\"posts\";"));
+        assert!(second
+            .up
+            .contains("DROP FUNCTION IF EXISTS \"public\".\"pghistory_posts_update\"();"));
+        assert!(
+            !second.up.contains("DROP TABLE"),
+            "the history stays: {}",
+            second.up
+        );
+        assert!(second.down.contains(&trigger::install(&posts)));
+        assert!(installed(&[applied(&first), applied(&second)]).is_empty());
+        let (third, _) = plan(
+            &[],
+            &[applied(&first), applied(&second)],
+            "2024-01-03-000000",
+        );
+        assert!(third.is_none());
+    }
+
+    #[test]
+    fn an_added_column_is_added_to_the_events_table() {
+        let (first, _) = must_plan(&[posts_v1()], &[], "2024-01-01-000000");
+        let v2 = table(quote! {
+            #[pghistory(events(insert, update))]
+            posts (id) {
+                id -> Int4,
+                title -> Text,
+                #[sql_name = "it's \"body\""]
+                body -> Nullable<Text>,
+            }
+        });
+        let (second, changes) = must_plan(
+            std::slice::from_ref(&v2),
+            &[applied(&first)],
+            "2024-01-02-000000",
+        );
+        assert_eq!(changes, [Change::Update("\"public\".\"posts\"".to_owned())]);
+        assert!(second.up.contains(&event_table::add_columns(
+            &v2,
+            &["it's \"body\"".to_owned()]
+        )));
+        assert!(
+            second
+                .up
+                .contains("ADD COLUMN %I %s', '\"public\".\"posts_events\"', 'it''s \"body\"'"),
+            "{}",
+            second.up
+        );
+        assert!(second.down.contains(
+            "ALTER TABLE \"public\".\"posts_events\" DROP COLUMN IF EXISTS \"it's \"\"body\"\"\";"
+        ));
+        let state = installed(&[applied(&first), applied(&second)]);
+        assert_eq!(
+            state[&("public".to_owned(), "posts".to_owned())].columns,
+            ["id", "title", "it's \"body\""]
+        );
+    }
+
+    #[test]
+    fn a_column_no_longer_tracked_keeps_its_history_but_may_be_null() {
+        let with_body = table(quote! {
+            posts (id) {
+                id -> Int4,
+                title -> Text,
+                body -> Text,
+            }
+        });
+        let (first, _) = must_plan(&[with_body], &[], "2024-01-01-000000");
+        let without = table(quote! {
+            #[pghistory(exclude(body))]
+            posts (id) {
+                id -> Int4,
+                title -> Text,
+                body -> Text,
+            }
+        });
+        let (second, _) = must_plan(&[without], &[applied(&first)], "2024-01-02-000000");
+        assert!(second.up.contains(
+            "ALTER TABLE \"public\".\"posts_events\" ALTER COLUMN \"body\" DROP NOT NULL;"
+        ));
+        assert!(!second.up.contains("DROP COLUMN"));
+    }
+
+    #[test]
+    fn several_changes_share_one_migration_named_for_tracking() {
+        let posts = posts_v1();
+        let orders = table(quote! {
+            #[sql_name = "order"]
+            orders (id) {
+                id -> Int8,
+                #[sql_name = "user"]
+                user_name -> Text,
+            }
+        });
+        let (files, changes) = must_plan(&[posts, orders], &[], "2024-01-01-000000");
+        assert_eq!(changes.len(), 2);
+        assert_eq!(files.dir_name, "2024-01-01-000000_pghistory_tracking");
+        // Undone in the reverse order: the second table's objects are dropped first.
+        let order_at = files.down.find("\"public\".\"order_events\"").unwrap();
+        let posts_at = files.down.find("\"public\".\"posts_events\"").unwrap();
+        assert!(order_at < posts_at);
+    }
+
+    #[test]
+    fn installed_state_follows_folder_order_not_slice_order() {
+        let v1 = posts_v1();
+        let (first, _) = must_plan(&[v1], &[], "2024-01-01-000000");
+        let (second, _) = must_plan(&[], &[applied(&first)], "2024-01-02-000000");
+        // Listed newest first, as a directory listing may be.
+        assert!(installed(&[applied(&second), applied(&first)]).is_empty());
+    }
+
+    #[test]
+    fn weird_names_round_trip_through_the_markers() {
+        let weird = table(quote! {
+            #[sql_name = "we ird\"name's 100%"]
+            weird (id) {
+                #[sql_name = "i d=1,2"]
+                id -> Text,
+                #[sql_name = "-- pghistory-diesel:end"]
+                note -> Text,
+            }
+        });
+        let (files, _) = must_plan(std::slice::from_ref(&weird), &[], "2024-01-01-000000");
+        assert!(files
+            .dir_name
+            .starts_with("2024-01-01-000000_pghistory_we_ird_name_s_100_"));
+        let state = installed(&[applied(&files)]);
+        let got = &state[&("public".to_owned(), "we ird\"name's 100%".to_owned())];
+        assert_eq!(got.columns, ["i d=1,2", "-- pghistory-diesel:end"]);
+        assert_eq!(got.trigger_sql, trigger::install(&weird));
+        let (again, _) = plan(&[weird], &[applied(&files)], "2024-01-02-000000");
+        assert!(again.is_none());
     }
 }

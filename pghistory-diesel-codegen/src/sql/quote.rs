@@ -31,4 +31,30 @@ mod tests {
         assert_eq!(literal("it's"), "'it''s'");
         assert_eq!(literal("\\"), "'\\'");
     }
+
+    #[test]
+    fn identifiers_keep_single_quotes_and_percent_signs_as_they_are() {
+        assert_eq!(ident("it's"), "\"it's\"");
+        assert_eq!(ident("100%"), "\"100%\"");
+        assert_eq!(ident("%I %s"), "\"%I %s\"");
+        assert_eq!(ident("\"\""), "\"\"\"\"\"\"");
+        assert_eq!(ident(""), "\"\"");
+        assert_eq!(
+            qualified("my\"schema", "it's%"),
+            "\"my\"\"schema\".\"it's%\""
+        );
+    }
+
+    #[test]
+    fn literals_keep_double_quotes_and_percent_signs_as_they_are() {
+        assert_eq!(literal("say \"hi\""), "'say \"hi\"'");
+        assert_eq!(literal("100%"), "'100%'");
+        assert_eq!(literal("''"), "''''''");
+        assert_eq!(literal(""), "''");
+        // A quoted identifier inside a literal: each escaper does its own doubling.
+        assert_eq!(
+            literal(&qualified("public", "it's \"x\"")),
+            "'\"public\".\"it''s \"\"x\"\"\"'"
+        );
+    }
 }
