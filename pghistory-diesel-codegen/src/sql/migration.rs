@@ -123,6 +123,9 @@ fn state_marker(kind: &str, table: &TrackedTable) -> String {
 }
 
 /// Reads the installed state from existing migrations, in folder-name order.
+///
+/// A table whose tracking was removed stays in the map with an empty `fingerprint` and
+/// `trigger_sql`: its events table is still there.
 pub fn installed(existing: &[ExistingMigration]) -> BTreeMap<(String, String), Installed> {
     let mut sorted: Vec<&ExistingMigration> = existing.iter().collect();
     sorted.sort_by(|a, b| a.dir_name.cmp(&b.dir_name));
@@ -179,7 +182,13 @@ pub fn installed(existing: &[ExistingMigration]) -> BTreeMap<(String, String), I
                     i = j;
                 }
                 "remove" => {
-                    state.remove(&key);
+                    // The events table is kept: remember it, with no triggers, so that
+                    // tracking the table again reuses it rather than creating it anew.
+                    if let Some(kept) = state.get_mut(&key) {
+                        kept.fingerprint.clear();
+                        kept.trigger_sql.clear();
+                        kept.migration = mig.dir_name.clone();
+                    }
                 }
                 _ => {}
             }
@@ -302,12 +311,16 @@ pub fn plan(
                 }
                 undo.push_str(&old.trigger_sql);
                 down_parts.push(undo);
-                changes.push(Change::Update(display));
+                changes.push(if old.fingerprint.is_empty() {
+                    Change::Track(display)
+                } else {
+                    Change::Update(display)
+                });
             }
         }
     }
     for (key, old) in &state {
-        if wanted.contains(key) {
+        if wanted.contains(key) || old.fingerprint.is_empty() {
             continue;
         }
         up.push_str(&marker(
@@ -528,7 +541,10 @@ mod tests {
             second.up
         );
         assert!(second.down.contains(&trigger::install(&posts)));
-        assert!(installed(&[applied(&first), applied(&second)]).is_empty());
+        let state = installed(&[applied(&first), applied(&second)]);
+        let kept = &state[&("public".to_owned(), "posts".to_owned())];
+        assert_eq!((kept.fingerprint.as_str(), kept.trigger_sql.as_str()), ("", ""));
+        assert_eq!(kept.events_table, "posts_events");
         let (third, _) = plan(
             &[],
             &[applied(&first), applied(&second)],
@@ -627,7 +643,33 @@ mod tests {
         let (first, _) = must_plan(&[v1], &[], "2024-01-01-000000");
         let (second, _) = must_plan(&[], &[applied(&first)], "2024-01-02-000000");
         // Listed newest first, as a directory listing may be.
-        assert!(installed(&[applied(&second), applied(&first)]).is_empty());
+        let state = installed(&[applied(&second), applied(&first)]);
+        assert_eq!(state[&("public".to_owned(), "posts".to_owned())].fingerprint, "");
+    }
+
+    #[test]
+    fn tracking_a_removed_table_again_reuses_its_kept_events_table() {
+        let (first, _) = must_plan(&[posts_v1()], &[], "2024-01-01-000000");
+        let (second, _) = must_plan(&[], &[applied(&first)], "2024-01-02-000000");
+        let v3 = table(quote! {
+            #[pghistory(events(insert, update))]
+            posts (id) {
+                id -> Int4,
+                title -> Text,
+                body -> Nullable<Text>,
+            }
+        });
+        let existing = [applied(&first), applied(&second)];
+        let (third, changes) = must_plan(std::slice::from_ref(&v3), &existing, "2024-01-03-000000");
+        assert_eq!(changes, [Change::Track("\"public\".\"posts\"".to_owned())]);
+        assert!(!third.up.contains("CREATE TABLE"), "the kept table is reused: {}", third.up);
+        assert!(third.up.contains(&event_table::add_columns(&v3, &["body".to_owned()])));
+        assert!(third.up.contains(&trigger::install(&v3)));
+        assert!(!third.down.contains("DROP TABLE"), "undoing keeps the old history: {}", third.down);
+        assert!(third.down.contains(&trigger::uninstall(&v3)));
+        assert!(third.down.contains("DROP COLUMN IF EXISTS \"body\""));
+        let all = [applied(&first), applied(&second), applied(&third)];
+        assert!(plan(&[v3], &all, "2024-01-04-000000").0.is_none());
     }
 
     #[test]
