@@ -1,0 +1,182 @@
+//! Ambient context: set per thread (sync) or per task (async) by a scope, written onto a
+//! connection by the pool hooks at each checkout.
+
+use std::cell::RefCell;
+
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::metadata_object;
+use super::sql;
+use crate::Error;
+
+/// The ambient context: what the pool hooks attach to a connection at checkout.
+///
+/// Set by [`ambient_scope`] (for the current thread) or [`ambient_scope_async`] (for the
+/// current task, feature `async`), read by [`current_ambient`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ambient {
+    /// The scope id shared by every snapshot written for this scope and the scopes nested
+    /// in it; `pghistory_context.scope_id`.
+    pub scope_id: Uuid,
+    /// The metadata in force: the outer scopes' merged with this one's, inner keys winning.
+    pub metadata: Map<String, Value>,
+}
+
+impl Ambient {
+    /// The ambient context of a scope opened with `metadata` where `outer` was in force.
+    fn nested_in(outer: Option<Ambient>, metadata: Map<String, Value>) -> Ambient {
+        match outer {
+            Some(outer) => Ambient {
+                scope_id: outer.scope_id,
+                metadata: sql::merge(&outer.metadata, metadata),
+            },
+            None => Ambient {
+                scope_id: Uuid::new_v4(),
+                metadata,
+            },
+        }
+    }
+}
+
+thread_local! {
+    static THREAD_AMBIENT: RefCell<Option<Ambient>> = const { RefCell::new(None) };
+}
+
+#[cfg(feature = "async")]
+tokio::task_local! {
+    static TASK_AMBIENT: Ambient;
+}
+
+/// Restores the thread's previous ambient context when a sync scope ends, even by panic.
+struct Restore(Option<Ambient>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        THREAD_AMBIENT.with(|cell| *cell.borrow_mut() = previous);
+    }
+}
+
+/// Runs `f` with an ambient context for the current thread.
+///
+/// Connections checked out of a pool built by [`crate::pool`] while `f` runs get this
+/// context attached; nothing is written before that. Scopes nest: an inner scope keeps the
+/// outer `scope_id` and merges the metadata (inner keys win) until it returns.
+///
+/// ```no_run
+/// # #[cfg(feature = "r2d2")]
+/// # fn run(pool: &diesel::r2d2::Pool<pghistory_diesel::pool::r2d2::ContextConnectionManager>)
+/// #     -> Result<(), Box<dyn std::error::Error>> {
+/// use diesel::prelude::*;
+/// use pghistory_diesel::context::ambient_scope;
+///
+/// ambient_scope(serde_json::json!({"user": 42, "job": "nightly"}), || {
+///     let mut conn = pool.get()?; // attaches {"user": 42, "job": "nightly"}
+///     diesel::sql_query("UPDATE posts SET score = 0").execute(&mut conn)?;
+///     Ok::<_, Box<dyn std::error::Error>>(())
+/// })??;
+/// # Ok(())
+/// # }
+/// # fn main() {}
+/// ```
+///
+/// # Errors
+///
+/// [`Error::MetadataNotAnObject`] or [`Error::MetadataNotSerializable`]; `f` is not run then.
+pub fn ambient_scope<R>(metadata: impl Serialize, f: impl FnOnce() -> R) -> Result<R, Error> {
+    let metadata = metadata_object(metadata)?;
+    let ambient = Ambient::nested_in(current_ambient(), metadata);
+    let previous = THREAD_AMBIENT.with(|cell| cell.borrow_mut().replace(ambient));
+    let _restore = Restore(previous);
+    Ok(f())
+}
+
+/// Runs `fut` with an ambient context for the current task (`tokio::task_local!`).
+///
+/// The async twin of [`ambient_scope`]: connections checked out of a deadpool or bb8 pool
+/// built by [`crate::pool`] while `fut` runs get this context attached. The context follows
+/// the future across `.await`s and worker threads, but not into tasks it spawns.
+///
+/// ```no_run
+/// # #[cfg(feature = "deadpool")]
+/// # async fn run(pool: &pghistory_diesel::pool::deadpool::Pool)
+/// #     -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// use diesel_async::RunQueryDsl;
+/// use pghistory_diesel::context::ambient_scope_async;
+///
+/// ambient_scope_async(serde_json::json!({"user": 42}), async {
+///     let mut conn = pool.get().await?; // attaches {"user": 42}
+///     diesel::sql_query("UPDATE posts SET score = 0").execute(&mut conn).await?;
+///     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+/// })
+/// .await??;
+/// # Ok(())
+/// # }
+/// # fn main() {}
+/// ```
+///
+/// # Errors
+///
+/// [`Error::MetadataNotAnObject`] or [`Error::MetadataNotSerializable`]; `fut` is not run then.
+#[cfg(feature = "async")]
+pub async fn ambient_scope_async<F: std::future::Future>(
+    metadata: impl Serialize,
+    fut: F,
+) -> Result<F::Output, Error> {
+    let metadata = metadata_object(metadata)?;
+    let ambient = Ambient::nested_in(current_ambient(), metadata);
+    Ok(TASK_AMBIENT.scope(ambient, fut).await)
+}
+
+/// The ambient context in force: the innermost [`ambient_scope`] of this thread, else the
+/// innermost [`ambient_scope_async`] of this task, else `None`.
+///
+/// A sync scope can only be innermost: it cannot span an `.await`, so while its thread-local
+/// is set no other task runs on the thread.
+pub fn current_ambient() -> Option<Ambient> {
+    if let Some(ambient) = THREAD_AMBIENT.with(|cell| cell.borrow().clone()) {
+        return Some(ambient);
+    }
+    #[cfg(feature = "async")]
+    if let Ok(ambient) = TASK_AMBIENT.try_with(Ambient::clone) {
+        return Some(ambient);
+    }
+    None
+}
+
+/// Writes the [`current_ambient`] context onto `conn` for the session, or clears the
+/// context settings when there is none. One round trip.
+///
+/// The pool hooks call it at every checkout; call it yourself on a connection you hold
+/// when the ambient context changed since you got it. Each call with a context writes a
+/// new snapshot row sharing the ambient `scope_id`.
+pub fn attach_ambient(conn: &mut PgConnection) -> QueryResult<()> {
+    match current_ambient() {
+        Some(ambient) => sql::attach(Some(ambient.scope_id), ambient.metadata, false)
+            .get_result::<Uuid>(conn)
+            .map(drop),
+        None => sql::set_settings(None, false).execute(conn).map(drop),
+    }
+}
+
+/// The async twin of [`attach_ambient`], for `diesel_async::AsyncPgConnection`.
+#[cfg(feature = "async")]
+pub async fn attach_ambient_async(conn: &mut diesel_async::AsyncPgConnection) -> QueryResult<()> {
+    match current_ambient() {
+        Some(ambient) => {
+            let query = sql::attach(Some(ambient.scope_id), ambient.metadata, false);
+            diesel_async::RunQueryDsl::get_result::<Uuid>(query, conn)
+                .await
+                .map(drop)
+        }
+        None => {
+            let query = sql::set_settings(None, false);
+            diesel_async::RunQueryDsl::execute(query, conn)
+                .await
+                .map(drop)
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Explicit context scopes on a diesel-async `AsyncPgConnection` (feature `async`).
+
+use std::future::Future;
+
+use diesel::prelude::*;
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::metadata_object;
+use super::sql::{self, Outer, Probe};
+use crate::Error;
+
+/// The closure [`with_context_async`] takes: an async closure
+/// `async |conn: &mut AsyncPgConnection| -> Result<T, E>` whose future is `Send`.
+///
+/// Implemented for every such closure; you never implement it. It exists (like
+/// diesel-async's own bound on `AsyncConnection::transaction`) to name the closure's future
+/// so that it can be required to be `Send`.
+pub trait ScopeFn<Arg, R>:
+    AsyncFnOnce(Arg) -> R + FnOnce(Arg) -> <Self as ScopeFn<Arg, R>>::Fut
+{
+    /// The future the closure returns.
+    type Fut: Future<Output = R>;
+}
+
+impl<F, Arg, Fut, R> ScopeFn<Arg, R> for F
+where
+    F: AsyncFnOnce(Arg) -> R + FnOnce(Arg) -> Fut,
+    Fut: Future<Output = R>,
+{
+    type Fut = Fut;
+}
+
+/// Runs `f` in a transaction whose events carry `metadata` as their context: the
+/// diesel-async twin of [`with_context`](super::with_context), with the same semantics
+/// (transaction-local context, commit on `Ok`, roll back on `Err`, nesting in the context in
+/// force with a shared `scope_id` and merged metadata).
+///
+/// The metadata is checked when this function is called, before the future is polled; the
+/// future is `Send`, so it can run inside `tokio::spawn` or an axum handler.
+///
+/// ```no_run
+/// use diesel::prelude::*;
+/// use diesel_async::{AsyncPgConnection, RunQueryDsl};
+/// use pghistory_diesel::context::with_context_async;
+///
+/// # diesel::table! { posts (id) { id -> Int4, title -> Text, } }
+/// # fn main() {}
+/// # async fn run(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+/// let title = String::from("hello");
+/// let id: i32 = with_context_async(conn, serde_json::json!({"user": 42}), async |conn| {
+///     diesel::insert_into(posts::table)
+///         .values(posts::title.eq(&title))
+///         .returning(posts::id)
+///         .get_result(conn)
+///         .await
+/// })
+/// .await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// As [`with_context`](super::with_context).
+pub fn with_context_async<'c, T, E, F>(
+    conn: &'c mut AsyncPgConnection,
+    metadata: impl Serialize,
+    f: F,
+) -> impl Future<Output = Result<T, E>> + Send + 'c
+where
+    for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<T, E>
+        + ScopeFn<&'r mut AsyncPgConnection, Result<T, E>, Fut: Send>
+        + Send
+        + 'c,
+    E: From<Error> + From<diesel::result::Error> + Send + 'c,
+    T: Send + 'c,
+{
+    let metadata = metadata_object(metadata);
+    async move {
+        let metadata = metadata?;
+        let nested = depth(conn)? > 0;
+        AnsiTransactionManager::begin_transaction(conn).await?;
+        let outer = match enter(conn, metadata).await {
+            Ok(outer) => outer,
+            Err(e) => return Err(rollback(conn, E::from(e)).await),
+        };
+        let value = match f(&mut *conn).await {
+            Ok(value) => value,
+            Err(e) => return Err(rollback(conn, e).await),
+        };
+        if nested {
+            if let Err(e) = sql::set_settings(outer.as_ref(), true).execute(conn).await {
+                return Err(rollback(conn, E::from(e)).await);
+            }
+        }
+        AnsiTransactionManager::commit_transaction(conn).await?;
+        Ok(value)
+    }
+}
+
+/// The transaction depth: 0 outside a transaction.
+fn depth(conn: &mut AsyncPgConnection) -> QueryResult<u32> {
+    let status = <AnsiTransactionManager as TransactionManager<AsyncPgConnection>>::transaction_manager_status_mut(conn);
+    Ok(status.transaction_depth()?.map_or(0, |d| d.get()))
+}
+
+/// Rolls back the scope's transaction or savepoint and returns the error to report.
+async fn rollback<E: From<diesel::result::Error>>(conn: &mut AsyncPgConnection, error: E) -> E {
+    match AnsiTransactionManager::rollback_transaction(conn).await {
+        Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => error,
+        Err(rollback_error) => E::from(rollback_error),
+    }
+}
+
+/// Attaches `metadata` transaction-locally, nested in whatever context is in force, and
+/// returns that outer context.
+async fn enter(
+    conn: &mut AsyncPgConnection,
+    metadata: Map<String, Value>,
+) -> Result<Option<Outer>, Error> {
+    let (setting, setup): Probe = sql::probe().get_result(conn).await?;
+    if !setup {
+        return Err(Error::SetupMissing);
+    }
+    let outer = match sql::parse_context_id(setting) {
+        Some(id) => sql::snapshot(id)
+            .get_result(conn)
+            .await
+            .optional()?
+            .map(|row| sql::outer(id, row)),
+        None => None,
+    };
+    let (scope_id, metadata) = match &outer {
+        Some(o) => (Some(o.scope_id), sql::merge(&o.metadata, metadata)),
+        None => (None, metadata),
+    };
+    sql::attach(scope_id, metadata, true)
+        .get_result::<uuid::Uuid>(conn)
+        .await?;
+    Ok(outer)
+}

@@ -1,0 +1,141 @@
+//! The server functions context scopes call, and the queries shared by the sync and async
+//! scopes. Every value is bound; the only SQL text here is function names.
+
+use diesel::dsl;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Jsonb, Nullable, Text, Uuid as SqlUuid};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::context_table::pghistory_context;
+
+/// The setting that holds the snapshot id in force (read by the triggers).
+pub(crate) const CONTEXT_ID: &str = "pghistory.context_id";
+/// The setting that holds the metadata in force (read by `context = json` triggers).
+pub(crate) const CONTEXT_METADATA: &str = "pghistory.context_metadata";
+/// The signature `to_regprocedure` looks up to tell whether the setup migration is applied.
+const ATTACH_SIGNATURE: &str = "\"public\".\"pghistory_attach_context\"(uuid, jsonb, boolean)";
+
+diesel::define_sql_function! {
+    /// The setup migration's `pghistory_attach_context(scope_id, metadata, is_local)`: inserts
+    /// a snapshot row and sets both context settings; returns the snapshot id.
+    #[sql_name = "\"public\".\"pghistory_attach_context\""]
+    fn pghistory_attach_context(scope_id: Nullable<SqlUuid>, metadata: Jsonb, is_local: Bool) -> SqlUuid;
+}
+diesel::define_sql_function! {
+    /// Postgres' `set_config(name, value, is_local)`.
+    #[sql_name = "pg_catalog.set_config"]
+    fn set_config(name: Text, value: Text, is_local: Bool) -> Text;
+}
+diesel::define_sql_function! {
+    /// Postgres' `current_setting(name, missing_ok)`.
+    #[sql_name = "pg_catalog.current_setting"]
+    fn current_setting(name: Text, missing_ok: Bool) -> Nullable<Text>;
+}
+diesel::define_sql_function! {
+    /// Postgres' `to_regprocedure(signature)`: NULL when the function does not exist.
+    #[sql_name = "pg_catalog.to_regprocedure"]
+    fn to_regprocedure(signature: Text) -> Nullable<Oid>;
+}
+
+/// The context in force on a connection before a scope was entered.
+#[derive(Debug)]
+pub(crate) struct Outer {
+    /// The snapshot id in force.
+    pub id: Uuid,
+    /// Its scope.
+    pub scope_id: Uuid,
+    /// Its metadata.
+    pub metadata: Map<String, Value>,
+}
+
+/// What [`probe`] returns: the context id setting, and whether the setup migration is applied.
+pub(crate) type Probe = (Option<String>, bool);
+
+/// The columns of [`probe`].
+type ProbeColumns = (
+    current_setting<&'static str, bool>,
+    dsl::IsNotNull<to_regprocedure<&'static str>>,
+);
+
+/// Both context settings, set with `set_config`.
+type SetBoth = (
+    set_config<&'static str, String, bool>,
+    set_config<&'static str, String, bool>,
+);
+
+/// One round trip: the current `pghistory.context_id` and whether the attach function exists.
+pub(crate) fn probe() -> dsl::select<ProbeColumns> {
+    diesel::select((
+        current_setting(CONTEXT_ID, true),
+        to_regprocedure(ATTACH_SIGNATURE).is_not_null(),
+    ))
+}
+
+/// The snapshot id named by a context setting, if it names one.
+pub(crate) fn parse_context_id(setting: Option<String>) -> Option<Uuid> {
+    setting
+        .filter(|s| !s.is_empty())
+        .and_then(|s| Uuid::parse_str(&s).ok())
+}
+
+/// The snapshot row `id`: its scope and metadata.
+pub(crate) fn snapshot(
+    id: Uuid,
+) -> dsl::Select<
+    dsl::Find<pghistory_context::table, Uuid>,
+    (pghistory_context::scope_id, pghistory_context::metadata),
+> {
+    pghistory_context::table
+        .find(id)
+        .select((pghistory_context::scope_id, pghistory_context::metadata))
+}
+
+/// Builds the [`Outer`] from a snapshot row.
+pub(crate) fn outer(id: Uuid, (scope_id, metadata): (Uuid, Value)) -> Outer {
+    let metadata = match metadata {
+        Value::Object(map) => map,
+        // The table's check constraint keeps this from happening.
+        _ => Map::new(),
+    };
+    Outer {
+        id,
+        scope_id,
+        metadata,
+    }
+}
+
+/// Inner keys win over outer ones.
+pub(crate) fn merge(outer: &Map<String, Value>, inner: Map<String, Value>) -> Map<String, Value> {
+    let mut merged = outer.clone();
+    merged.extend(inner);
+    merged
+}
+
+/// `SELECT pghistory_attach_context($1, $2, $3)`.
+pub(crate) fn attach(
+    scope_id: Option<Uuid>,
+    metadata: Map<String, Value>,
+    is_local: bool,
+) -> dsl::select<pghistory_attach_context<Option<Uuid>, Value, bool>> {
+    diesel::select(pghistory_attach_context(
+        scope_id,
+        Value::Object(metadata),
+        is_local,
+    ))
+}
+
+/// Sets both settings: to `outer`'s values, or to `''` (no context).
+pub(crate) fn set_settings(outer: Option<&Outer>, is_local: bool) -> dsl::select<SetBoth> {
+    let (id, metadata) = match outer {
+        Some(o) => (
+            o.id.to_string(),
+            Value::Object(o.metadata.clone()).to_string(),
+        ),
+        None => (String::new(), String::new()),
+    };
+    diesel::select((
+        set_config(CONTEXT_ID, id, is_local),
+        set_config(CONTEXT_METADATA, metadata, is_local),
+    ))
+}

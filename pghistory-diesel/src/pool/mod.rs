@@ -1,0 +1,55 @@
+//! Pool hooks that write the [ambient context](crate::context::current_ambient) onto a
+//! connection at every checkout, in the caller's thread or task.
+//!
+//! | module | feature | the hook |
+//! |---|---|---|
+//! | [`r2d2`](self::r2d2) | `r2d2` | a `ManageConnection` whose `is_valid` (run on every `get()`) attaches instead of pinging |
+//! | [`deadpool`](self::deadpool) | `deadpool` | `RecyclingMethod::CustomFunction` for reused connections + a `post_create` hook for new ones |
+//! | [`bb8`](self::bb8) | `bb8` | `RecyclingMethod::CustomFunction`, run by `is_valid` on every checkout |
+//!
+//! Each hook is the pool's validity check, so it costs no extra round trip: the statement
+//! that attaches (or clears) the context also proves the connection works. With no ambient
+//! context the hook clears the settings, so a connection never carries the context of a
+//! previous checkout onto another request's events.
+//!
+//! The context is attached at **session** level (it outlives transactions) and stays until
+//! the next checkout overwrites it. Inside one checkout, an explicit
+//! [`with_context`](crate::context::with_context) nests in it (same `scope_id`, merged
+//! metadata).
+//!
+//! # Behind PgBouncer in transaction mode
+//!
+//! With transaction pooling, PgBouncer hands each *transaction* (each statement, outside
+//! one) to whichever server connection is free. A session setting made at checkout may land
+//! on a server connection that then serves another client, whose events would carry this
+//! context, while this client's next statements run on a server connection without it. The
+//! ambient hooks are only safe with session pooling or a direct connection. Behind a
+//! transaction-mode pooler use [`with_context`](crate::context::with_context) /
+//! [`with_context_async`](crate::context::with_context_async): they set the context
+//! transaction-locally, inside the transaction whose statements it describes, which is
+//! exactly the unit PgBouncer keeps on one server connection.
+
+#[cfg(feature = "bb8")]
+pub mod bb8;
+#[cfg(feature = "deadpool")]
+pub mod deadpool;
+#[cfg(feature = "r2d2")]
+pub mod r2d2;
+
+/// The diesel-async recycling method that attaches the ambient context (or clears it).
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
+fn attach_on_recycle(
+) -> diesel_async::pooled_connection::RecyclingMethod<diesel_async::AsyncPgConnection> {
+    diesel_async::pooled_connection::RecyclingMethod::CustomFunction(Box::new(|conn| {
+        Box::pin(crate::context::attach_ambient_async(conn))
+    }))
+}
+
+/// A diesel-async manager configuration whose recycling check attaches the ambient context.
+#[cfg(any(feature = "deadpool", feature = "bb8"))]
+fn manager_config(
+) -> diesel_async::pooled_connection::ManagerConfig<diesel_async::AsyncPgConnection> {
+    let mut config = diesel_async::pooled_connection::ManagerConfig::default();
+    config.recycling_method = attach_on_recycle();
+    config
+}
