@@ -43,3 +43,15 @@ pub enum Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Lets closures returning `diesel::QueryResult` run in a context scope
+/// ([`with_context`](crate::context::with_context) needs `E: From<Error>`): database errors
+/// come back unchanged, the others as `SerializationError` carrying this crate's error.
+impl From<Error> for diesel::result::Error {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Database(e) => e,
+            other => diesel::result::Error::SerializationError(Box::new(other)),
+        }
+    }
+}

@@ -24,10 +24,16 @@
 //! | `tower` | a tower layer (axum) opening a context per HTTP request |
 
 pub mod check;
+pub mod context;
 pub mod context_table;
 mod error;
+#[cfg(any(feature = "r2d2", feature = "deadpool", feature = "bb8"))]
+pub mod pool;
 mod tracked;
 
+pub use context::with_context;
+#[cfg(feature = "async")]
+pub use context::with_context_async;
 pub use error::{Error, Result};
 pub use tracked::{ContextMode, Operation, TableInfo, Tracked, TrackerInfo};
 
