@@ -4,6 +4,8 @@
 
 pub mod condition;
 pub mod event_table;
+pub mod history;
+pub mod manual;
 pub mod migration;
 pub mod names;
 pub mod quote;
