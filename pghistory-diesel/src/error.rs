@@ -36,6 +36,23 @@ pub enum Error {
         /// The fingerprint schema.rs expects.
         expected: String,
     },
+    /// A history query names no table.
+    #[error("the history query names no table; add one with `across::<T>()` or `tracks::<T>(id)`")]
+    NoTables,
+    /// There is no event with this id in the table's events table.
+    #[error("{table} has no event with pgh_id {pgh_id}")]
+    NoSuchEvent {
+        /// The tracked table.
+        table: String,
+        /// The event id asked for.
+        pgh_id: i64,
+    },
+    /// The table's events do not snapshot its primary key, so a row cannot be restored.
+    #[error("{table} cannot be reverted: its events do not store the primary key column")]
+    NotRevertible {
+        /// The tracked table.
+        table: String,
+    },
     /// A database error.
     #[error(transparent)]
     Database(#[from] diesel::result::Error),

@@ -11,6 +11,7 @@
 //! | [`tracked_table!`] | declare a tracked table: the Diesel table, its events table and model |
 //! | [`context`] | attach who and why to every event written in a scope |
 //! | [`check`] | verify that the installed triggers are the ones the code declares |
+//! | [`history`] | one time-ordered history across tables, with diffs; revert |
 //! | [`context_table`] | the `pghistory_context` table and its [`Context`](context_table::Context) model |
 //!
 //! # Cargo features
@@ -26,6 +27,7 @@
 pub mod check;
 pub mod context;
 pub mod context_table;
+pub mod history;
 mod error;
 #[cfg(any(feature = "r2d2", feature = "deadpool", feature = "bb8"))]
 pub mod pool;
