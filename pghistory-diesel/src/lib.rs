@@ -11,6 +11,8 @@
 //! | [`tracked_table!`] | declare a tracked table: the Diesel table, its events table and model |
 //! | [`context`] | attach who and why to every event written in a scope |
 //! | [`check`] | verify that the installed triggers are the ones the code declares |
+//! | [`events`] | manual events ([`create_event`]) and pruning old history ([`prune`]) |
+//! | [`pause`] | write no events for chosen tables within a scope (backfills, repairs) |
 //! | [`history`] | one time-ordered history across tables, with diffs; revert |
 //! | [`context_table`] | the `pghistory_context` table and its [`Context`](context_table::Context) model |
 //!
@@ -27,7 +29,9 @@
 pub mod check;
 pub mod context;
 pub mod context_table;
+pub mod events;
 pub mod history;
+pub mod pause;
 mod error;
 #[cfg(any(feature = "r2d2", feature = "deadpool", feature = "bb8"))]
 pub mod pool;
@@ -38,6 +42,12 @@ pub use context::with_context;
 pub use context::with_context_async;
 pub use error::{Error, Result};
 pub use tracked::{ContextMode, Operation, TableInfo, Tracked, TrackerInfo};
+pub use events::{create_event, prune};
+#[cfg(feature = "async")]
+pub use events::{create_event_async, prune_async};
+pub use pause::{pause, pause_all, pause_tables, PauseSet};
+#[cfg(feature = "async")]
+pub use pause::{pause_all_async, pause_async, pause_tables_async};
 
 /// Declares a Diesel table whose every change is recorded by Postgres triggers.
 ///

@@ -1,0 +1,5 @@
+CREATE TABLE posts (
+    id serial PRIMARY KEY,
+    title text NOT NULL,
+    body text
+);
