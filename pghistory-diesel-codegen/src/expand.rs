@@ -204,6 +204,9 @@ fn info(table: &TrackedTable) -> TokenStream {
         };
         quote!(::pghistory_diesel::__private::TrackerInfo { label: #label, operation: ::pghistory_diesel::__private::Operation::#op })
     });
+    let events_relation = sql::event_table::events_name(table);
+    let pause_key = sql::names::pause_key(table);
+    let create_event_sql = sql::manual::insert_event(table);
     let context = match table.context {
         ContextMode::ForeignKey => quote!(ForeignKey),
         ContextMode::Json => quote!(Json),
@@ -224,6 +227,9 @@ fn info(table: &TrackedTable) -> TokenStream {
                 context: ::pghistory_diesel::__private::ContextMode::#context,
                 trigger_fingerprint: #fingerprint,
                 trigger_functions: &[#(#functions),*],
+                events_relation: #events_relation,
+                pause_key: #pause_key,
+                create_event_sql: #create_event_sql,
             };
         }
     }

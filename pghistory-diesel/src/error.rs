@@ -53,6 +53,22 @@ pub enum Error {
         /// The tracked table.
         table: String,
     },
+    /// `create_event` was given a label that no tracker of the table declares.
+    #[error("{table} declares no event label `{label}`; declared: {declared}\nhelp: declare it with #[pghistory(event(manual, label = \"{label}\"))]")]
+    UnknownLabel {
+        /// The tracked table.
+        table: String,
+        /// The label asked for.
+        label: String,
+        /// The labels the table declares, comma separated.
+        declared: String,
+    },
+    /// `create_event` found no row with the given primary key to snapshot.
+    #[error("{table} has no row with that primary key; no event was written")]
+    NoSuchRow {
+        /// The tracked table.
+        table: String,
+    },
     /// A database error.
     #[error(transparent)]
     Database(#[from] diesel::result::Error),

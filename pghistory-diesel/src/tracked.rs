@@ -56,6 +56,13 @@ pub struct TableInfo {
     pub trigger_fingerprint: &'static str,
     /// Signatures of the trigger functions, like `"public"."pghistory_posts_insert"()`.
     pub trigger_functions: &'static [&'static str],
+    /// The events table as a quoted SQL name, like `"public"."posts_events"`.
+    pub events_relation: &'static str,
+    /// This table's entry in the `pghistory.pause` setting, like `,public.posts,`.
+    pub pause_key: &'static str,
+    /// The statement [`create_event`](crate::create_event) runs: `$1` is the label (text),
+    /// `$2` the primary key; it returns the new event's `pgh_id`.
+    pub create_event_sql: &'static str,
 }
 
 /// Implemented by `tracked_table!` for every tracked table's `table` type.

@@ -3,6 +3,7 @@
 
 pub mod models;
 pub mod schema;
+pub mod trackers_schema;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -13,6 +14,10 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 /// The test crate's migrations: the setup migration, the app's own tables, and the
 /// tracking migration `pghistory-diesel generate` wrote from `src/schema.rs`.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// The migrations of the tracker tests: the setup migration, their tables, and the
+/// tracking migration `pghistory-diesel generate` wrote from `src/trackers_schema.rs`.
+pub const TRACKER_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations_trackers");
 
 /// The server URL from `DATABASE_URL` (set by `scripts/with-postgres`).
 pub fn server_url() -> String {
@@ -75,6 +80,15 @@ impl TestDb {
         let db = TestDb::empty();
         let mut conn = db.conn();
         conn.run_pending_migrations(MIGRATIONS).expect("apply migrations");
+        db
+    }
+
+    /// Creates a database with these migrations applied.
+    pub fn migrated_with(migrations: EmbeddedMigrations) -> TestDb {
+        let db = TestDb::empty();
+        let mut conn = db.conn();
+        conn.run_pending_migrations(migrations)
+            .expect("apply migrations");
         db
     }
 

@@ -1,0 +1,177 @@
+//! Manual events: a snapshot of a row's current state, written from Rust under a label.
+//!
+//! A table declares its manual labels with `#[pghistory(event(manual, label = "archived"))]`;
+//! [`create_event`] then writes one event of that label for one row, exactly as a trigger
+//! would have: the tracked columns as they are now, the row's key in `pgh_obj_id`, and the
+//! context in force on the connection (see [`context`](crate::context)). Labels of the
+//! table's trigger trackers are accepted as well (django-pghistory's `create_event` does the
+//! same); an undeclared label is refused before anything is sent.
+//!
+//! Pausing (see [`pause`](crate::pause)) does not apply: a manual event is an explicit request.
+
+use diesel::pg::Pg;
+use diesel::query_builder::QueryId;
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Text};
+use diesel::{Expression, QueryableByName, Table};
+
+use crate::{Error, Result, TableInfo, Tracked};
+
+/// The SQL type of `T`'s primary key, which [`create_event`] binds the key as.
+pub type PrimaryKeySqlType<T> = <<T as Table>::PrimaryKey as Expression>::SqlType;
+
+#[derive(QueryableByName)]
+struct Written {
+    #[diesel(sql_type = BigInt)]
+    pgh_id: i64,
+}
+
+fn check_label(info: &TableInfo, label: &str) -> Result<()> {
+    if info.trackers.iter().any(|t| t.label == label) {
+        return Ok(());
+    }
+    let declared: Vec<&str> = info.trackers.iter().map(|t| t.label).collect();
+    Err(Error::UnknownLabel {
+        table: format!("{}.{}", info.schema, info.table),
+        label: label.to_owned(),
+        declared: declared.join(", "),
+    })
+}
+
+fn written(info: &TableInfo, result: diesel::QueryResult<Written>) -> Result<i64> {
+    match result {
+        Ok(row) => Ok(row.pgh_id),
+        Err(diesel::result::Error::NotFound) => Err(Error::NoSuchRow {
+            table: format!("{}.{}", info.schema, info.table),
+        }),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Writes one event labelled `label` for the row of `T` whose primary key is `key`, with a
+/// snapshot of the row's current tracked columns and the connection's current context.
+/// Returns the new event's `pgh_id`.
+///
+/// Errors: [`Error::UnknownLabel`] when `T` declares no tracker with this label (nothing is
+/// sent to the database), [`Error::NoSuchRow`] when no row has this key (no event is
+/// written).
+///
+/// ```no_run
+/// # mod schema {
+/// pghistory_diesel::tracked_table! {
+///     #[pghistory(events(insert, update), event(manual, label = "archived"))]
+///     posts (id) { id -> Int4, title -> Text, }
+/// }
+/// # }
+/// # use schema::posts;
+/// # fn run(conn: &mut diesel::PgConnection) -> pghistory_diesel::Result<()> {
+/// let pgh_id = pghistory_diesel::create_event::<posts::table>(conn, "archived", 42)?;
+/// # let _ = pgh_id;
+/// # Ok(())
+/// # }
+/// ```
+pub fn create_event<T>(
+    conn: &mut diesel::PgConnection,
+    label: &str,
+    key: impl ToSql<PrimaryKeySqlType<T>, Pg> + Send,
+) -> Result<i64>
+where
+    T: Tracked,
+    PrimaryKeySqlType<T>: QueryId + Send,
+    Pg: HasSqlType<PrimaryKeySqlType<T>>,
+{
+    use diesel::RunQueryDsl;
+    let info = T::INFO;
+    check_label(info, label)?;
+    let result = diesel::sql_query(info.create_event_sql)
+        .bind::<Text, _>(label)
+        .bind::<PrimaryKeySqlType<T>, _>(key)
+        .get_result::<Written>(conn);
+    written(info, result)
+}
+
+/// [`create_event`] on a diesel-async connection.
+///
+/// ```no_run
+/// # mod schema {
+/// pghistory_diesel::tracked_table! {
+///     #[pghistory(events(insert, update), event(manual, label = "archived"))]
+///     posts (id) { id -> Int4, title -> Text, }
+/// }
+/// # }
+/// # use schema::posts;
+/// # async fn run(conn: &mut diesel_async::AsyncPgConnection) -> pghistory_diesel::Result<()> {
+/// let pgh_id = pghistory_diesel::create_event_async::<posts::table>(conn, "archived", 42).await?;
+/// # let _ = pgh_id;
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "async")]
+pub async fn create_event_async<T>(
+    conn: &mut diesel_async::AsyncPgConnection,
+    label: &str,
+    key: impl ToSql<PrimaryKeySqlType<T>, Pg> + Send,
+) -> Result<i64>
+where
+    T: Tracked,
+    PrimaryKeySqlType<T>: QueryId + Send,
+    Pg: HasSqlType<PrimaryKeySqlType<T>>,
+{
+    use diesel_async::RunQueryDsl;
+    let info = T::INFO;
+    check_label(info, label)?;
+    let result = diesel::sql_query(info.create_event_sql)
+        .bind::<Text, _>(label)
+        .bind::<PrimaryKeySqlType<T>, _>(key)
+        .get_result::<Written>(conn)
+        .await;
+    written(info, result)
+}
+
+diesel::define_sql_function! {
+    /// The setup migration's `pghistory_prune(events regclass, before timestamptz)`; the
+    /// name is passed as text, which Postgres casts to `regclass`.
+    fn pghistory_prune(events: Text, before: diesel::sql_types::Timestamptz) -> BigInt;
+}
+
+/// Deletes the events of `T` written before `before` and returns how many were deleted.
+///
+/// This is the way to trim history, including from `append_only` events tables, whose
+/// guard lets only `pghistory_prune` delete. It runs in the caller's transaction, if any.
+///
+/// ```no_run
+/// # mod schema {
+/// pghistory_diesel::tracked_table! {
+///     #[pghistory(events(insert, update), append_only)]
+///     posts (id) { id -> Int4, title -> Text, }
+/// }
+/// # }
+/// # use schema::posts;
+/// # fn run(conn: &mut diesel::PgConnection) -> pghistory_diesel::Result<()> {
+/// let a_year_ago = chrono::Utc::now() - chrono::Duration::days(365);
+/// let deleted = pghistory_diesel::prune::<posts::table>(conn, a_year_ago)?;
+/// # let _ = deleted;
+/// # Ok(())
+/// # }
+/// ```
+pub fn prune<T: Tracked>(
+    conn: &mut diesel::PgConnection,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<i64> {
+    use diesel::RunQueryDsl;
+    Ok(diesel::select(pghistory_prune(T::INFO.events_relation, before)).get_result(conn)?)
+}
+
+/// [`prune`] on a diesel-async connection.
+#[cfg(feature = "async")]
+pub async fn prune_async<T: Tracked>(
+    conn: &mut diesel_async::AsyncPgConnection,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<i64> {
+    use diesel_async::RunQueryDsl;
+    Ok(
+        diesel::select(pghistory_prune(T::INFO.events_relation, before))
+            .get_result(conn)
+            .await?,
+    )
+}

@@ -1,0 +1,9 @@
+DROP TABLE article_tags;
+DROP TABLE tags;
+DROP TABLE samples;
+DROP TYPE priority;
+DROP TABLE ledger;
+DROP TABLE widgets;
+DROP TABLE products;
+DROP TABLE profiles;
+DROP TABLE articles;
