@@ -9,6 +9,7 @@ mod schema;
 use diesel::prelude::*;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use pghistory_diesel::context_table::{pghistory_context, Context};
+use pghistory_diesel::history::History;
 use serde_json::json;
 
 use schema::*;
@@ -26,7 +27,8 @@ fn demo_database(server_url: &str) -> Result<String, Error> {
     let mut admin = PgConnection::establish(server_url)?;
     let name: String = diesel::select(quote_ident("pghistory_demo")).get_result(&mut admin)?;
     // Database names cannot be bound; this one is a constant, quoted by the server.
-    diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin)?;
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)?;
     diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
     let (base, query) = server_url.split_once('?').unwrap_or((server_url, ""));
     let slash = base.rfind('/').ok_or("DATABASE_URL has no database path")?;
@@ -38,7 +40,8 @@ fn demo_database(server_url: &str) -> Result<String, Error> {
 }
 
 fn main() -> Result<(), Error> {
-    let server_url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set (use scripts/demo)")?;
+    let server_url =
+        std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set (use scripts/demo)")?;
     let url = demo_database(&server_url)?;
     let mut conn = PgConnection::establish(&url)?;
 
@@ -59,9 +62,21 @@ fn main() -> Result<(), Error> {
         |conn| {
             diesel::insert_into(posts::table)
                 .values(&vec![
-                    (posts::title.eq("Hello"), posts::body.eq(Some("first post")), posts::score.eq(1)),
-                    (posts::title.eq("Second"), posts::body.eq(None), posts::score.eq(2)),
-                    (posts::title.eq("Third"), posts::body.eq(Some("draft")), posts::score.eq(3)),
+                    (
+                        posts::title.eq("Hello"),
+                        posts::body.eq(Some("first post")),
+                        posts::score.eq(1),
+                    ),
+                    (
+                        posts::title.eq("Second"),
+                        posts::body.eq(None),
+                        posts::score.eq(2),
+                    ),
+                    (
+                        posts::title.eq("Third"),
+                        posts::body.eq(Some("draft")),
+                        posts::score.eq(3),
+                    ),
                 ])
                 .returning(posts::id)
                 .get_results::<i32>(conn)
@@ -69,16 +84,27 @@ fn main() -> Result<(), Error> {
     )?;
     println!("\ninserted posts {ids:?} as ada (one multi-row INSERT)");
 
-    pghistory_diesel::context::with_context(&mut conn, json!({"user": "bob", "reason": "moderation"}), |conn| {
-        // A bulk update through Diesel: one statement, one event per changed row.
-        diesel::update(posts::table).set(posts::score.eq(posts::score + 10)).execute(conn)?;
-        // A no-op update writes nothing.
-        diesel::update(posts::table).set(posts::title.eq(posts::title)).execute(conn)?;
-        // Raw SQL is captured too.
-        diesel::sql_query("UPDATE posts SET body = 'edited by hand' WHERE title = 'Second'").execute(conn)?;
-        diesel::delete(posts::table.filter(posts::title.eq("Third"))).execute(conn)
-    })?;
-    println!("bob bumped every score, made a no-op update, edited one post with raw SQL, deleted one");
+    pghistory_diesel::context::with_context(
+        &mut conn,
+        json!({"user": "bob", "reason": "moderation"}),
+        |conn| {
+            // A bulk update through Diesel: one statement, one event per changed row.
+            diesel::update(posts::table)
+                .set(posts::score.eq(posts::score + 10))
+                .execute(conn)?;
+            // A no-op update writes nothing.
+            diesel::update(posts::table)
+                .set(posts::title.eq(posts::title))
+                .execute(conn)?;
+            // Raw SQL is captured too.
+            diesel::sql_query("UPDATE posts SET body = 'edited by hand' WHERE title = 'Second'")
+                .execute(conn)?;
+            diesel::delete(posts::table.filter(posts::title.eq("Third"))).execute(conn)
+        },
+    )?;
+    println!(
+        "bob bumped every score, made a no-op update, edited one post with raw SQL, deleted one"
+    );
 
     // Outside any context: the events carry no context.
     diesel::update(posts::table.filter(posts::title.eq("Hello")))
@@ -119,5 +145,31 @@ fn main() -> Result<(), Error> {
         .order(posts_events::pgh_label)
         .load(&mut conn)?;
     println!("\nevents per label: {per_label:?}");
+
+    // 4. One object's story, with what each event changed.
+    let first = ids[0];
+    println!("\npost {first}, event by event:");
+    for event in History::new()
+        .tracks::<posts::table>(first)
+        .load(&mut conn)?
+    {
+        let changes = event
+            .pgh_diff
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "(first event)".to_owned());
+        println!("  #{:<3} {:<7} {}", event.pgh_id, event.pgh_label, changes);
+    }
+
+    // 5. Revert the post to how it was first recorded: itself a new, recorded change.
+    let original = History::new()
+        .tracks::<posts::table>(first)
+        .load(&mut conn)?[0]
+        .pgh_id;
+    pghistory_diesel::history::revert::<posts::table>(&mut conn, original)?;
+    let (title, score): (String, i32) = posts::table
+        .find(first)
+        .select((posts::title, posts::score))
+        .first(&mut conn)?;
+    println!("\nreverted post {first} to event #{original}: title {title:?}, score {score}");
     Ok(())
 }
