@@ -1009,3 +1009,193 @@ fn events_join_the_context_table_through_the_generated_joinable() {
     assert_eq!(all.len(), 4);
     assert_eq!(by_context, BTreeMap::from([(1, 1), (2, 1), (3, 0)]));
 }
+
+// ---------------------------------------------------------------------------------------
+// Other statements that write rows: upserts, MERGE, writable CTEs, COPY
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn upsert_records_the_inserted_rows_and_the_changed_conflicting_rows() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    insert_numbered_posts(&mut conn, 2);
+    let before = post_events(&mut conn).len();
+    // Row 1 conflicts and changes, row 2 conflicts without change, row 3 is new.
+    let rows = vec![
+        (posts::id.eq(1), posts::title.eq("t1"), posts::score.eq(100)),
+        (posts::id.eq(2), posts::title.eq("t2"), posts::score.eq(2)),
+        (posts::id.eq(3), posts::title.eq("t3"), posts::score.eq(3)),
+    ];
+    diesel::insert_into(posts::table)
+        .values(&rows)
+        .on_conflict(posts::id)
+        .do_update()
+        .set(posts::score.eq(diesel::upsert::excluded(posts::score)))
+        .execute(&mut conn)
+        .unwrap();
+    let events = post_events(&mut conn);
+    let mut new: Vec<(&str, i32, i32)> = events[before..]
+        .iter()
+        .map(|e| (e.pgh_label.as_str(), e.pgh_obj_id, e.score))
+        .collect();
+    new.sort();
+    assert_eq!(new, [("insert", 3, 3), ("update", 1, 100)]);
+
+    // DO NOTHING on a conflict writes nothing.
+    let before = events.len();
+    diesel::insert_into(posts::table)
+        .values((posts::id.eq(1), posts::title.eq("ignored")))
+        .on_conflict_do_nothing()
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(post_events(&mut conn).len(), before);
+}
+
+#[test]
+fn merge_records_each_of_its_actions() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    insert_numbered_posts(&mut conn, 3);
+    let before = post_events(&mut conn).len();
+    diesel::sql_query(
+        "MERGE INTO posts p USING (VALUES (1, 100), (2, -1), (3, 3), (9, 9)) AS v(id, s) ON p.id = v.id
+           WHEN MATCHED AND v.s < 0 THEN DELETE
+           WHEN MATCHED THEN UPDATE SET score = v.s
+           WHEN NOT MATCHED THEN INSERT (id, title, score) VALUES (v.id, 'merged', v.s)",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let events = post_events(&mut conn);
+    let mut new: Vec<(&str, i32, &str, i32)> = events[before..]
+        .iter()
+        .map(|e| {
+            (
+                e.pgh_label.as_str(),
+                e.pgh_obj_id,
+                e.title.as_str(),
+                e.score,
+            )
+        })
+        .collect();
+    new.sort();
+    assert_eq!(
+        new,
+        [
+            ("delete", 2, "t2", 2),
+            ("insert", 9, "merged", 9),
+            ("update", 1, "t1", 100),
+        ],
+        "row 3 matched without a change"
+    );
+}
+
+#[test]
+fn writable_ctes_writing_the_table_twice_record_every_row_once() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    insert_numbered_posts(&mut conn, 3);
+    let before = post_events(&mut conn).len();
+    diesel::sql_query(
+        "WITH a AS (UPDATE posts SET score = 10 WHERE id = 1 RETURNING id),
+              b AS (INSERT INTO posts (id, title) VALUES (4, 'cte') RETURNING id)
+         UPDATE posts SET title = 'second' WHERE id = 2",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let events = post_events(&mut conn);
+    let mut new: Vec<(&str, i32, &str, i32)> = events[before..]
+        .iter()
+        .map(|e| {
+            (
+                e.pgh_label.as_str(),
+                e.pgh_obj_id,
+                e.title.as_str(),
+                e.score,
+            )
+        })
+        .collect();
+    new.sort();
+    assert_eq!(
+        new,
+        [
+            ("insert", 4, "cte", 0),
+            ("update", 1, "t1", 10),
+            ("update", 2, "second", 2),
+        ]
+    );
+}
+
+#[test]
+fn copy_from_is_captured() {
+    #[derive(Insertable)]
+    #[diesel(table_name = posts, treat_none_as_default_value = false)]
+    struct NewPost {
+        id: i32,
+        title: String,
+        body: Option<String>,
+        score: i32,
+    }
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    let rows: Vec<NewPost> = (1..=50)
+        .map(|i| NewPost {
+            id: i,
+            title: format!("copied {i}"),
+            body: (i % 3 == 0).then(|| "with, comma \"and quotes\"".to_owned()),
+            score: -i,
+        })
+        .collect();
+    let copied = diesel::copy_from(posts::table)
+        .from_insertable(&rows)
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(copied, 50);
+    let events = post_events(&mut conn);
+    assert_eq!(events.len(), 50);
+    for e in &events {
+        assert_eq!(e.pgh_label, "insert");
+        assert_eq!(e.title, format!("copied {}", e.id));
+        assert_eq!(e.score, -e.id);
+        assert_eq!(e.body.is_some(), e.id % 3 == 0);
+    }
+}
+
+#[test]
+fn rolled_back_writes_leave_no_events() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    let result = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+        insert_numbered_posts(conn, 3);
+        // A savepoint rolled back inside a committed transaction drops only its events.
+        let inner = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+            diesel::update(posts::table)
+                .set(posts::score.eq(0))
+                .execute(conn)?;
+            Err(diesel::result::Error::RollbackTransaction)
+        });
+        assert!(inner.is_err());
+        diesel::delete(posts::table.find(3)).execute(conn)?;
+        Ok(())
+    });
+    result.unwrap();
+    let events = post_events(&mut conn);
+    let summary: Vec<(&str, i32)> = events
+        .iter()
+        .map(|e| (e.pgh_label.as_str(), e.pgh_obj_id))
+        .collect();
+    assert_eq!(
+        summary,
+        [("insert", 1), ("insert", 2), ("insert", 3), ("delete", 3)],
+        "the rolled-back update left nothing"
+    );
+
+    let before = post_events(&mut conn).len();
+    let failed = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+        diesel::update(posts::table)
+            .set(posts::score.eq(7))
+            .execute(conn)?;
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    assert!(failed.is_err());
+    assert_eq!(post_events(&mut conn).len(), before);
+}
