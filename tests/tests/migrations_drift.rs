@@ -196,3 +196,45 @@ fn a_trigger_function_replaced_without_our_comment_is_not_reported_as_current() 
         "got {result:?}"
     );
 }
+
+// Known gaps of `check_table`, found by these tests: it reads only the functions' comments.
+// Each test states what an application should be told; un-ignore them with the fix.
+
+#[test]
+#[ignore = "known gap: check_table does not look at pg_trigger, so a dropped trigger whose function remains passes"]
+fn a_dropped_trigger_whose_function_remains_is_reported_as_missing() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    conn.batch_execute("DROP TRIGGER pghistory_insert ON public.posts")
+        .unwrap();
+    assert!(matches!(
+        check::check_table::<posts::table>(&mut conn),
+        Err(Error::TriggerMissing { .. })
+    ));
+}
+
+#[test]
+#[ignore = "known gap: check_table does not look at pg_trigger.tgenabled, so a disabled trigger passes"]
+fn a_disabled_trigger_is_reported() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    conn.batch_execute("ALTER TABLE public.posts DISABLE TRIGGER pghistory_update")
+        .unwrap();
+    assert!(check::check_table::<posts::table>(&mut conn).is_err());
+}
+
+#[test]
+#[ignore = "known gap: CREATE OR REPLACE keeps the function's comment, and check_table compares only the comment"]
+fn a_trigger_function_whose_body_was_replaced_is_reported_as_outdated() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    conn.batch_execute(
+        "CREATE OR REPLACE FUNCTION public.pghistory_posts_insert() RETURNS trigger
+             LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;",
+    )
+    .unwrap();
+    assert!(matches!(
+        check::check_table::<posts::table>(&mut conn),
+        Err(Error::OutdatedTrigger { .. })
+    ));
+}
