@@ -76,7 +76,9 @@ pub fn split_attrs(attrs: &[Attribute]) -> (Vec<&Attribute>, Vec<Attribute>) {
 
 fn set_once<T>(cx: &Ctxt, slot: &mut Option<T>, value: T, meta: &ParseNestedMeta<'_>, name: &str) {
     if slot.is_some() {
-        cx.syn_error(meta.error(format_args!("duplicate `{name}` option")));
+        cx.syn_error(meta.error(format_args!(
+            "duplicate `{name}` option\nhelp: give `{name}` once, in one `#[pghistory(...)]`"
+        )));
     } else {
         *slot = Some(value);
     }

@@ -239,10 +239,23 @@ fn column_name(cx: &Ctxt, expr: &Expr, table: &TrackedTable) -> Option<String> {
     match table.column(&ident.to_string()) {
         Some(col) => Some(col.sql_name.clone()),
         None => {
-            cx.error_spanned_by(ident, format!("`{ident}` is not a column of `{}`", table.rust_name));
+            unknown_column(cx, ident, table);
             None
         }
     }
+}
+
+/// Records "not a column", listing the table's columns as the fix.
+fn unknown_column(cx: &Ctxt, ident: &syn::Ident, table: &TrackedTable) {
+    let columns: Vec<String> = table.columns.iter().map(|c| c.rust_name.to_string()).collect();
+    cx.error_spanned_by(
+        ident,
+        format!(
+            "`{ident}` is not a column of `{}`\nhelp: its columns are: {}",
+            table.rust_name,
+            columns.join(", ")
+        ),
+    );
 }
 
 fn operand(cx: &Ctxt, expr: &Expr, table: &TrackedTable) -> Option<Operand> {
@@ -264,7 +277,7 @@ fn operand(cx: &Ctxt, expr: &Expr, table: &TrackedTable) -> Option<Operand> {
             match table.column(&ident.to_string()) {
                 Some(col) => Some(Operand::Column(side, col.sql_name.clone())),
                 None => {
-                    cx.error_spanned_by(ident, format!("`{ident}` is not a column of `{}`", table.rust_name));
+                    unknown_column(cx, ident, table);
                     None
                 }
             }

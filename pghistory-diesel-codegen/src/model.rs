@@ -341,8 +341,8 @@ fn resolve_primary_key(cx: &Ctxt, decl: &TableDecl, columns: &[Column]) -> Optio
         Some(keys) if keys.len() > 1 => {
             cx.error_spanned_by(
                 keys,
-                "composite primary keys are not supported by pghistory-diesel yet\n\
-                 help: events are keyed by one `pgh_obj_id` column; track a table with a single-column key",
+                "composite primary keys are not supported yet\n\
+                 help: pghistory-diesel keys events by one `pgh_obj_id` column; track a table with a single-column primary key",
             );
             None
         }
