@@ -1,0 +1,4 @@
+DROP FUNCTION IF EXISTS "public"."pghistory_prune"(regclass, timestamptz);
+DROP FUNCTION IF EXISTS "public"."pghistory_detach_context"(boolean);
+DROP FUNCTION IF EXISTS "public"."pghistory_attach_context"(uuid, jsonb, boolean);
+DROP TABLE IF EXISTS "public"."pghistory_context";

@@ -1,0 +1,32 @@
+//! What can stop the benchmark.
+
+/// An error of the benchmark.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad command-line arguments.
+    #[error("{0}\n{usage}", usage = crate::USAGE)]
+    Usage(String),
+    /// `DATABASE_URL` is not set.
+    #[error("DATABASE_URL is not set; run the benchmark through scripts/bench")]
+    NoDatabaseUrl,
+    /// `DATABASE_URL` has no database part to replace.
+    #[error("DATABASE_URL `{0}` has no database name to replace")]
+    Url(String),
+    /// Connecting failed.
+    #[error("cannot connect: {0}")]
+    Connection(#[from] diesel::ConnectionError),
+    /// A statement failed.
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    /// The migrations failed.
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    /// Writing the results failed.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,297 @@
+//! `pghistory-diesel-bench`: what history tracking costs, measured.
+//!
+//! Every figure is taken for five tables of the same shape (`id bigint identity, title
+//! varchar(200), body text, score int`): untracked; the **floor** (the untracked statement
+//! plus one plain `INSERT ... SELECT` of the same rows into an events table made by our
+//! generator, same transaction, no trigger); tracked; tracked with `fields(id, title)`;
+//! tracked with `context = json`. Each outside and inside a context. The variants are
+//! interleaved in every repetition; the table shows medians and the ratios to untracked and
+//! to the floor, and `bench-results/` gets CSV and JSON.
+//!
+//! Run it with `scripts/bench` (a throwaway server with PostgreSQL's default settings), or
+//! with `DATABASE_URL` set: it creates, and drops, a database of its own on that server.
+
+mod db;
+mod error;
+mod ops;
+mod report;
+mod schema;
+mod variant;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicI64;
+use std::time::{Duration, Instant};
+
+use diesel::PgConnection;
+
+use crate::db::BenchDb;
+use crate::error::Error;
+use crate::ops::{Single, Sizes};
+use crate::report::Sample;
+use crate::variant::{Mode, Variant};
+
+/// Command-line help.
+pub const USAGE: &str =
+    "usage: pghistory-diesel-bench [--smoke] [--reps N] [--rows N] [--loop-rows N]
+                              [--duration-ms N] [--phases bulk,loop,single,concurrent] [--out DIR]
+  --smoke        tiny sizes, one repetition: checks that every measurement runs
+  --reps N       repetitions, median taken (default 3)
+  --rows N       rows of each bulk statement (default 100000)
+  --loop-rows N  statements of each server-side loop (default 50000)
+  --duration-ms  duration of each single-row / concurrent measurement (default 1500)
+  --phases LIST  which measurements to run (default: all)
+  --out DIR      where the CSV and JSON go (default bench-results)";
+
+/// Which groups of measurements run.
+#[derive(Clone, Debug)]
+struct Phases {
+    bulk: bool,
+    looped: bool,
+    single: bool,
+    concurrent: bool,
+}
+
+/// Parsed arguments.
+#[derive(Clone, Debug)]
+struct Config {
+    smoke: bool,
+    reps: usize,
+    sizes: Sizes,
+    phases: Phases,
+    out: PathBuf,
+}
+
+fn parse_args(args: &[String]) -> Result<Config, Error> {
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let mut config = Config {
+        smoke,
+        reps: if smoke { 1 } else { 3 },
+        sizes: Sizes {
+            rows: if smoke { 300 } else { 100_000 },
+            loop_rows: if smoke { 200 } else { 50_000 },
+            pool_rows: if smoke { 2_000 } else { 30_000 },
+            duration: Duration::from_millis(if smoke { 100 } else { 1500 }),
+            chunk: if smoke { 100 } else { 10_000 },
+            concurrent: 10,
+            per_transaction: 3,
+        },
+        phases: Phases {
+            bulk: true,
+            looped: true,
+            single: true,
+            concurrent: true,
+        },
+        out: PathBuf::from("bench-results"),
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| Error::Usage(format!("{arg} needs a value")))
+        };
+        let number = |text: String| {
+            text.parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Error::Usage(format!("{arg} needs a positive number, not `{text}`")))
+        };
+        match arg.as_str() {
+            "--smoke" => {}
+            "--reps" => config.reps = number(value()?)? as usize,
+            "--rows" => config.sizes.rows = number(value()?)? as i64,
+            "--loop-rows" => config.sizes.loop_rows = number(value()?)? as i64,
+            "--duration-ms" => config.sizes.duration = Duration::from_millis(number(value()?)?),
+            "--out" => config.out = PathBuf::from(value()?),
+            "--phases" => {
+                let list = value()?;
+                config.phases = Phases {
+                    bulk: false,
+                    looped: false,
+                    single: false,
+                    concurrent: false,
+                };
+                for phase in list.split(',') {
+                    match phase {
+                        "bulk" => config.phases.bulk = true,
+                        "loop" => config.phases.looped = true,
+                        "single" => config.phases.single = true,
+                        "concurrent" => config.phases.concurrent = true,
+                        other => {
+                            return Err(Error::Usage(format!(
+                                "unknown phase `{other}`; expected bulk, loop, single or concurrent"
+                            )))
+                        }
+                    }
+                }
+            }
+            "-h" | "--help" => return Err(Error::Usage("help".to_owned())),
+            other => return Err(Error::Usage(format!("unexpected argument `{other}`"))),
+        }
+    }
+    config.sizes.pool_rows = config.sizes.pool_rows.max(config.sizes.loop_rows);
+    Ok(config)
+}
+
+/// Records samples of `variant` in `mode` at repetition `rep`.
+fn recorder(
+    samples: &mut Vec<Sample>,
+    variant: Variant,
+    mode: Mode,
+    rep: usize,
+) -> impl FnMut(&'static str, f64) + '_ {
+    move |row, value| {
+        samples.push(Sample {
+            row,
+            mode,
+            variant,
+            rep,
+            value,
+        })
+    }
+}
+
+type Measure = fn(
+    &mut PgConnection,
+    Variant,
+    Mode,
+    &Sizes,
+    &mut dyn FnMut(&'static str, f64),
+) -> Result<(), Error>;
+
+fn run(config: &Config) -> Result<(), Error> {
+    let url = std::env::var("DATABASE_URL").map_err(|_| Error::NoDatabaseUrl)?;
+    let db = BenchDb::create(&url)?;
+    let mut conn = db.conn()?;
+    let s = &config.sizes;
+    let mut samples: Vec<Sample> = Vec::new();
+    let started = Instant::now();
+
+    for rep in 0..config.reps {
+        if config.phases.bulk || config.phases.looped {
+            let mut measures: Vec<Measure> = Vec::new();
+            if config.phases.bulk {
+                measures.extend([
+                    ops::bulk_insert_select as Measure,
+                    ops::bulk_insert_values,
+                    ops::bulk_update,
+                    ops::bulk_delete,
+                ]);
+            }
+            if config.phases.looped {
+                measures.extend([ops::loop_insert as Measure, ops::loop_update]);
+            }
+            for measure in measures {
+                for mode in Mode::ALL {
+                    for v in Variant::ALL {
+                        measure(
+                            &mut conn,
+                            v,
+                            mode,
+                            s,
+                            &mut recorder(&mut samples, v, mode, rep),
+                        )?;
+                    }
+                }
+            }
+        }
+        if config.phases.single {
+            for mode in Mode::ALL {
+                for v in Variant::ALL {
+                    ops::single_prepare(&mut conn, v, s)?;
+                }
+                let next_delete: Vec<AtomicI64> =
+                    Variant::ALL.iter().map(|_| AtomicI64::new(1)).collect();
+                for op in Single::ALL {
+                    for clients in [1, 2] {
+                        for (i, v) in Variant::ALL.into_iter().enumerate() {
+                            ops::single(
+                                &db,
+                                v,
+                                mode,
+                                (op, clients),
+                                s,
+                                &next_delete[i],
+                                &mut recorder(&mut samples, v, mode, rep),
+                            )?;
+                        }
+                    }
+                }
+            }
+        }
+        if config.phases.concurrent {
+            for shared in [true, false] {
+                for v in Variant::ALL {
+                    ops::concurrent_contexts(
+                        &db,
+                        v,
+                        shared,
+                        s,
+                        &mut recorder(&mut samples, v, Mode::Inside, rep),
+                    )?;
+                }
+            }
+        }
+        eprintln!(
+            "repetition {} of {} done ({:.0} s)",
+            rep + 1,
+            config.reps,
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    let summaries = report::summarize(&samples);
+    let server: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("version()"))
+        .get_result(&mut conn)?;
+    let table = report::table(&summaries);
+    println!(
+        "pghistory-diesel benchmark: {} rows per bulk statement, {} statements per loop, {} ms per single-row run, {} concurrent transactions; median of {} repetition(s); {}",
+        s.rows,
+        s.loop_rows,
+        s.duration.as_millis(),
+        s.concurrent,
+        config.reps,
+        server
+    );
+    println!("ratios: for tps below 1 is slower, for everything else above 1 is slower; ctx = inside a context\n");
+    println!("{table}");
+    let stem = format!(
+        "bench-{}{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        if config.smoke { "-smoke" } else { "" }
+    );
+    let config_json = serde_json::json!({
+        "smoke": config.smoke,
+        "reps": config.reps,
+        "rows": s.rows,
+        "loop_rows": s.loop_rows,
+        "pool_rows": s.pool_rows,
+        "duration_ms": s.duration.as_millis() as u64,
+        "chunk": s.chunk,
+        "concurrent": s.concurrent,
+        "per_transaction": s.per_transaction,
+        "server": server,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    let path = report::write_files(&config.out, &stem, config_json, &samples, &summaries)?;
+    println!("results written to {}", path.display());
+    Ok(())
+}
+
+use diesel::RunQueryDsl as _;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match parse_args(&args).and_then(|config| run(&config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Usage(msg)) if msg == "help" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The benchmark's smoke mode runs against `DATABASE_URL` and produces every row of its
+//! table. No timing is asserted: only that every measurement ran and gave a number.
+
+use std::process::Command;
+
+/// Every (row, context) pair the smoke run must report, for every variant.
+const EXPECTED: &[(&str, &str)] = &[
+    ("bulk_insert_select", "no"),
+    ("bulk_insert_select", "yes"),
+    ("bulk_insert_values", "no"),
+    ("bulk_insert_values", "yes"),
+    ("bulk_update", "no"),
+    ("bulk_update", "yes"),
+    ("bulk_delete", "no"),
+    ("bulk_delete", "yes"),
+    ("loop_insert", "no"),
+    ("loop_insert", "yes"),
+    ("loop_update", "no"),
+    ("loop_update", "yes"),
+    ("single_insert_c1", "no"),
+    ("single_insert_c1", "yes"),
+    ("single_insert_c2", "no"),
+    ("single_insert_c2", "yes"),
+    ("single_update_c1", "no"),
+    ("single_update_c1", "yes"),
+    ("single_update_c2", "no"),
+    ("single_update_c2", "yes"),
+    ("single_delete_c1", "no"),
+    ("single_delete_c1", "yes"),
+    ("single_delete_c2", "no"),
+    ("single_delete_c2", "yes"),
+    ("ctx_shared_tps", "yes"),
+    ("ctx_distinct_tps", "yes"),
+    ("ctx_shared_lock_timeouts", "yes"),
+    ("ctx_distinct_lock_timeouts", "yes"),
+    ("bytes_heap", "no"),
+    ("bytes_heap", "yes"),
+    ("bytes_index", "no"),
+    ("bytes_index", "yes"),
+    ("bytes_total", "no"),
+    ("bytes_total", "yes"),
+    ("wal_insert", "no"),
+    ("wal_insert", "yes"),
+    ("wal_update", "no"),
+    ("wal_update", "yes"),
+    ("wal_delete", "no"),
+    ("wal_delete", "yes"),
+];
+
+const VARIANTS: &[&str] = &["untracked", "floor", "tracked", "fields", "json"];
+
+#[test]
+fn smoke_mode_reports_every_measurement_for_every_variant() {
+    assert!(
+        std::env::var("DATABASE_URL").is_ok(),
+        "DATABASE_URL must be set: run the tests through scripts/test"
+    );
+    let out = std::env::temp_dir().join(format!("pghistory-bench-smoke-{}", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_pghistory-diesel-bench"))
+        .args(["--smoke", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run the benchmark binary");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the smoke run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let json_path = std::fs::read_dir(&out)
+        .expect("the output directory exists")
+        .map(|e| e.expect("a directory entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a JSON file was written");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).expect("valid JSON");
+    let rows = json["rows"].as_array().expect("rows is an array");
+    assert_eq!(rows.len(), EXPECTED.len(), "rows reported: {rows:#?}");
+    for (key, ctx) in EXPECTED {
+        let row = rows
+            .iter()
+            .find(|r| r["row"] == *key && r["ctx"] == *ctx)
+            .unwrap_or_else(|| panic!("no row {key} (ctx {ctx}) in the results"));
+        for variant in VARIANTS {
+            let value = row["median"][variant]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{key} (ctx {ctx}) has no value for {variant}"));
+            assert!(
+                value.is_finite() && value >= 0.0,
+                "{key} {ctx} {variant} = {value}"
+            );
+        }
+        // The printed table has the row too.
+        let label = row["label"].as_str().unwrap();
+        assert!(stdout.contains(label), "the table lacks `{label}`");
+    }
+    // Lock timeouts must be zero: sharing a context scope never makes transactions wait.
+    for key in ["ctx_shared_lock_timeouts", "ctx_distinct_lock_timeouts"] {
+        let row = rows.iter().find(|r| r["row"] == key).unwrap();
+        for variant in VARIANTS {
+            assert_eq!(
+                row["median"][variant].as_f64(),
+                Some(0.0),
+                "{key} {variant}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&out).ok();
+}
