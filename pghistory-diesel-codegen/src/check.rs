@@ -46,7 +46,13 @@ pub fn check(cx: &Ctxt, table: &TrackedTable) {
         );
     }
     if table.model_name == table.rust_name || table.model_name == table.events_rust_name {
-        cx.error_spanned_by(&table.model_name, "the model struct needs a name of its own");
+        cx.error_spanned_by(
+            &table.model_name,
+            format!(
+                "the model struct needs a name of its own, not the name of a table\nhelp: leave out `model` for `{}Event`, or pick another name",
+                crate::model::pascal_case(&table.rust_name.to_string())
+            ),
+        );
     }
     for col in &table.columns {
         if col.sql_name.contains(DOLLAR_TAG) {

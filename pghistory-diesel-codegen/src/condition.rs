@@ -118,10 +118,16 @@ pub fn parse(cx: &Ctxt, expr: &Expr, table: &TrackedTable, op: Operation) -> Opt
     let cond = parse_expr(cx, expr, table)?;
     let (old, new) = cond.sides();
     if op == Operation::Insert && old && !matches!(cond, Condition::Sql(_)) {
-        cx.error_spanned_by(expr, "an insert event has no old row: its condition can only read `new`");
+        cx.error_spanned_by(
+            expr,
+            "an insert event has no old row: its condition can only read `new`\nhelp: compare `new.column` with a value, like `new.score > 10`",
+        );
     }
     if op == Operation::Delete && new && !matches!(cond, Condition::Sql(_)) {
-        cx.error_spanned_by(expr, "a delete event has no new row: its condition can only read `old`");
+        cx.error_spanned_by(
+            expr,
+            "a delete event has no new row: its condition can only read `old`\nhelp: compare `old.column` with a value, like `old.status == \"published\"`",
+        );
     }
     Some(cond)
 }
@@ -153,7 +159,10 @@ fn parse_expr(cx: &Ctxt, expr: &Expr, table: &TrackedTable) -> Option<Condition>
                 BinOp::Gt(_) => CompareOp::Gt,
                 BinOp::Ge(_) => CompareOp::Ge,
                 _ => {
-                    cx.error_spanned_by(&b.op, "unsupported operator in a condition\nhelp: use == != < <= > >= && || !");
+                    cx.error_spanned_by(
+                        b.op,
+                        "unsupported operator in a condition\nhelp: use == != < <= > >= && || !, or write the condition in SQL: sql(\"NEW.a > OLD.a + 1\")",
+                    );
                     return None;
                 }
             };
@@ -283,7 +292,18 @@ fn operand(cx: &Ctxt, expr: &Expr, table: &TrackedTable) -> Option<Operand> {
             }
         }
         Expr::Path(p) if p.path.get_ident().is_some() && !p.path.is_ident("None") => {
-            cx.error_spanned_by(expr, "write `old.column` or `new.column`");
+            let name = p.path.get_ident().map(ToString::to_string).unwrap_or_default();
+            cx.error_spanned_by(
+                expr,
+                format!("a column in a comparison needs a side\nhelp: write `old.{name}` or `new.{name}`"),
+            );
+            None
+        }
+        Expr::Binary(_) | Expr::MethodCall(_) | Expr::Call(_) | Expr::Cast(_) => {
+            cx.error_spanned_by(
+                expr,
+                "a comparison takes `old.column`, `new.column` or a literal on each side\nhelp: for arithmetic or SQL functions, write the condition in SQL: sql(\"NEW.score > OLD.score + 10\")",
+            );
             None
         }
         _ => literal(cx, expr).map(Operand::Value),

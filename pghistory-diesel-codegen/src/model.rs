@@ -270,7 +270,10 @@ pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
         Some(lit) => {
             let value = lit.value();
             if value.is_empty() {
-                cx.error_spanned_by(lit, "the events schema name must not be empty");
+                cx.error_spanned_by(
+                    lit,
+                    "the events schema name must not be empty\nhelp: name a schema, like schema = \"history\", or leave out `schema` to keep the events beside the table",
+                );
             }
             (value, true)
         }
@@ -375,9 +378,16 @@ fn resolve_fields(cx: &Ctxt, opts: &TableOptions, columns: &[Column], pk: usize)
     let find = |ident: &Ident| {
         let pos = columns
             .iter()
-            .position(|c| c.rust_name == *ident || c.sql_name == ident.to_string());
+            .position(|c| c.rust_name == *ident || *ident == c.sql_name);
         if pos.is_none() {
-            cx.error_spanned_by(ident, format!("`{ident}` is not a column of this table"));
+            let names: Vec<String> = columns.iter().map(|c| c.rust_name.to_string()).collect();
+            cx.error_spanned_by(
+                ident,
+                format!(
+                    "`{ident}` is not a column of this table\nhelp: its columns are: {}",
+                    names.join(", ")
+                ),
+            );
         }
         pos
     };
@@ -478,10 +488,17 @@ fn resolve_trackers(cx: &Ctxt, opts: &TableOptions, table: &TrackedTable) -> Vec
                 _ => Row::New,
             },
             Some(ident) => match (ident.to_string().as_str(), operation) {
-                ("new", Operation::Delete) | ("old", Operation::Insert) => {
+                ("new", Operation::Delete) => {
                     cx.error_spanned_by(
                         ident,
-                        format!("a {} event has no `{ident}` row", operation.as_str()),
+                        "a delete event has no `new` row\nhelp: a delete event stores the old row; remove `row = new`",
+                    );
+                    Row::Old
+                }
+                ("old", Operation::Insert) => {
+                    cx.error_spanned_by(
+                        ident,
+                        "an insert event has no `old` row\nhelp: an insert event stores the new row; remove `row = old`",
                     );
                     Row::New
                 }
@@ -493,12 +510,18 @@ fn resolve_trackers(cx: &Ctxt, opts: &TableOptions, table: &TrackedTable) -> Vec
                 }
             },
         };
-        if raw.row.is_some() && operation == Operation::Manual {
-            cx.error_spanned_by(raw.row.as_ref().unwrap(), "a manual event stores the row as it is now; `row` does not apply");
+        if let (Some(row), Operation::Manual) = (&raw.row, operation) {
+            cx.error_spanned_by(
+                row,
+                "a manual event stores the row as it is now; `row` does not apply\nhelp: remove `row = ...`",
+            );
         }
         let condition = match (&raw.when, operation) {
             (Some(expr), Operation::Manual) => {
-                cx.error_spanned_by(expr, "a manual event has no trigger, so no `when` condition");
+                cx.error_spanned_by(
+                    expr,
+                    "a manual event has no trigger, so no `when` condition\nhelp: remove `when = ...`; the event is written when you call `create_event`",
+                );
                 None
             }
             (Some(expr), _) => condition::parse(cx, expr, table, operation),
@@ -513,7 +536,13 @@ fn resolve_trackers(cx: &Ctxt, opts: &TableOptions, table: &TrackedTable) -> Vec
                 .unwrap_or_else(|| raw.kind.span());
             cx.syn_error(syn::Error::new(
                 span,
-                format!("duplicate event label `{label}`\nhelp: every tracker of a table needs its own label"),
+                if raw.label.is_some() {
+                    format!("duplicate event label `{label}`\nhelp: every tracker of a table needs its own label")
+                } else {
+                    format!(
+                        "duplicate event label `{label}`: a tracker without `label` is labelled `{label}`\nhelp: every tracker of a table needs its own label: event({label}, label = \"...\", ...)"
+                    )
+                },
             ));
         }
         out.push(Tracker {
@@ -530,7 +559,7 @@ fn resolve_trackers(cx: &Ctxt, opts: &TableOptions, table: &TrackedTable) -> Vec
 /// a plain, readable alphabet so they never need thought.
 pub fn validate_label(label: &str) -> Result<(), String> {
     if label.is_empty() {
-        return Err("an event label must not be empty".to_owned());
+        return Err("an event label must not be empty\nhelp: name the event, like label = \"archived\"".to_owned());
     }
     if label.len() > 63 {
         return Err("an event label must be at most 63 characters".to_owned());
@@ -546,7 +575,7 @@ pub fn validate_label(label: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn pascal_case(name: &str) -> String {
+pub(crate) fn pascal_case(name: &str) -> String {
     name.trim_start_matches("r#")
         .split('_')
         .filter(|s| !s.is_empty())

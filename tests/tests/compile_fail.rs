@@ -11,4 +11,6 @@
 fn misuses_of_tracked_table_are_spanned_errors() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("ui/*.rs");
+    // Misuses of trackers, conditions and tracking options.
+    cases.compile_fail("ui/trackers/*.rs");
 }
