@@ -318,3 +318,244 @@ fn internal_error<B: Default>() -> Response<B> {
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::context::{current_ambient, Ambient};
+
+    /// What the inner service saw while its response future ran.
+    #[derive(Debug, Default)]
+    struct Seen {
+        ambient: Option<Ambient>,
+        request_id: Option<RequestId>,
+        header: Option<String>,
+    }
+
+    /// An inner service that reports the ambient context in force while its future is
+    /// polled, not when `call` runs.
+    #[derive(Clone)]
+    struct Probe {
+        response_header: Option<&'static str>,
+    }
+
+    impl Service<Request<()>> for Probe {
+        type Response = Response<Seen>;
+        type Error = Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Response<Seen>, Infallible>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: Request<()>) -> Self::Future {
+            let request_id = req.extensions().get::<RequestId>().cloned();
+            let header = req
+                .headers()
+                .get(REQUEST_ID_HEADER)
+                .map(|v| v.to_str().unwrap().to_owned());
+            let response_header = self.response_header;
+            Box::pin(async move {
+                let mut response = Response::new(Seen {
+                    ambient: current_ambient(),
+                    request_id,
+                    header,
+                });
+                if let Some(value) = response_header {
+                    response
+                        .headers_mut()
+                        .insert(REQUEST_ID_HEADER, HeaderValue::from_static(value));
+                }
+                Ok(response)
+            })
+        }
+    }
+
+    fn probe() -> Probe {
+        Probe {
+            response_header: None,
+        }
+    }
+
+    fn request(method: Method, uri: &str, headers: &[(&str, &[u8])]) -> Request<()> {
+        let mut builder = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, HeaderValue::from_bytes(value).unwrap());
+        }
+        builder.body(()).unwrap()
+    }
+
+    fn user_header(parts: &Parts) -> Option<Value> {
+        Some(Value::from(parts.headers.get("x-user")?.to_str().ok()?))
+    }
+
+    async fn call<S: Service<Request<()>, Response = Response<Seen>, Error = Infallible>>(
+        service: &mut S,
+        req: Request<()>,
+    ) -> Response<Seen> {
+        service.call(req).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_tracked_request_runs_in_a_context_with_method_path_request_id_and_user() {
+        let layer = ContextLayer::new()
+            .user(user_header)
+            .field("service", "blog")
+            .field("method", "spoofed");
+        let mut service = layer.layer(probe());
+        let req = request(
+            Method::POST,
+            "/posts/7?token=secret",
+            &[("x-request-id", b"req-1"), ("x-user", b"alice")],
+        );
+        let response = call(&mut service, req).await;
+        assert_eq!(response.headers()[REQUEST_ID_HEADER], "req-1");
+        let seen = response.into_body();
+        let ambient = seen.ambient.expect("a context while the handler runs");
+        assert_eq!(
+            Value::Object(ambient.metadata),
+            json!({
+                "service": "blog",
+                "method": "POST",
+                "path": "/posts/7",
+                "request_id": "req-1",
+                "user": "alice",
+            })
+        );
+        assert_eq!(
+            seen.request_id.as_ref().map(RequestId::as_str),
+            Some("req-1")
+        );
+        assert_eq!(current_ambient(), None, "the context ends with the request");
+    }
+
+    #[tokio::test]
+    async fn each_request_gets_a_scope_of_its_own() {
+        let mut service = ContextLayer::new().layer(probe());
+        let first = call(&mut service, request(Method::DELETE, "/a", &[]))
+            .await
+            .into_body();
+        let second = call(&mut service, request(Method::DELETE, "/a", &[]))
+            .await
+            .into_body();
+        let (first, second) = (first.ambient.unwrap(), second.ambient.unwrap());
+        assert_ne!(first.scope_id, second.scope_id);
+        assert_eq!(first.metadata["user"], Value::Null);
+        assert_ne!(first.metadata["request_id"], second.metadata["request_id"]);
+    }
+
+    #[tokio::test]
+    async fn reads_run_without_a_context_but_still_get_a_request_id() {
+        let mut service = ContextLayer::new().user(user_header).layer(probe());
+        for method in [Method::GET, Method::HEAD, Method::OPTIONS] {
+            let response = call(
+                &mut service,
+                request(method.clone(), "/posts", &[("x-user", b"bob")]),
+            )
+            .await;
+            let id = response.headers()[REQUEST_ID_HEADER]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(uuid::Uuid::parse_str(&id).is_ok(), "{method}: {id}");
+            let seen = response.into_body();
+            assert_eq!(seen.ambient, None, "{method} opened a context");
+            assert_eq!(
+                seen.request_id.as_ref().map(RequestId::as_str),
+                Some(id.as_str())
+            );
+            assert_eq!(
+                seen.header.as_deref(),
+                Some(id.as_str()),
+                "the handler sees the id as a header"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_tracked_methods_can_be_chosen() {
+        let mut service = ContextLayer::new().methods([Method::GET]).layer(probe());
+        let get = call(&mut service, request(Method::GET, "/", &[]))
+            .await
+            .into_body();
+        let post = call(&mut service, request(Method::POST, "/", &[]))
+            .await
+            .into_body();
+        assert_eq!(get.ambient.unwrap().metadata["method"], "GET");
+        assert_eq!(post.ambient, None);
+    }
+
+    #[tokio::test]
+    async fn an_unusable_request_id_is_replaced_by_a_new_uuid() {
+        let long = vec![b'a'; MAX_REQUEST_ID_LEN + 1];
+        let longest = vec![b'b'; MAX_REQUEST_ID_LEN];
+        let mut service = ContextLayer::new().layer(probe());
+        for bad in [&b""[..], b"caf\xc3\xa9", &long] {
+            let response = call(
+                &mut service,
+                request(Method::PUT, "/", &[("x-request-id", bad)]),
+            )
+            .await;
+            let id = response.headers()[REQUEST_ID_HEADER]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(uuid::Uuid::parse_str(&id).is_ok(), "{bad:?} kept as {id}");
+            let seen = response.into_body();
+            assert_eq!(
+                seen.ambient.unwrap().metadata["request_id"],
+                Value::from(id.as_str())
+            );
+            assert_eq!(seen.header.as_deref(), Some(id.as_str()));
+        }
+        let response = call(
+            &mut service,
+            request(Method::PUT, "/", &[("x-request-id", &longest)]),
+        )
+        .await;
+        assert_eq!(
+            response.headers()[REQUEST_ID_HEADER].as_bytes(),
+            &longest[..]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_id_header_set_by_the_handler_is_kept() {
+        let mut service = ContextLayer::new().layer(Probe {
+            response_header: Some("from-handler"),
+        });
+        let response = call(
+            &mut service,
+            request(Method::POST, "/", &[("x-request-id", b"from-client")]),
+        )
+        .await;
+        assert_eq!(response.headers()[REQUEST_ID_HEADER], "from-handler");
+        assert_eq!(
+            response.into_body().ambient.unwrap().metadata["request_id"],
+            "from-client"
+        );
+    }
+
+    #[tokio::test]
+    async fn inside_an_outer_scope_the_request_context_nests() {
+        let mut service = ContextLayer::new().layer(probe());
+        let future = service.call(request(Method::PATCH, "/x", &[]));
+        let outer = json!({"job": "import", "method": "outer"});
+        let (outer_scope, seen) = ambient_scope_async(outer, async {
+            (
+                current_ambient().unwrap().scope_id,
+                future.await.unwrap().into_body(),
+            )
+        })
+        .await
+        .unwrap();
+        let ambient = seen.ambient.unwrap();
+        assert_eq!(ambient.scope_id, outer_scope);
+        assert_eq!(ambient.metadata["job"], "import");
+        assert_eq!(ambient.metadata["method"], "PATCH");
+    }
+}
