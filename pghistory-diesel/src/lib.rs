@@ -35,6 +35,8 @@ pub mod pause;
 mod error;
 #[cfg(any(feature = "r2d2", feature = "deadpool", feature = "bb8"))]
 pub mod pool;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod tracked;
 
 pub use context::with_context;
