@@ -1,0 +1,297 @@
+//! The codegen crate's SQL on a real server, for tables declared here rather than in
+//! schema.rs: the migrations `pghistory-diesel generate` would write are planned in memory
+//! with `sql::migration::plan`, applied up and down, and the triggers exercised with raw SQL.
+
+use ::quote::quote as tokens;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Jsonb, Text};
+use pghistory_diesel_codegen::sql::migration::{self, ExistingMigration, MigrationFiles};
+use pghistory_diesel_codegen::sql::quote;
+use pghistory_diesel_codegen::TrackedTable;
+use pghistory_diesel_tests::TestDb;
+use serde_json::{json, Value};
+
+fn table(input: proc_macro2::TokenStream) -> TrackedTable {
+    pghistory_diesel_codegen::table_from_tokens(input).unwrap()
+}
+
+/// A database with the setup migration applied and `app_sql` run.
+fn database(app_sql: &str) -> (TestDb, PgConnection) {
+    let db = TestDb::empty();
+    let mut conn = db.conn();
+    conn.batch_execute(&migration::setup_files().up).unwrap();
+    conn.batch_execute(app_sql).unwrap();
+    (db, conn)
+}
+
+/// Plans the next migration for `tables` over `applied`, applies its `up.sql` in a
+/// transaction, as diesel does, and records it as applied.
+fn migrate(
+    conn: &mut PgConnection,
+    tables: &[TrackedTable],
+    applied: &mut Vec<MigrationFiles>,
+) -> MigrationFiles {
+    let existing: Vec<ExistingMigration> = applied
+        .iter()
+        .map(|m| ExistingMigration {
+            dir_name: m.dir_name.clone(),
+            up: m.up.clone(),
+        })
+        .collect();
+    let version = format!("2024-01-{:02}-000000", applied.len() + 1);
+    let (files, _) = migration::plan(tables, &existing, &version);
+    let files = files.expect("a migration to apply");
+    conn.transaction::<_, diesel::result::Error, _>(|c| c.batch_execute(&files.up))
+        .unwrap_or_else(|e| panic!("up.sql of {} failed: {e}\n{}", files.dir_name, files.up));
+    applied.push(files.clone());
+    files
+}
+
+fn revert(conn: &mut PgConnection, files: &MigrationFiles) {
+    conn.transaction::<_, diesel::result::Error, _>(|c| c.batch_execute(&files.down))
+        .unwrap_or_else(|e| panic!("down.sql of {} failed: {e}\n{}", files.dir_name, files.down));
+}
+
+#[derive(QueryableByName)]
+struct Json {
+    #[diesel(sql_type = Jsonb)]
+    v: Value,
+}
+
+/// The events of `events` (a quoted, qualified name), oldest first, as JSON objects
+/// without the columns whose values vary between runs.
+fn events(conn: &mut PgConnection, events: &str) -> Vec<Value> {
+    let row: Json = diesel::sql_query(format!(
+        "SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(e) - 'pgh_id' - 'pgh_created_at' - 'pgh_context_id' ORDER BY e.pgh_id), '[]') AS v FROM {events} e"
+    ))
+    .get_result(conn)
+    .unwrap();
+    match row.v {
+        Value::Array(items) => items,
+        other => panic!("not an array: {other}"),
+    }
+}
+
+/// Names of our objects (and of `extra` patterns) left in the database.
+fn leftovers(conn: &mut PgConnection) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    diesel::sql_query(
+        "SELECT 'table ' || c.relname AS name FROM pg_catalog.pg_class c
+          WHERE c.relname LIKE '%\\_events%'
+         UNION ALL
+         SELECT 'function ' || p.proname FROM pg_catalog.pg_proc p
+          WHERE p.proname LIKE 'pghistory\\_%' AND p.proname NOT IN
+                ('pghistory_attach_context', 'pghistory_detach_context', 'pghistory_prune')
+         UNION ALL
+         SELECT 'trigger ' || t.tgname FROM pg_catalog.pg_trigger t WHERE t.tgname LIKE 'pghistory%'
+         ORDER BY 1",
+    )
+    .load::<Name>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|n| n.name)
+    .collect()
+}
+
+#[test]
+fn names_with_quotes_percent_signs_and_spaces_install_record_and_uninstall() {
+    let (_db, mut conn) = database(
+        r#"CREATE TABLE "we""ird's %t" (
+               "i d" text PRIMARY KEY,
+               "user" text NOT NULL,
+               "sel""ect" integer,
+               "100%" numeric(5, 2)
+           );"#,
+    );
+    let weird = table(tokens! {
+        #[pghistory(events(insert, update, delete), schema = "my \"schema'")]
+        #[sql_name = "we\"ird's %t"]
+        weird (id) {
+            #[sql_name = "i d"]
+            id -> Text,
+            #[sql_name = "user"]
+            user_name -> Text,
+            #[sql_name = "sel\"ect"]
+            selection -> Nullable<Int4>,
+            #[sql_name = "100%"]
+            percent -> Nullable<Numeric>,
+        }
+    });
+
+    let mut applied = Vec::new();
+    let install = migrate(&mut conn, std::slice::from_ref(&weird), &mut applied);
+    let tracked = quote::qualified("public", "we\"ird's %t");
+    conn.batch_execute(&format!(
+        r#"INSERT INTO {tracked} VALUES ('a''1', 'it''s "me"', 1, 12.5);
+           UPDATE {tracked} SET "sel""ect" = 2, "100%" = NULL;
+           UPDATE {tracked} SET "user" = "user";
+           DELETE FROM {tracked};"#
+    ))
+    .unwrap();
+    // The events table lives in the schema named by the option, created for it.
+    let found = events(
+        &mut conn,
+        &quote::qualified("my \"schema'", "we\"ird's %t_events"),
+    );
+    assert_eq!(
+        found,
+        [
+            json!({"pgh_label": "insert", "pgh_obj_id": "a'1", "i d": "a'1", "user": "it's \"me\"", "sel\"ect": 1, "100%": 12.5}),
+            json!({"pgh_label": "update", "pgh_obj_id": "a'1", "i d": "a'1", "user": "it's \"me\"", "sel\"ect": 2, "100%": null}),
+            json!({"pgh_label": "delete", "pgh_obj_id": "a'1", "i d": "a'1", "user": "it's \"me\"", "sel\"ect": 2, "100%": null}),
+        ]
+    );
+
+    revert(&mut conn, &install);
+    assert_eq!(leftovers(&mut conn), Vec::<String>::new());
+    let schemas_left: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        r#"SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = 'my "schema'''"#,
+    )
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(
+        schemas_left, 0,
+        "the events schema created for it is dropped"
+    );
+}
+
+#[test]
+fn names_at_the_63_byte_limit_get_distinct_objects() {
+    // Two 55-byte names sharing a 50-byte prefix: their function names must be shortened
+    // to 63 bytes without colliding.
+    let a = format!("{}_alpha", "t".repeat(49));
+    let b = format!("{}_bravo", "t".repeat(49));
+    assert_eq!((a.len(), b.len()), (55, 55));
+    let (_db, mut conn) = database(&format!(
+        "CREATE TABLE {a} (id integer PRIMARY KEY, v text); CREATE TABLE {b} (id integer PRIMARY KEY, v text);",
+        a = quote::ident(&a),
+        b = quote::ident(&b)
+    ));
+    let ta = table(tokens! {
+        #[pghistory(events(insert, update, delete))]
+        #[sql_name = #a]
+        first (id) { id -> Int4, v -> Nullable<Text>, }
+    });
+    let tb = table(tokens! {
+        #[pghistory(events(insert, update, delete))]
+        #[sql_name = #b]
+        second (id) { id -> Int4, v -> Nullable<Text>, }
+    });
+    let mut applied = Vec::new();
+    let install = migrate(&mut conn, &[ta, tb], &mut applied);
+    for name in [&a, &b] {
+        conn.batch_execute(&format!(
+            "INSERT INTO {t} VALUES (1, 'x'); UPDATE {t} SET v = 'y'; DELETE FROM {t};",
+            t = quote::ident(name)
+        ))
+        .unwrap();
+        let labels: Vec<Value> = events(&mut conn, &quote::ident(&format!("{name}_events")))
+            .into_iter()
+            .map(|e| e["pgh_label"].clone())
+            .collect();
+        assert_eq!(labels, ["insert", "update", "delete"], "table {name}");
+    }
+    revert(&mut conn, &install);
+    assert_eq!(leftovers(&mut conn), Vec::<String>::new());
+}
+
+#[test]
+fn a_partitioned_table_pairs_rows_that_move_between_partitions() {
+    let (_db, mut conn) = database(
+        "CREATE TABLE measures (id integer, region text NOT NULL, v integer NOT NULL, PRIMARY KEY (id, region))
+             PARTITION BY LIST (region);
+         CREATE TABLE measures_north PARTITION OF measures FOR VALUES IN ('north');
+         CREATE TABLE measures_south PARTITION OF measures FOR VALUES IN ('south');",
+    );
+    let measures = table(tokens! {
+        #[pghistory(events(insert, update, delete))]
+        measures (id) {
+            id -> Int4,
+            region -> Text,
+            v -> Int4,
+        }
+    });
+    let mut applied = Vec::new();
+    migrate(&mut conn, &[measures], &mut applied);
+    conn.batch_execute(
+        "INSERT INTO measures SELECT g, CASE WHEN g % 2 = 0 THEN 'north' ELSE 'south' END, g FROM generate_series(1, 20) g;
+         UPDATE measures SET region = CASE region WHEN 'north' THEN 'south' ELSE 'north' END, v = v * 100 WHERE id <= 10;",
+    )
+    .unwrap();
+    let updates: Vec<Value> = events(&mut conn, "\"public\".\"measures_events\"")
+        .into_iter()
+        .filter(|e| e["pgh_label"] == "update")
+        .collect();
+    assert_eq!(updates.len(), 10);
+    for e in &updates {
+        let id = e["id"].as_i64().unwrap();
+        assert_eq!(e["pgh_obj_id"], id, "{e}");
+        assert_eq!(e["v"], id * 100, "{e}");
+        let moved_to = if id % 2 == 0 { "south" } else { "north" };
+        assert_eq!(e["region"], moved_to, "{e}");
+    }
+}
+
+#[test]
+fn untracking_then_tracking_again_keeps_the_history_in_the_same_events_table() {
+    let (_db, mut conn) =
+        database("CREATE TABLE posts (id integer PRIMARY KEY, title text NOT NULL, body text);");
+    let v1 = table(tokens! {
+        posts (id) { id -> Int4, title -> Text, }
+    });
+    let v3 = table(tokens! {
+        #[pghistory(events(insert, update, delete))]
+        posts (id) { id -> Int4, title -> Text, body -> Nullable<Text>, }
+    });
+    let mut applied = Vec::new();
+    let install = migrate(&mut conn, &[v1], &mut applied);
+    conn.batch_execute("INSERT INTO posts VALUES (1, 'tracked', NULL)")
+        .unwrap();
+    let untrack = migrate(&mut conn, &[], &mut applied);
+    conn.batch_execute("UPDATE posts SET title = 'untracked'")
+        .unwrap();
+    let retrack = migrate(&mut conn, &[v3], &mut applied);
+    conn.batch_execute("UPDATE posts SET title = 'tracked again', body = 'b'; DELETE FROM posts;")
+        .unwrap();
+
+    let summary = |conn: &mut PgConnection| -> Vec<(String, String)> {
+        events(conn, "\"public\".\"posts_events\"")
+            .into_iter()
+            .map(|e| {
+                (
+                    e["pgh_label"].as_str().unwrap().to_owned(),
+                    e["title"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let expected = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        summary(&mut conn),
+        expected(&[
+            ("insert", "tracked"),
+            ("update", "tracked again"),
+            ("delete", "tracked again")
+        ])
+    );
+
+    // Reverting the re-tracking keeps the history, and the untracking's down restores the
+    // first triggers.
+    revert(&mut conn, &retrack);
+    assert_eq!(summary(&mut conn).len(), 3);
+    revert(&mut conn, &untrack);
+    conn.batch_execute("INSERT INTO posts VALUES (2, 'restored', NULL)")
+        .unwrap();
+    assert_eq!(summary(&mut conn).last().unwrap().1, "restored");
+    revert(&mut conn, &install);
+    assert_eq!(leftovers(&mut conn), Vec::<String>::new());
+}
