@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! changed                      any tracked column changed (the default for updates)
+//! always                       every row the statement touched, even unchanged ones
 //! changed(title, body)         any of these columns changed
 //! changed_to(status, "done")   status changed, and is now "done"
 //! changed_from(status, "new")  status changed, and was "new"
@@ -70,6 +71,9 @@ pub enum Operand {
 pub enum Condition {
     /// Any of these columns (SQL names) changed; empty means every tracked column.
     AnyChange(Vec<String>),
+    /// Every row the statement touched, changed or not (django-pghistory's
+    /// `condition=None`).
+    Always,
     /// The column changed and its new value is this one.
     ChangedTo(String, Value),
     /// The column changed and its old value was this one.
@@ -101,6 +105,7 @@ impl Condition {
         let or = |a: (bool, bool), b: (bool, bool)| (a.0 || b.0, a.1 || b.1);
         match self {
             Condition::AnyChange(_) | Condition::ChangedTo(..) | Condition::ChangedFrom(..) => (true, true),
+            Condition::Always => (false, false),
             Condition::Compare(l, _, r) => or(operand(l), operand(r)),
             Condition::IsNull(o) => operand(o),
             Condition::And(a, b) | Condition::Or(a, b) => or(a.sides(), b.sides()),
@@ -137,6 +142,7 @@ fn parse_expr(cx: &Ctxt, expr: &Expr, table: &TrackedTable) -> Option<Condition>
         Expr::Paren(p) => parse_expr(cx, &p.expr, table),
         Expr::Group(g) => parse_expr(cx, &g.expr, table),
         Expr::Path(p) if p.path.is_ident("changed") => Some(Condition::AnyChange(Vec::new())),
+        Expr::Path(p) if p.path.is_ident("always") => Some(Condition::Always),
         Expr::Unary(u) if matches!(u.op, UnOp::Not(_)) => {
             Some(Condition::Not(Box::new(parse_expr(cx, &u.expr, table)?)))
         }
@@ -174,7 +180,7 @@ fn parse_expr(cx: &Ctxt, expr: &Expr, table: &TrackedTable) -> Option<Condition>
         other => {
             cx.error_spanned_by(
                 other,
-                "unsupported condition\nhelp: expected changed, changed(cols), changed_to(col, value), changed_from(col, value), a comparison of old.col / new.col, is_null(..), &&, ||, ! or sql(\"...\")",
+                "unsupported condition\nhelp: expected changed, always, changed(cols), changed_to(col, value), changed_from(col, value), a comparison of old.col / new.col, is_null(..), &&, ||, ! or sql(\"...\")",
             );
             None
         }

@@ -40,8 +40,13 @@ pghistory_diesel::tracked_table! {
 }
 
 pghistory_diesel::tracked_table! {
-    /// `exclude(...)`: `last_seen` is neither snapshotted nor watched.
-    #[pghistory(events(insert, update), exclude(last_seen))]
+    /// `exclude(...)`: `last_seen` is neither snapshotted nor watched by `update`;
+    /// `touched` (`when = always`) records every updated row, changed or not.
+    #[pghistory(
+        events(insert, update),
+        event(update, label = "touched", when = always),
+        exclude(last_seen),
+    )]
     profiles (id) {
         id -> Int4,
         name -> Text,
@@ -66,9 +71,11 @@ pghistory_diesel::tracked_table! {
 }
 
 pghistory_diesel::tracked_table! {
-    /// Naming: a custom events table and model, in another Postgres schema.
+    /// Naming: a custom events table and model, in another Postgres schema; the context
+    /// metadata copied onto each event (`context = json`).
     #[pghistory(
         events(insert, update, delete),
+        context = json,
         table_name = widget_history,
         model = WidgetHistory,
         schema = "history",

@@ -221,3 +221,38 @@ fn create_event_async_writes_the_same_event() {
         (pgh_id, "async")
     );
 }
+
+#[test]
+fn a_manual_event_copies_the_context_metadata_on_json_context_tables() {
+    let (_db, mut conn) = db();
+    let id: i64 = diesel::insert_into(widgets::table)
+        .values(widgets::name.eq("w"))
+        .returning(widgets::id)
+        .get_result(&mut conn)
+        .unwrap();
+    with_context(&mut conn, serde_json::json!({"job": "audit"}), |conn| {
+        create_event::<widgets::table>(conn, "update", id)?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let rows: Vec<(String, Option<serde_json::Value>, bool)> = widget_history::table
+        .order(widget_history::pgh_id)
+        .select((
+            widget_history::pgh_label,
+            widget_history::pgh_context,
+            widget_history::pgh_context_id.is_not_null(),
+        ))
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("insert".to_owned(), None, false),
+            (
+                "update".to_owned(),
+                Some(serde_json::json!({"job": "audit"})),
+                true
+            ),
+        ]
+    );
+}

@@ -42,26 +42,52 @@ fn an_excluded_column_is_not_snapshotted() {
     assert!(missing.is_err(), "profiles_events must not have last_seen");
 }
 
+/// The labels of the profile events written since `after` (a `pgh_id`), sorted.
+fn profile_labels_after(conn: &mut PgConnection, after: i64) -> Vec<(String, String)> {
+    let mut labels: Vec<(String, String)> = profiles_events::table
+        .filter(profiles_events::pgh_id.gt(after))
+        .select((profiles_events::pgh_label, profiles_events::name))
+        .load(conn)
+        .unwrap();
+    labels.sort();
+    labels
+}
+
+fn last_profile_event(conn: &mut PgConnection) -> i64 {
+    profiles_events::table
+        .select(diesel::dsl::max(profiles_events::pgh_id))
+        .first::<Option<i64>>(conn)
+        .unwrap()
+        .unwrap_or(0)
+}
+
+fn pair(label: &str, name: &str) -> (String, String) {
+    (label.to_owned(), name.to_owned())
+}
+
 #[test]
-fn a_change_to_an_excluded_column_alone_writes_no_event() {
+fn a_change_to_an_excluded_column_alone_writes_no_update_event() {
     let (_db, mut conn) = db();
     let id: i32 = diesel::insert_into(profiles::table)
         .values(profiles::name.eq("ann"))
         .returning(profiles::id)
         .get_result(&mut conn)
         .unwrap();
+    assert_eq!(profile_labels_after(&mut conn, 0), [pair("insert", "ann")]);
+
+    // Only `last_seen` changes: `update` watches the tracked columns only; `touched`
+    // (`when = always`) records the row anyway.
+    let mark = last_profile_event(&mut conn);
     diesel::update(profiles::table.find(id))
         .set(profiles::last_seen.eq(Some(chrono::Utc::now())))
         .execute(&mut conn)
         .unwrap();
-    let events: Vec<ProfilesEvent> = profiles_events::table
-        .order(profiles_events::pgh_id)
-        .select(ProfilesEvent::as_select())
-        .load(&mut conn)
-        .unwrap();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].pgh_label, "insert");
+    assert_eq!(
+        profile_labels_after(&mut conn, mark),
+        [pair("touched", "ann")]
+    );
 
+    let mark = last_profile_event(&mut conn);
     diesel::update(profiles::table.find(id))
         .set((
             profiles::name.eq("anne"),
@@ -69,15 +95,28 @@ fn a_change_to_an_excluded_column_alone_writes_no_event() {
         ))
         .execute(&mut conn)
         .unwrap();
-    let events: Vec<ProfilesEvent> = profiles_events::table
-        .order(profiles_events::pgh_id)
-        .select(ProfilesEvent::as_select())
-        .load(&mut conn)
-        .unwrap();
-    assert_eq!(events.len(), 2);
     assert_eq!(
-        (events[1].pgh_label.as_str(), events[1].name.as_str()),
-        ("update", "anne")
+        profile_labels_after(&mut conn, mark),
+        [pair("touched", "anne"), pair("update", "anne")]
+    );
+}
+
+#[test]
+fn when_always_records_updates_that_change_nothing() {
+    let (_db, mut conn) = db();
+    diesel::insert_into(profiles::table)
+        .values(&vec![profiles::name.eq("a"), profiles::name.eq("b")])
+        .execute(&mut conn)
+        .unwrap();
+    let mark = last_profile_event(&mut conn);
+    let n = diesel::update(profiles::table)
+        .set(profiles::name.eq(profiles::name))
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        profile_labels_after(&mut conn, mark),
+        [pair("touched", "a"), pair("touched", "b")]
     );
 }
 

@@ -54,6 +54,7 @@ pub fn render(cond: &Condition, table: &TrackedTable) -> String {
                 row_of(Side::New, &names)
             )
         }
+        Condition::Always => "true".to_owned(),
         Condition::ChangedTo(col, v) => format!(
             "({old} IS DISTINCT FROM {new} AND {new} IS NOT DISTINCT FROM {v})",
             old = column(Side::Old, col),
@@ -258,5 +259,11 @@ mod tests {
             "{delete}"
         );
         assert!(delete.contains(r#"FROM "pgh_old" AS "old""#), "{delete}");
+    }
+
+    #[test]
+    fn always_holds_for_every_row_the_statement_touched() {
+        assert_eq!(render(&Condition::Always, &table()), "true");
+        assert_eq!(Condition::Always.sides(), (false, false));
     }
 }

@@ -122,7 +122,7 @@ COMMENT ON FUNCTION "public"."pghistory_articles_insert"() IS 'pghistory-diesel 
 COMMENT ON FUNCTION "public"."pghistory_articles_update"() IS 'pghistory-diesel d266556b5785b2c1';
 COMMENT ON FUNCTION "public"."pghistory_articles_delete"() IS 'pghistory-diesel d266556b5785b2c1';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=bf5235428c3d0eed
+-- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=87f505163347af6e
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -179,13 +179,18 @@ BEGIN
     SELECT 'update', "new"."id", pgh_v_context_id, "new"."id", "new"."name"
         FROM (SELECT pg_catalog.row_number() OVER () AS pgh_ord, * FROM "pgh_old") AS "old"
         JOIN (SELECT pg_catalog.row_number() OVER () AS pgh_ord, * FROM "pgh_new") AS "new" ON "old".pgh_ord OPERATOR(pg_catalog.=) "new".pgh_ord
-        WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+        WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")
+    UNION ALL
+    SELECT 'touched', "new"."id", pgh_v_context_id, "new"."id", "new"."name"
+        FROM (SELECT pg_catalog.row_number() OVER () AS pgh_ord, * FROM "pgh_old") AS "old"
+        JOIN (SELECT pg_catalog.row_number() OVER () AS pgh_ord, * FROM "pgh_new") AS "new" ON "old".pgh_ord OPERATOR(pg_catalog.=) "new".pgh_ord
+        WHERE true;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."profiles" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_profiles_update"();
-COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel bf5235428c3d0eed';
-COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel bf5235428c3d0eed';
+COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel 87f505163347af6e';
+COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel 87f505163347af6e';
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=products events_schema=public events_table=products_events columns=name%2Cprice triggers=b17fbb49e259008d
 DO $pghistory$
@@ -257,7 +262,7 @@ CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."products" REFERENCIN
 COMMENT ON FUNCTION "public"."pghistory_products_insert"() IS 'pghistory-diesel b17fbb49e259008d';
 COMMENT ON FUNCTION "public"."pghistory_products_update"() IS 'pghistory-diesel b17fbb49e259008d';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=382bd429e02ccb1e
+-- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=c2de37035e720010
 CREATE SCHEMA IF NOT EXISTS "history";
 DO $pghistory$
 DECLARE
@@ -279,7 +284,7 @@ BEGIN
     FROM pg_catalog.unnest(ARRAY['id', 'name']::text[]) WITH ORDINALITY AS u(name, ord)
     JOIN pg_catalog.pg_attribute a
       ON a.attrelid = '"public"."widgets"'::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped;
-    EXECUTE pg_catalog.format('CREATE TABLE %s (%s%s, %s)', '"history"."widget_history"', '"pgh_id" bigint GENERATED ALWAYS AS IDENTITY, "pgh_created_at" timestamptz NOT NULL DEFAULT pg_catalog.now(), "pgh_obj_id" bigint NOT NULL, "pgh_context_id" uuid, "pgh_label" text NOT NULL', COALESCE(', ' || pgh_columns, ''), 'CONSTRAINT "widget_history_pkey" PRIMARY KEY ("pgh_obj_id", "pgh_id")');
+    EXECUTE pg_catalog.format('CREATE TABLE %s (%s%s, %s)', '"history"."widget_history"', '"pgh_id" bigint GENERATED ALWAYS AS IDENTITY, "pgh_created_at" timestamptz NOT NULL DEFAULT pg_catalog.now(), "pgh_obj_id" bigint NOT NULL, "pgh_context_id" uuid, "pgh_label" text NOT NULL, "pgh_context" jsonb', COALESCE(', ' || pgh_columns, ''), 'CONSTRAINT "widget_history_pkey" PRIMARY KEY ("pgh_obj_id", "pgh_id")');
 END
 $pghistory$;
 COMMENT ON TABLE "history"."widget_history" IS 'History of "public"."widgets", written by pghistory-diesel triggers.';
@@ -289,13 +294,14 @@ LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
+    pgh_v_context jsonb := NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb;
 BEGIN
     IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.widgets,') OPERATOR(pg_catalog.>) 0
        OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
         RETURN NULL;
     END IF;
-    INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name")
-    SELECT 'insert', "new"."id", pgh_v_context_id, "new"."id", "new"."name"
+    INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
+    SELECT 'insert', "new"."id", pgh_v_context_id, pgh_v_context, "new"."id", "new"."name"
         FROM "pgh_new" AS "new";
     RETURN NULL;
 END
@@ -306,13 +312,14 @@ LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
+    pgh_v_context jsonb := NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb;
 BEGIN
     IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.widgets,') OPERATOR(pg_catalog.>) 0
        OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
         RETURN NULL;
     END IF;
-    INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name")
-    SELECT 'update', "new"."id", pgh_v_context_id, "new"."id", "new"."name"
+    INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
+    SELECT 'update', "new"."id", pgh_v_context_id, pgh_v_context, "new"."id", "new"."name"
         FROM (SELECT pg_catalog.row_number() OVER () AS pgh_ord, * FROM "pgh_old") AS "old"
         JOIN (SELECT pg_catalog.row_number() OVER () AS pgh_ord, * FROM "pgh_new") AS "new" ON "old".pgh_ord OPERATOR(pg_catalog.=) "new".pgh_ord
         WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
@@ -325,21 +332,22 @@ LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
+    pgh_v_context jsonb := NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb;
 BEGIN
     IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.widgets,') OPERATOR(pg_catalog.>) 0
        OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
         RETURN NULL;
     END IF;
-    INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name")
-    SELECT 'delete', "old"."id", pgh_v_context_id, "old"."id", "old"."name"
+    INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
+    SELECT 'delete', "old"."id", pgh_v_context_id, pgh_v_context, "old"."id", "old"."name"
         FROM "pgh_old" AS "old";
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."widgets" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_widgets_delete"();
-COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 382bd429e02ccb1e';
-COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 382bd429e02ccb1e';
-COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 382bd429e02ccb1e';
+COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel c2de37035e720010';
+COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel c2de37035e720010';
+COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel c2de37035e720010';
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=75c01287a00f9e69
 DO $pghistory$
