@@ -70,9 +70,15 @@
 //! # Errors
 //!
 //! Metadata is checked before anything is written: a value that is not a JSON object is
-//! [`Error::MetadataNotAnObject`](crate::Error::MetadataNotAnObject), one whose `Serialize`
-//! fails is [`Error::MetadataNotSerializable`](crate::Error::MetadataNotSerializable). A
-//! database without the setup migration gives [`Error::SetupMissing`](crate::Error::SetupMissing).
+//! [`Error::MetadataNotAnObject`], one whose `Serialize`
+//! fails is [`Error::MetadataNotSerializable`]. A
+//! database without the setup migration gives [`Error::SetupMissing`].
+
+// The docs link to items of the `async` and pool features; docs.rs builds with all features.
+#![cfg_attr(
+    not(all(feature = "async", any(feature = "r2d2", feature = "deadpool", feature = "bb8"))),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 mod ambient;
 #[cfg(feature = "async")]

@@ -3,9 +3,9 @@
 //!
 //! | module | feature | the hook |
 //! |---|---|---|
-//! | [`r2d2`](self::r2d2) | `r2d2` | a `ManageConnection` whose `is_valid` (run on every `get()`) attaches instead of pinging |
-//! | [`deadpool`](self::deadpool) | `deadpool` | `RecyclingMethod::CustomFunction` for reused connections + a `post_create` hook for new ones |
-//! | [`bb8`](self::bb8) | `bb8` | `RecyclingMethod::CustomFunction`, run by `is_valid` on every checkout |
+//! | [`r2d2`] | `r2d2` | a `ManageConnection` whose `is_valid` (run on every `get()`) attaches instead of pinging |
+//! | [`deadpool`] | `deadpool` | `RecyclingMethod::CustomFunction` for reused connections + a `post_create` hook for new ones |
+//! | [`bb8`] | `bb8` | `RecyclingMethod::CustomFunction`, run by `is_valid` on every checkout |
 //!
 //! Each hook is the pool's validity check, so it costs no extra round trip: the statement
 //! that attaches (or clears) the context also proves the connection works. With no ambient
@@ -28,6 +28,12 @@
 //! [`with_context_async`](crate::context::with_context_async): they set the context
 //! transaction-locally, inside the transaction whose statements it describes, which is
 //! exactly the unit PgBouncer keeps on one server connection.
+
+// The docs link to every pool's module; docs.rs builds with all features.
+#![cfg_attr(
+    not(all(feature = "r2d2", feature = "deadpool", feature = "bb8")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 #[cfg(feature = "bb8")]
 pub mod bb8;
