@@ -295,3 +295,84 @@ fn untracking_then_tracking_again_keeps_the_history_in_the_same_events_table() {
     revert(&mut conn, &install);
     assert_eq!(leftovers(&mut conn), Vec::<String>::new());
 }
+
+#[test]
+fn changing_the_context_mode_upgrades_the_events_table() {
+    let (_db, mut conn) =
+        database("CREATE TABLE notes (id integer PRIMARY KEY, text text NOT NULL);");
+    let none = table(tokens! {
+        #[pghistory(events(insert, update), context = none)]
+        notes (id) { id -> Int4, text -> Text, }
+    });
+    let fk = table(tokens! {
+        #[pghistory(events(insert, update))]
+        notes (id) { id -> Int4, text -> Text, }
+    });
+    let json_mode = table(tokens! {
+        #[pghistory(events(insert, update), context = json)]
+        notes (id) { id -> Int4, text -> Text, }
+    });
+    let mut applied = Vec::new();
+    let first = migrate(&mut conn, &[none], &mut applied);
+    conn.batch_execute("INSERT INTO notes VALUES (1, 'none')")
+        .unwrap();
+    let second = migrate(&mut conn, &[fk], &mut applied);
+    conn.batch_execute(
+        "BEGIN; SELECT pghistory_attach_context(NULL, '{\"who\": \"fk\"}', true); INSERT INTO notes VALUES (2, 'fk'); COMMIT;",
+    )
+    .unwrap();
+    let third = migrate(&mut conn, &[json_mode], &mut applied);
+    conn.batch_execute(
+        "BEGIN; SELECT pghistory_attach_context(NULL, '{\"who\": \"json\"}', true); INSERT INTO notes VALUES (3, 'json'); COMMIT;",
+    )
+    .unwrap();
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pgh_obj_id: i32,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        has_context_id: bool,
+        #[diesel(sql_type = diesel::sql_types::Nullable<Jsonb>)]
+        pgh_context: Option<Value>,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT pgh_obj_id, pgh_context_id IS NOT NULL AS has_context_id, pgh_context FROM notes_events ORDER BY pgh_id",
+    )
+    .load(&mut conn)
+    .unwrap();
+    assert_eq!(
+        rows,
+        [
+            Row {
+                pgh_obj_id: 1,
+                has_context_id: false,
+                pgh_context: None
+            },
+            Row {
+                pgh_obj_id: 2,
+                has_context_id: true,
+                pgh_context: None
+            },
+            Row {
+                pgh_obj_id: 3,
+                has_context_id: true,
+                pgh_context: Some(json!({"who": "json"}))
+            },
+        ]
+    );
+
+    // Each down restores the previous mode's triggers, and writes keep working.
+    revert(&mut conn, &third);
+    conn.batch_execute("INSERT INTO notes VALUES (4, 'fk again')")
+        .unwrap();
+    revert(&mut conn, &second);
+    conn.batch_execute("INSERT INTO notes VALUES (5, 'none again')")
+        .unwrap();
+    let count: i64 =
+        diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM notes_events")
+            .get_result(&mut conn)
+            .unwrap();
+    assert_eq!(count, 5);
+    revert(&mut conn, &first);
+    assert_eq!(leftovers(&mut conn), Vec::<String>::new());
+}

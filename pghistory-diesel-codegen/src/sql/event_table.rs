@@ -138,6 +138,22 @@ pub fn drop_columns(table: &TrackedTable, columns: &[String]) -> String {
         .collect()
 }
 
+/// Adds the context columns named in `columns` (`pgh_context_id`, `pgh_context`) to an
+/// events table created under another context mode. `IF NOT EXISTS`: they may be there.
+pub fn add_context_columns(table: &TrackedTable, columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|col| {
+            let ty = if col == "pgh_context" { "jsonb" } else { "uuid" };
+            format!(
+                "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {ty};\n",
+                events_name(table),
+                quote::ident(col)
+            )
+        })
+        .collect()
+}
+
 /// Keeps the history of columns no longer tracked, but lets new events leave them NULL.
 pub fn relax_columns(table: &TrackedTable, columns: &[String]) -> String {
     columns

@@ -294,11 +294,22 @@ pub fn plan(
                     &old.events_schema,
                     &old.events_table,
                 ));
+                // The context columns the new mode writes and the old triggers did not (the
+                // mode changed); with no old triggers to tell, possibly missing ones.
+                let context_added: Vec<String> = [
+                    ("pgh_context_id", table.context.has_id()),
+                    ("pgh_context", table.context.has_json()),
+                ]
+                .into_iter()
+                .filter(|(col, needed)| *needed && !old.trigger_sql.contains(&quote::ident(col)))
+                .map(|(col, _)| col.to_owned())
+                .collect();
                 if !same_events {
                     up.push_str(&event_table::create(table));
                 } else {
                     up.push_str(&event_table::add_columns(table, &added));
                     up.push_str(&event_table::relax_columns(table, &removed));
+                    up.push_str(&event_table::add_context_columns(table, &context_added));
                 }
                 up.push_str(&format!("{MARK}triggers\n"));
                 up.push_str(&triggers);
@@ -308,6 +319,9 @@ pub fn plan(
                     undo.push_str(&event_table::drop(table));
                 } else {
                     undo.push_str(&event_table::drop_columns(table, &added));
+                    if !old.trigger_sql.is_empty() {
+                        undo.push_str(&event_table::drop_columns(table, &context_added));
+                    }
                 }
                 undo.push_str(&old.trigger_sql);
                 down_parts.push(undo);
@@ -693,5 +707,40 @@ mod tests {
         assert_eq!(got.trigger_sql, trigger::install(&weird));
         let (again, _) = plan(&[weird], &[applied(&files)], "2024-01-02-000000");
         assert!(again.is_none());
+    }
+
+    #[test]
+    fn a_changed_context_mode_adds_the_context_columns_it_writes() {
+        let with = |mode: TokenStream| {
+            table(quote! {
+                #[pghistory(events(insert, update), #mode)]
+                notes (id) { id -> Int4, text -> Text, }
+            })
+        };
+        let none = with(quote!(context = none));
+        let fk = with(quote!(context = fk));
+        let json = with(quote!(context = json));
+        let (first, _) = must_plan(std::slice::from_ref(&none), &[], "2024-01-01-000000");
+        let (second, _) = must_plan(std::slice::from_ref(&fk), &[applied(&first)], "2024-01-02-000000");
+        assert!(second
+            .up
+            .contains("ALTER TABLE \"public\".\"notes_events\" ADD COLUMN IF NOT EXISTS \"pgh_context_id\" uuid;\n"));
+        assert!(!second.up.contains("\"pgh_context\" jsonb"));
+        assert!(second
+            .down
+            .contains("ALTER TABLE \"public\".\"notes_events\" DROP COLUMN IF EXISTS \"pgh_context_id\";\n"));
+
+        let existing = [applied(&first), applied(&second)];
+        let (third, _) = must_plan(std::slice::from_ref(&json), &existing, "2024-01-03-000000");
+        assert!(third
+            .up
+            .contains("ALTER TABLE \"public\".\"notes_events\" ADD COLUMN IF NOT EXISTS \"pgh_context\" jsonb;\n"));
+        assert!(!third.up.contains("ADD COLUMN IF NOT EXISTS \"pgh_context_id\""), "already there");
+
+        // Back to fk: the jsonb column stays (history), nothing is added.
+        let existing = [applied(&first), applied(&second), applied(&third)];
+        let (fourth, _) = must_plan(&[fk], &existing, "2024-01-04-000000");
+        assert!(!fourth.up.contains("ADD COLUMN"));
+        assert!(!fourth.down.contains("DROP COLUMN"));
     }
 }
