@@ -376,3 +376,24 @@ fn changing_the_context_mode_upgrades_the_events_table() {
     revert(&mut conn, &first);
     assert_eq!(leftovers(&mut conn), Vec::<String>::new());
 }
+
+#[test]
+#[ignore = "known gap: plan() compares column names and trigger SQL, not types, so a type change in schema.rs plans nothing and the old events column refuses the new values"]
+fn a_changed_column_type_is_followed_by_the_events_table() {
+    let (_db, mut conn) =
+        database("CREATE TABLE items (id integer PRIMARY KEY, code integer NOT NULL);");
+    let v1 = table(tokens! {
+        items (id) { id -> Int4, code -> Int4, }
+    });
+    let mut applied = Vec::new();
+    migrate(&mut conn, &[v1], &mut applied);
+    // The app's own migration changes the type; schema.rs follows.
+    conn.batch_execute("ALTER TABLE items ALTER COLUMN code TYPE text")
+        .unwrap();
+    let v2 = table(tokens! {
+        items (id) { id -> Int4, code -> Text, }
+    });
+    migrate(&mut conn, &[v2], &mut applied);
+    conn.batch_execute("INSERT INTO items VALUES (1, 'A-1')")
+        .unwrap();
+}
