@@ -40,6 +40,12 @@
 //! request is not handled: the layer answers `500 Internal Server Error` with an empty
 //! (`Default`) body rather than running the handler without its context, and never panics.
 //!
+//! # Requirements
+//!
+//! The inner service's response future must be `Send + 'static` and its response body
+//! `Default` (for the error response above); axum's `Router` and handlers satisfy both. The
+//! layer boxes the inner future once per request.
+//!
 //! # Scope
 //!
 //! The context covers the polling of the inner service's response future, which is where
@@ -78,6 +84,9 @@
 //! let service = layer.layer(Handler);
 //! # let _ = service;
 //! ```
+//!
+//! The repository's `examples/axum-app` is a complete axum app using this layer with a
+//! deadpool pool, tested over real HTTP.
 
 use std::future::Future;
 use std::pin::Pin;

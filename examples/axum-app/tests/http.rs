@@ -590,6 +590,23 @@ async fn concurrent_requests_never_get_each_others_context() {
             }
         });
     }
+    // Reads, which open no context, take turns on the same connection too.
+    let addr = app.addr;
+    let read_id = ids[1];
+    tasks.spawn(async move {
+        for round in 0..ROUNDS {
+            let request_id = format!("read-{round}");
+            let reply = send(
+                addr,
+                "GET",
+                &format!("/posts/{read_id}/history"),
+                &[("x-request-id", &request_id), ("x-user", "reader")],
+                None,
+            )
+            .await;
+            assert_eq!(reply.status, 200, "{reply:?}");
+        }
+    });
     // Writes through the same pool outside any request: no context at all.
     let pool = app.pool.clone();
     let other_id = ids[0];
@@ -627,4 +644,6 @@ async fn concurrent_requests_never_get_each_others_context() {
             "event {title} carries another request's context"
         );
     }
+    // One context row per tracked request, none for the reads.
+    assert_eq!(context_rows(&mut conn), (2 + 2 * ROUNDS) as i64);
 }
