@@ -103,6 +103,9 @@ pub fn router(pool: Pool<AsyncPgConnection>) -> Router {
 }
 
 /// The request's user: the `x-user` header, as a JSON string.
+///
+/// The header stands in for authentication here; a real app would return what its
+/// authentication layer placed in `parts.extensions`, which this function can read too.
 fn user_of(parts: &Parts) -> Option<serde_json::Value> {
     let user = parts.headers.get(USER_HEADER)?.to_str().ok()?;
     Some(serde_json::Value::from(user))
