@@ -194,6 +194,18 @@ fn info(table: &TrackedTable) -> TokenStream {
         .into_iter()
         .map(|op| format!("{}()", sql::trigger::function_name(table, op)))
         .collect();
+    let tracked_relation = sql::event_table::tracked_name(table);
+    let triggers = sql::trigger::operations(table).into_iter().map(|op| {
+        let function = format!("{}()", sql::trigger::function_name(table, op));
+        let trigger = sql::names::trigger(op);
+        let body = sql::trigger::function_body(table, op);
+        quote!(::pghistory_diesel::__private::TriggerInfo {
+            function: #function,
+            trigger: #trigger,
+            table: #tracked_relation,
+            body: #body,
+        })
+    });
     let trackers = table.trackers.iter().map(|t| {
         let label = &t.label;
         let op = match t.operation {
@@ -227,6 +239,7 @@ fn info(table: &TrackedTable) -> TokenStream {
                 context: ::pghistory_diesel::__private::ContextMode::#context,
                 trigger_fingerprint: #fingerprint,
                 trigger_functions: &[#(#functions),*],
+                triggers: &[#(#triggers),*],
                 events_relation: #events_relation,
                 pause_key: #pause_key,
                 create_event_sql: #create_event_sql,

@@ -1,21 +1,17 @@
 //! Is the database's history machinery what the code expects?
 
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Oid, Text};
+use diesel::sql_types::{Nullable, Text};
 
 use crate::{Error, Result, Tracked};
 
 diesel::define_sql_function! {
     /// Postgres' `to_regprocedure(text)`: the function's oid, or NULL when it does not exist.
-    fn to_regprocedure(signature: Text) -> Nullable<Oid>;
+    fn to_regprocedure(signature: Text) -> Nullable<diesel::sql_types::Oid>;
 }
 diesel::define_sql_function! {
     /// Postgres' `to_regclass(text)`.
-    fn to_regclass(name: Text) -> Nullable<Oid>;
-}
-diesel::define_sql_function! {
-    /// Postgres' `obj_description(oid, catalog)`.
-    fn obj_description(object: Nullable<Oid>, catalog: Text) -> Nullable<Text>;
+    fn to_regclass(name: Text) -> Nullable<diesel::sql_types::Oid>;
 }
 
 /// Checks that the setup migration is applied.
@@ -33,33 +29,76 @@ pub fn check_setup(conn: &mut PgConnection) -> Result<()> {
     Ok(())
 }
 
-/// Checks that the triggers of table `T` are installed and are the ones schema.rs declares.
+#[derive(QueryableByName)]
+struct TriggerState {
+    #[diesel(sql_type = Text)]
+    body: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    comment: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    enabled: Option<String>,
+}
+
+/// Checks that the triggers of table `T` are installed, enabled, and run exactly the
+/// function bodies schema.rs declares.
 ///
-/// Returns [`Error::TriggerMissing`] or [`Error::OutdatedTrigger`] naming the function, so
-/// an application can refuse to start with a history that silently differs from its code.
+/// Errors name the function or trigger: [`Error::TriggerMissing`] (function or trigger
+/// absent), [`Error::TriggerDisabled`] (`ALTER TABLE ... DISABLE TRIGGER`), and
+/// [`Error::OutdatedTrigger`] (a different body: an older migration, or a function replaced
+/// by hand). An application can run it at start-up and refuse to run with a history that
+/// silently differs from its code.
 pub fn check_table<T: Tracked>(conn: &mut PgConnection) -> Result<()> {
     let info = T::INFO;
-    let expected = format!("pghistory-diesel {}", info.trigger_fingerprint);
-    for function in info.trigger_functions {
-        let comment: Option<String> =
-            diesel::select(obj_description(to_regprocedure(*function), "pg_proc")).get_result(conn)?;
-        let table = format!("{}.{}", info.schema, info.table);
-        match comment {
+    let table = format!("{}.{}", info.schema, info.table);
+    for trigger in info.triggers {
+        let state: Option<TriggerState> =
+            diesel::sql_query(pghistory_diesel_codegen::sql::check::TRIGGER_STATE)
+                .bind::<Text, _>(trigger.function)
+                .bind::<Text, _>(trigger.table)
+                .bind::<Text, _>(trigger.trigger)
+                .get_result(conn)
+                .optional()?;
+        let Some(state) = state else {
+            return Err(Error::TriggerMissing {
+                table,
+                function: trigger.function.to_owned(),
+            });
+        };
+        match state.enabled.as_deref() {
             None => {
                 return Err(Error::TriggerMissing {
                     table,
-                    function: (*function).to_owned(),
+                    function: format!("trigger {} calling {}", trigger.trigger, trigger.function),
                 })
             }
-            Some(found) if found != expected => {
-                return Err(Error::OutdatedTrigger {
+            Some("D") => {
+                return Err(Error::TriggerDisabled {
                     table,
-                    function: (*function).to_owned(),
-                    installed: found.trim_start_matches("pghistory-diesel ").to_owned(),
-                    expected: info.trigger_fingerprint.to_owned(),
+                    trigger: trigger.trigger.to_owned(),
                 })
             }
             Some(_) => {}
+        }
+        let installed = state
+            .comment
+            .as_deref()
+            .and_then(|c| c.strip_prefix("pghistory-diesel "))
+            .unwrap_or("none");
+        if installed != info.trigger_fingerprint {
+            return Err(Error::OutdatedTrigger {
+                table,
+                function: trigger.function.to_owned(),
+                installed: installed.to_owned(),
+                expected: info.trigger_fingerprint.to_owned(),
+            });
+        }
+        if state.body != trigger.body {
+            return Err(Error::OutdatedTrigger {
+                table,
+                function: trigger.function.to_owned(),
+                installed: pghistory_diesel_codegen::sql::fingerprint(&state.body),
+                expected: pghistory_diesel_codegen::sql::fingerprint(trigger.body),
+            });
         }
     }
     Ok(())

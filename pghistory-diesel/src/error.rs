@@ -24,6 +24,14 @@ pub enum Error {
         /// The missing function.
         function: String,
     },
+    /// A tracked table's trigger is installed but disabled, so changes go unrecorded.
+    #[error("the history trigger {trigger} on table {table} is disabled; enable it with ALTER TABLE ... ENABLE TRIGGER, or pause tracking with pghistory_diesel::pause for a scope instead")]
+    TriggerDisabled {
+        /// The tracked table.
+        table: String,
+        /// The disabled trigger.
+        trigger: String,
+    },
     /// A tracked table's trigger differs from what schema.rs declares.
     #[error("the history trigger function {function} of table {table} is outdated (installed {installed}, schema.rs expects {expected}); run `pghistory-diesel generate` and apply the migration")]
     OutdatedTrigger {
@@ -31,7 +39,7 @@ pub enum Error {
         table: String,
         /// The outdated function.
         function: String,
-        /// The installed fingerprint.
+        /// The installed fingerprint (recorded by the migration, or of the body found).
         installed: String,
         /// The fingerprint schema.rs expects.
         expected: String,

@@ -43,7 +43,7 @@ pub use context::with_context;
 #[cfg(feature = "async")]
 pub use context::with_context_async;
 pub use error::{Error, Result};
-pub use tracked::{ContextMode, Operation, TableInfo, Tracked, TrackerInfo};
+pub use tracked::{ContextMode, Operation, TableInfo, Tracked, TrackerInfo, TriggerInfo};
 pub use events::{create_event, prune};
 #[cfg(feature = "async")]
 pub use events::{create_event_async, prune_async};
@@ -94,7 +94,7 @@ pub use pghistory_diesel_macros::tracked_table;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::tracked::{ContextMode, Operation, TrackerInfo};
+    pub use crate::tracked::{ContextMode, Operation, TrackerInfo, TriggerInfo};
     pub use chrono;
     pub use diesel::pg::data_types::{PgInterval, PgMoney, PgNumeric};
     pub use ipnetwork;

@@ -33,6 +33,19 @@ pub struct TrackerInfo {
     pub operation: Operation,
 }
 
+/// One installed trigger of a tracked table, as the code expects it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TriggerInfo {
+    /// The trigger function's signature, like `"public"."pghistory_posts_insert"()`.
+    pub function: &'static str,
+    /// The trigger's name on the tracked table.
+    pub trigger: &'static str,
+    /// The tracked table, quoted and schema-qualified.
+    pub table: &'static str,
+    /// The function's source as Postgres stores it.
+    pub body: &'static str,
+}
+
 /// A tracked table as declared in schema.rs, with the names of everything installed for it.
 #[derive(Clone, Copy, Debug)]
 pub struct TableInfo {
@@ -56,6 +69,8 @@ pub struct TableInfo {
     pub trigger_fingerprint: &'static str,
     /// Signatures of the trigger functions, like `"public"."pghistory_posts_insert"()`.
     pub trigger_functions: &'static [&'static str],
+    /// Every trigger installed for the table, with the function body it must run.
+    pub triggers: &'static [TriggerInfo],
     /// The events table as a quoted SQL name, like `"public"."posts_events"`.
     pub events_relation: &'static str,
     /// This table's entry in the `pghistory.pause` setting, like `,public.posts,`.

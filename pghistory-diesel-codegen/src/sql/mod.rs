@@ -2,6 +2,7 @@
 //! migration, and migration files. The macro embeds these strings, the CLI writes them to
 //! disk, nothing else builds SQL.
 
+pub mod check;
 pub mod condition;
 pub mod event_table;
 pub mod history;

@@ -233,3 +233,15 @@ pub fn fingerprint(table: &TrackedTable) -> String {
     }
     super::fingerprint(&text)
 }
+
+/// The body of the trigger function of `op` exactly as Postgres stores it (`pg_proc.prosrc`,
+/// the text between the dollar quotes), so a function replaced by hand can be detected.
+pub fn function_body(table: &TrackedTable, op: Operation) -> String {
+    let full = function(table, op);
+    let start = full.find("$pghistory$").map(|i| i + "$pghistory$".len());
+    let end = full.rfind("$pghistory$");
+    match (start, end) {
+        (Some(start), Some(end)) if start <= end => full[start..end].to_owned(),
+        _ => full,
+    }
+}
