@@ -84,10 +84,16 @@ pub use pause::{pause_all_async, pause_async, pause_tables_async};
 /// |---|---|
 /// | `events(insert, update, delete)` | trackers with default labels (default: insert, update) |
 /// | `event(update, label = "...", when = ..., row = old)` | one tracker |
-/// | `fields(a, b)` / `exclude(a, b)` | which columns are snapshotted |
+/// | `event(manual, label = "archived")` | a label written from Rust with [`create_event`] |
+/// | `fields(a, b)` / `exclude(a, b)` | which columns are snapshotted (and watched by `changed`) |
 /// | `model = Name`, `table_name = name`, `schema = "name"` | naming |
 /// | `context = fk \| json \| none` | how context is stored |
-/// | `append_only` | the database refuses UPDATE/DELETE on the events table |
+/// | `append_only` | the database refuses UPDATE, DELETE and TRUNCATE on the events table; [`prune`] still works |
+///
+/// Conditions (`when = ...`): `changed`, `changed(a, b)`, `always`, `changed_to(col, "v")`,
+/// `changed_from(col, "v")`, comparisons of `old.col` / `new.col` and literals (`==` and `!=`
+/// are NULL-safe), `is_null(new.col)`, `&&`, `||`, `!`, and `sql("NEW.a > OLD.a + 1")`.
+/// `docs/django-pghistory-mapping.md` maps each django-pghistory tracker and option to these.
 ///
 /// Column options: `#[pghistory(rust_type = "crate::Mood")]` for custom SQL types.
 pub use pghistory_diesel_macros::tracked_table;
