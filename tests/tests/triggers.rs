@@ -1199,3 +1199,41 @@ fn rolled_back_writes_leave_no_events() {
     assert!(failed.is_err());
     assert_eq!(post_events(&mut conn).len(), before);
 }
+
+#[test]
+fn update_pairing_survives_transition_tables_spilled_to_disk() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    // The smallest work_mem makes the transition tables and the pairing join spill.
+    conn.batch_execute(
+        "SET work_mem = '64kB';
+         INSERT INTO posts (id, title, body, score)
+             SELECT g, 'title ' || g, repeat('x', g % 50), g FROM generate_series(1, 20000) g;",
+    )
+    .unwrap();
+    // New keys and new values in one statement: each event must carry its own row.
+    let updated =
+        diesel::sql_query("UPDATE posts SET id = -id, score = score * 2 WHERE id % 4 <> 0")
+            .execute(&mut conn)
+            .unwrap();
+    assert_eq!(updated, 15000);
+    let mismatched: i64 = posts_events::table
+        .filter(posts_events::pgh_label.eq("update"))
+        .filter(
+            posts_events::pgh_obj_id
+                .ne(posts_events::id)
+                .or(posts_events::id.ge(0))
+                .or(posts_events::score.ne(posts_events::id * -2))
+                .or(posts_events::title.ne(diesel::dsl::sql::<Text>("'title ' || -\"id\""))),
+        )
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(mismatched, 0);
+    let updates: i64 = posts_events::table
+        .filter(posts_events::pgh_label.eq("update"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(updates, 15000);
+}
