@@ -87,8 +87,14 @@ pghistory_diesel::tracked_table! {
 }
 
 pghistory_diesel::tracked_table! {
-    /// Append-only history: the database refuses UPDATE, DELETE and TRUNCATE on it.
-    #[pghistory(events(insert, update, delete), append_only)]
+    /// Append-only history: the database refuses UPDATE, DELETE and TRUNCATE on it. Also
+    /// conditional insert and delete trackers.
+    #[pghistory(
+        events(insert, update, delete),
+        event(insert, label = "large", when = new.amount >= 1000),
+        event(delete, label = "large_removed", when = old.amount >= 1000 && !is_null(old.amount)),
+        append_only,
+    )]
     ledger (id) {
         id -> Int4,
         amount -> Int8,

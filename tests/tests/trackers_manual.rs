@@ -182,6 +182,49 @@ fn the_key_is_bound_with_the_tables_key_type() {
         .load(&mut conn)
         .unwrap();
     assert_eq!(labels, ["insert", "update"]);
+
+    // Uuid key.
+    let sample: uuid::Uuid = diesel::insert_into(samples::table)
+        .values((
+            samples::small.eq(1_i16),
+            samples::int.eq(2),
+            samples::big.eq(3_i64),
+            samples::real_num.eq(0.5_f32),
+            samples::double_num.eq(0.25_f64),
+            samples::amount.eq(diesel::data_types::PgNumeric::Positive {
+                weight: 0,
+                scale: 0,
+                digits: vec![1],
+            }),
+            samples::text_col.eq("t"),
+            samples::code.eq("c"),
+            samples::flag.eq(false),
+            samples::at_tz.eq(chrono::Utc::now()),
+            samples::at_local.eq(chrono::Utc::now().naive_utc()),
+            samples::day.eq(chrono::Utc::now().date_naive()),
+            samples::clock.eq(chrono::NaiveTime::MIN),
+            samples::doc.eq(serde_json::json!({})),
+            samples::ints.eq(Vec::<i32>::new()),
+            samples::words.eq(Vec::<Option<String>>::new()),
+            samples::raw.eq(Vec::<u8>::new()),
+            samples::addr.eq("127.0.0.1/32"
+                .parse::<pghistory_diesel::__private::ipnetwork::IpNetwork>()
+                .unwrap()),
+            samples::priority.eq(Priority::Low),
+        ))
+        .returning(samples::id)
+        .get_result(&mut conn)
+        .unwrap();
+    create_event::<samples::table>(&mut conn, "update", sample).unwrap();
+    let objs: Vec<(String, uuid::Uuid)> = samples_events::table
+        .order(samples_events::pgh_id)
+        .select((samples_events::pgh_label, samples_events::pgh_obj_id))
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        objs,
+        [("insert".to_owned(), sample), ("update".to_owned(), sample)]
+    );
 }
 
 #[test]

@@ -241,6 +241,35 @@ fn the_custom_events_table_joins_its_tracked_table() {
 
 // ---- append_only and pruning ----
 
+#[test]
+fn insert_and_delete_conditions_read_their_one_row() {
+    let (_db, mut conn) = db();
+    let small = ledger_entry(&mut conn, 5);
+    let large = ledger_entry(&mut conn, 5000);
+    diesel::delete(ledger::table).execute(&mut conn).unwrap();
+    let mut seen: Vec<(String, i32, i64)> = ledger_events::table
+        .select((
+            ledger_events::pgh_label,
+            ledger_events::pgh_obj_id,
+            ledger_events::amount,
+        ))
+        .load(&mut conn)
+        .unwrap();
+    seen.sort();
+    let row = |label: &str, id: i32, amount: i64| (label.to_owned(), id, amount);
+    assert_eq!(
+        seen,
+        [
+            row("delete", small, 5),
+            row("delete", large, 5000),
+            row("insert", small, 5),
+            row("insert", large, 5000),
+            row("large", large, 5000),
+            row("large_removed", large, 5000),
+        ]
+    );
+}
+
 fn ledger_entry(conn: &mut PgConnection, amount: i64) -> i32 {
     diesel::insert_into(ledger::table)
         .values(ledger::amount.eq(amount))

@@ -349,7 +349,7 @@ COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel c
 COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel c2de37035e720010';
 COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel c2de37035e720010';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=75c01287a00f9e69
+-- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=19dc1f28125ed313
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -387,7 +387,11 @@ BEGIN
     END IF;
     INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
     SELECT 'insert', "new"."id", pgh_v_context_id, "new"."id", "new"."amount"
-        FROM "pgh_new" AS "new";
+        FROM "pgh_new" AS "new"
+    UNION ALL
+    SELECT 'large', "new"."id", pgh_v_context_id, "new"."id", "new"."amount"
+        FROM "pgh_new" AS "new"
+        WHERE ("new"."amount" >= 1000);
     RETURN NULL;
 END
 $pghistory$;
@@ -423,7 +427,11 @@ BEGIN
     END IF;
     INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
     SELECT 'delete', "old"."id", pgh_v_context_id, "old"."id", "old"."amount"
-        FROM "pgh_old" AS "old";
+        FROM "pgh_old" AS "old"
+    UNION ALL
+    SELECT 'large_removed', "old"."id", pgh_v_context_id, "old"."id", "old"."amount"
+        FROM "pgh_old" AS "old"
+        WHERE (("old"."amount" >= 1000) AND (NOT ("old"."amount" IS NULL)));
     RETURN NULL;
 END
 $pghistory$;
@@ -441,9 +449,9 @@ END
 $pghistory$;
 CREATE TRIGGER "pghistory_append_only" BEFORE UPDATE OR DELETE ON "public"."ledger_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_ledger_events_protect"();
 CREATE TRIGGER "pghistory_append_only_truncate" BEFORE TRUNCATE ON "public"."ledger_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_ledger_events_protect"();
-COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 75c01287a00f9e69';
-COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 75c01287a00f9e69';
-COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 75c01287a00f9e69';
+COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 19dc1f28125ed313';
+COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 19dc1f28125ed313';
+COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 19dc1f28125ed313';
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=5852fbb8f008e7ef
 DO $pghistory$
