@@ -397,3 +397,78 @@ fn a_changed_column_type_is_followed_by_the_events_table() {
     conn.batch_execute("INSERT INTO items VALUES (1, 'A-1')")
         .unwrap();
 }
+
+#[test]
+fn generated_identity_and_domain_columns_are_snapshotted_as_stored() {
+    let (_db, mut conn) = database(
+        "CREATE DOMAIN positive AS integer CHECK (VALUE > 0);
+         CREATE TABLE lines (
+             id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+             qty positive NOT NULL,
+             price numeric(8, 2) NOT NULL,
+             total numeric GENERATED ALWAYS AS (qty * price) STORED
+         );",
+    );
+    let lines = table(tokens! {
+        #[pghistory(events(insert, update))]
+        lines (id) {
+            id -> Int4,
+            qty -> Int4,
+            price -> Numeric,
+            total -> Nullable<Numeric>,
+        }
+    });
+    let mut applied = Vec::new();
+    migrate(&mut conn, &[lines], &mut applied);
+    conn.batch_execute(
+        "INSERT INTO lines (qty, price) VALUES (2, 1.25);
+         UPDATE lines SET qty = 3;",
+    )
+    .unwrap();
+    let found: Vec<(Value, Value, Value)> = events(&mut conn, "\"public\".\"lines_events\"")
+        .into_iter()
+        .map(|e| (e["pgh_label"].clone(), e["qty"].clone(), e["total"].clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (json!("insert"), json!(2), json!(2.5)),
+            (json!("update"), json!(3), json!(3.75)),
+        ]
+    );
+    // The events table holds plain copies: no identity, no generation expression.
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Col {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Text)]
+        ty: String,
+        #[diesel(sql_type = Text)]
+        identity: String,
+        #[diesel(sql_type = Text)]
+        generated: String,
+    }
+    let cols: Vec<Col> = diesel::sql_query(
+        "SELECT attname::text AS name, pg_catalog.format_type(atttypid, atttypmod) AS ty,
+                attidentity::text AS identity, attgenerated::text AS generated
+         FROM pg_catalog.pg_attribute
+         WHERE attrelid = 'public.lines_events'::regclass AND attname IN ('id', 'qty', 'total')
+         ORDER BY attnum",
+    )
+    .load(&mut conn)
+    .unwrap();
+    let col = |name: &str, ty: &str| Col {
+        name: name.into(),
+        ty: ty.into(),
+        identity: String::new(),
+        generated: String::new(),
+    };
+    assert_eq!(
+        cols,
+        [
+            col("id", "integer"),
+            col("qty", "positive"),
+            col("total", "numeric")
+        ]
+    );
+}
