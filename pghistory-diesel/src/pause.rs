@@ -156,7 +156,11 @@ where
 }
 
 /// [`pause`] on a diesel-async connection: `f` is an async closure
-/// (`async |conn| { ... }`).
+/// (`async |conn| { ... }`). The returned future is `Send` when `f`'s is.
+///
+/// As with diesel-async's own `transaction`, dropping the future before it completes leaves
+/// the transaction open on the connection (and the pause with it, until that transaction
+/// ends); pools discard such connections as broken.
 #[cfg(feature = "async")]
 pub async fn pause_async<P, R, E, F>(
     conn: &mut diesel_async::AsyncPgConnection,
