@@ -440,6 +440,13 @@ fn the_real_diesel_cli_applies_upgrades_redoes_and_reverts_our_migrations() {
     assert!(out.contains("00000000000001_pghistory_setup"), "{out}");
     let out = expect_ok(&project.ours(&["setup"]), "pghistory-diesel setup (again)");
     assert!(out.contains("nothing written"), "{out}");
+    let (_, err) = expect_code(
+        &project.ours(&["generate", "--check"]),
+        1,
+        "generate --check before the first generate",
+    );
+    assert!(err.contains("posts"), "--check names the table: {err}");
+    assert_eq!(project.folder_names().len(), 2, "--check writes nothing");
     let out = expect_ok(&project.ours(&["generate"]), "pghistory-diesel generate");
     let folders = project.folder_names();
     assert_eq!(

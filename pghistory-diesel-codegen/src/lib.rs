@@ -64,6 +64,19 @@ fn fallback_table(decl: &parse::TableDecl) -> TokenStream {
     for col in &mut clean.columns {
         col.attrs.retain(|a| !a.path().is_ident(symbol::PGHISTORY));
     }
+    // A missing, empty or unknown key would make Diesel add its own errors to the one we
+    // reported about it, so the fallback borrows the first column as its key.
+    let is_column = |key: &syn::Ident| clean.columns.iter().any(|c| c.name == *key);
+    let key_ok = match &clean.primary_key {
+        Some(keys) => !keys.is_empty() && keys.iter().all(is_column),
+        None => clean.columns.iter().any(|c| c.name == "id"),
+    };
+    if !key_ok {
+        clean.primary_key = clean
+            .columns
+            .first()
+            .map(|first| std::iter::once(first.name.clone()).collect());
+    }
     let tokens = expand::table_decl_tokens(&clean);
     quote!(::diesel::table! { #tokens })
 }

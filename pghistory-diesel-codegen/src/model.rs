@@ -357,7 +357,14 @@ fn resolve_primary_key(cx: &Ctxt, decl: &TableDecl, columns: &[Column]) -> Optio
             let key = &keys[0];
             let found = columns.iter().position(|c| c.rust_name == *key);
             if found.is_none() {
-                cx.error_spanned_by(key, format!("primary key `{key}` is not a column of this table"));
+                let names: Vec<String> = columns.iter().map(|c| c.rust_name.to_string()).collect();
+                cx.error_spanned_by(
+                    key,
+                    format!(
+                        "primary key `{key}` is not a column of this table\nhelp: its columns are: {}",
+                        names.join(", ")
+                    ),
+                );
             }
             found
         }
