@@ -7,7 +7,8 @@ use std::future::Future;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use pghistory_diesel::context::{
-    ambient_scope, ambient_scope_async, current_ambient, with_context_async, Ambient,
+    ambient_scope, ambient_scope_async, current_ambient, current_context_async, with_context_async,
+    Ambient,
 };
 use pghistory_diesel::context_table::{pghistory_context, Context};
 use pghistory_diesel::pool::{bb8, deadpool};
@@ -343,11 +344,18 @@ async fn an_async_scope_on_a_pooled_connection_nests_in_the_ambient_context() {
         .await
         .unwrap();
         insert_post(&mut conn, "ambient").await.unwrap();
+        let attached = current_context_async(&mut conn).await.unwrap().unwrap();
+        assert_eq!(attached.scope_id, current_ambient().unwrap().scope_id);
         current_ambient().unwrap().scope_id
     })
     .await
     .unwrap();
     let mut conn = pool.get().await.unwrap();
+    assert_eq!(
+        current_context_async(&mut conn).await.unwrap(),
+        None,
+        "cleared at checkout"
+    );
     let events = post_events(&mut conn).await;
     assert_eq!(
         metadata(&events),

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use pghistory_diesel::context::{ambient_scope, attach_ambient, current_ambient, with_context};
+use pghistory_diesel::context::{
+    ambient_scope, attach_ambient, current_ambient, current_context, with_context,
+};
 use pghistory_diesel::context_table::{pghistory_context, Context};
 use pghistory_diesel::Error;
 use pghistory_diesel_tests::schema::*;
@@ -452,11 +454,7 @@ fn all_events_of_one_scope_with_their_metadata_is_one_diesel_query() {
     let scope = with_context(&mut conn, json!({"user": "ada"}), |conn| {
         insert_post(conn, "one")?;
         with_context(conn, json!({"step": 2}), |conn| insert_post(conn, "two"))?;
-        pghistory_context::table
-            .order(pghistory_context::created_at)
-            .select(pghistory_context::scope_id)
-            .filter(pghistory_context::metadata.eq(json!({"user": "ada"})))
-            .first::<uuid::Uuid>(conn)
+        QueryResult::Ok(current_context(conn)?.expect("a context in force").scope_id)
     })
     .unwrap();
     insert_post(&mut conn, "no context").unwrap();
@@ -555,4 +553,28 @@ fn a_database_without_the_setup_migration_is_a_named_error() {
         .get_result(&mut conn)
         .unwrap();
     assert_eq!(one, 1);
+}
+
+#[test]
+fn current_context_is_the_snapshot_in_force_and_none_outside_a_scope() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    assert_eq!(current_context(&mut conn).unwrap(), None);
+    let (outer, inner, restored) = with_context(&mut conn, json!({"user": 1}), |conn| {
+        insert_post(conn, "a")?;
+        let outer = current_context(conn)?.unwrap();
+        let inner = with_context(conn, json!({"user": 2}), |conn| current_context(conn))?.unwrap();
+        let restored = current_context(conn)?.unwrap();
+        QueryResult::Ok((outer, inner, restored))
+    })
+    .unwrap();
+    assert_eq!(outer.metadata, json!({"user": 1}));
+    assert_eq!(inner.metadata, json!({"user": 2}));
+    assert_eq!(inner.scope_id, outer.scope_id);
+    assert_ne!(inner.id, outer.id);
+    assert_eq!(restored, outer);
+    let events = post_events(&mut conn);
+    assert_eq!(events[0].0.pgh_context_id, Some(outer.id));
+    // After the scope the setting is '' again, which is no context.
+    assert_eq!(current_context(&mut conn).unwrap(), None);
 }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::metadata_object;
 use super::sql::{self, Outer, Probe};
+use crate::context_table::Context;
 use crate::Error;
 
 /// The closure [`with_context_async`] takes: an async closure
@@ -98,6 +99,12 @@ where
         AnsiTransactionManager::commit_transaction(conn).await?;
         Ok(value)
     }
+}
+
+/// The async twin of [`current_context`](super::current_context): the snapshot row in force
+/// on `conn`, or `None`.
+pub async fn current_context_async(conn: &mut AsyncPgConnection) -> QueryResult<Option<Context>> {
+    sql::current_snapshot().first(conn).await.optional()
 }
 
 /// The transaction depth: 0 outside a transaction.

@@ -76,7 +76,10 @@
 
 // The docs link to items of the `async` and pool features; docs.rs builds with all features.
 #![cfg_attr(
-    not(all(feature = "async", any(feature = "r2d2", feature = "deadpool", feature = "bb8"))),
+    not(all(
+        feature = "async",
+        any(feature = "r2d2", feature = "deadpool", feature = "bb8")
+    )),
     allow(rustdoc::broken_intra_doc_links)
 )]
 
@@ -90,8 +93,8 @@ pub use ambient::{ambient_scope, attach_ambient, current_ambient, Ambient};
 #[cfg(feature = "async")]
 pub use ambient::{ambient_scope_async, attach_ambient_async};
 #[cfg(feature = "async")]
-pub use asynch::{with_context_async, ScopeFn};
-pub use scope::with_context;
+pub use asynch::{current_context_async, with_context_async, ScopeFn};
+pub use scope::{current_context, with_context};
 
 use serde::Serialize;
 use serde_json::{Map, Value};

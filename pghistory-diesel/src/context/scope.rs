@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::metadata_object;
 use super::sql::{self, Outer, Probe};
+use crate::context_table::Context;
 use crate::Error;
 
 /// Runs `f` in a transaction whose events carry `metadata` as their context.
@@ -64,6 +65,29 @@ where
         }
         Ok(value)
     })
+}
+
+/// The context in force on `conn`: the `pghistory_context` snapshot row its events would
+/// reference now (from [`with_context`], or an ambient context a pool hook attached), or
+/// `None`. Its `scope_id` is what [`pghistory_context::scope_id`] filters on to read a scope
+/// back.
+///
+/// [`pghistory_context::scope_id`]: crate::context_table::pghistory_context::scope_id
+///
+/// ```no_run
+/// # use diesel::prelude::*;
+/// use pghistory_diesel::context::{current_context, with_context};
+///
+/// # fn run(conn: &mut PgConnection) -> QueryResult<()> {
+/// let scope_id = with_context(conn, serde_json::json!({"job": "import"}), |conn| {
+///     // ... writes ...
+///     Ok(current_context(conn)?.map(|c| c.scope_id))
+/// })?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn current_context(conn: &mut PgConnection) -> QueryResult<Option<Context>> {
+    sql::current_snapshot().first(conn).optional()
 }
 
 /// The transaction depth: 0 outside a transaction, 1 in one, more in savepoints.

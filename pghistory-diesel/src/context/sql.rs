@@ -33,6 +33,11 @@ diesel::define_sql_function! {
     fn current_setting(name: Text, missing_ok: Bool) -> Nullable<Text>;
 }
 diesel::define_sql_function! {
+    /// SQL's `NULLIF(a, b)` (a construct, not a catalog function).
+    #[sql_name = "NULLIF"]
+    fn nullif(a: Nullable<Text>, b: Text) -> Nullable<Text>;
+}
+diesel::define_sql_function! {
     /// Postgres' `to_regprocedure(signature)`: NULL when the function does not exist.
     #[sql_name = "pg_catalog.to_regprocedure"]
     fn to_regprocedure(signature: Text) -> Nullable<Oid>;
@@ -70,6 +75,17 @@ pub(crate) fn probe() -> dsl::select<ProbeColumns> {
         current_setting(CONTEXT_ID, true),
         to_regprocedure(ATTACH_SIGNATURE).is_not_null(),
     ))
+}
+
+/// The snapshot row in force on the connection, if any: one query.
+pub(crate) fn current_snapshot() -> pghistory_context::BoxedQuery<'static, diesel::pg::Pg> {
+    // NULL when no context is in force; `id = NULL` then matches no row.
+    let in_force = nullif(current_setting(CONTEXT_ID, true), "")
+        .assume_not_null()
+        .fallible_cast::<SqlUuid>();
+    pghistory_context::table
+        .filter(pghistory_context::id.eq(in_force))
+        .into_boxed()
 }
 
 /// The snapshot id named by a context setting, if it names one.
