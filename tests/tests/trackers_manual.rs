@@ -254,6 +254,12 @@ fn create_event_async_writes_the_same_event() {
         let err = pghistory_diesel::create_event_async::<articles::table>(&mut conn, "nope", id)
             .await
             .unwrap_err();
+        // Nothing is older than a day ago: prune_async deletes nothing.
+        let day_ago = chrono::Utc::now() - chrono::Duration::days(1);
+        let pruned = pghistory_diesel::prune_async::<articles::table>(&mut conn, day_ago)
+            .await
+            .unwrap();
+        assert_eq!(pruned, 0);
         (pgh_id, err)
     });
     assert!(matches!(err, Error::UnknownLabel { .. }), "{err:?}");
