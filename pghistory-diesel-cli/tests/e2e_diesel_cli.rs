@@ -181,24 +181,18 @@ struct Project {
 }
 
 impl Project {
-    fn new() -> Project {
+    /// A project whose schema.rs is `schema`, with no migrations yet.
+    fn new(schema: &str) -> Project {
         let dir = tempfile::tempdir().expect("temporary directory");
         fs::write(dir.path().join("Cargo.toml"), CARGO_TOML).unwrap();
         fs::write(dir.path().join("diesel.toml"), DIESEL_TOML).unwrap();
         fs::create_dir_all(dir.path().join("src")).unwrap();
-        fs::write(dir.path().join("src/schema.rs"), SCHEMA).unwrap();
-        let project = Project {
+        fs::write(dir.path().join("src/schema.rs"), schema).unwrap();
+        Project {
             dir,
             db: Database::create(),
             diesel: diesel_cli(),
-        };
-        project.app_migration(
-            "2020-01-01-000000_create_posts",
-            "CREATE TABLE posts (\n    id integer PRIMARY KEY,\n    title text NOT NULL,\n    body text,\n    score integer NOT NULL\n);\n\
-             CREATE TABLE comments (\n    id integer PRIMARY KEY,\n    post_id integer NOT NULL REFERENCES posts (id),\n    text text NOT NULL\n);\n",
-            "DROP TABLE comments;\nDROP TABLE posts;\n",
-        );
-        project
+        }
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -432,7 +426,13 @@ const ORDER_COLUMNS: &str = r#"pgh_label, pgh_obj_id, "user", total"#;
 
 #[test]
 fn the_real_diesel_cli_applies_upgrades_redoes_and_reverts_our_migrations() {
-    let project = Project::new();
+    let project = Project::new(SCHEMA);
+    project.app_migration(
+        "2020-01-01-000000_create_posts",
+        "CREATE TABLE posts (\n    id integer PRIMARY KEY,\n    title text NOT NULL,\n    body text,\n    score integer NOT NULL\n);\n\
+         CREATE TABLE comments (\n    id integer PRIMARY KEY,\n    post_id integer NOT NULL REFERENCES posts (id),\n    text text NOT NULL\n);\n",
+        "DROP TABLE comments;\nDROP TABLE posts;\n",
+    );
     let mut conn = project.db.conn();
 
     // setup + generate write the setup and tracking migrations next to the app's.
@@ -790,5 +790,146 @@ fn the_real_diesel_cli_applies_upgrades_redoes_and_reverts_our_migrations() {
         ),
         0,
         "only diesel's bookkeeping table is left in public"
+    );
+}
+
+/// A schema-qualified table with a text key and the default trackers, and a table whose
+/// events live in a schema of their own and carry the context metadata.
+const SCHEMAS_SCHEMA: &str = r#"pghistory_diesel::tracked_table! {
+    app.accounts (handle) {
+        handle -> Text,
+        email -> Nullable<Text>,
+        balance -> Int8,
+    }
+}
+
+pghistory_diesel::tracked_table! {
+    #[pghistory(events(insert, delete), schema = "history", context = json)]
+    notes (id) {
+        id -> Int4,
+        text -> Text,
+    }
+}
+"#;
+
+fn schema_exists(conn: &mut PgConnection, name: &str) -> bool {
+    diesel::sql_query("SELECT count(*) AS n FROM pg_catalog.pg_namespace WHERE nspname = $1")
+        .bind::<Text, _>(name)
+        .get_result::<CountRow>(conn)
+        .unwrap()
+        .n
+        == 1
+}
+
+#[test]
+fn schemas_default_trackers_and_json_context_survive_the_real_cli_and_revert_all() {
+    let project = Project::new(SCHEMAS_SCHEMA);
+    project.app_migration(
+        "2020-01-01-000000_create_tables",
+        "CREATE SCHEMA app;\n\
+         CREATE TABLE app.accounts (handle text PRIMARY KEY, email text, balance bigint NOT NULL);\n\
+         CREATE TABLE notes (id integer PRIMARY KEY, text text NOT NULL);\n",
+        "DROP TABLE notes;\nDROP TABLE app.accounts;\nDROP SCHEMA app;\n",
+    );
+    let mut conn = project.db.conn();
+    expect_ok(&project.ours(&["setup"]), "pghistory-diesel setup");
+    let out = expect_ok(
+        &project.ours(&["generate", "--version", "2020-01-02-000000"]),
+        "pghistory-diesel generate",
+    );
+    assert!(
+        out.contains("2020-01-02-000000_pghistory_tracking"),
+        "{out}"
+    );
+    expect_ok(
+        &project.diesel(&["migration", "run"]),
+        "diesel migration run",
+    );
+    assert!(
+        schema_exists(&mut conn, "history"),
+        "the events schema was created"
+    );
+    assert!(exists(&mut conn, "app.accounts_events"));
+    assert!(exists(&mut conn, "history.notes_events"));
+
+    // Default trackers: insert and update, no delete.
+    let accounts = "pgh_label, pgh_obj_id, handle, email, balance";
+    assert_eq!(
+        events_written_by(
+            &mut conn,
+            "INSERT INTO app.accounts VALUES ('ann', NULL, 10), ('bob', 'bob@example.com', 20)",
+            "app.accounts_events",
+            accounts,
+        ),
+        [
+            "(insert,ann,ann,,10)",
+            "(insert,bob,bob,bob@example.com,20)"
+        ]
+    );
+    assert_eq!(
+        events_written_by(
+            &mut conn,
+            "UPDATE app.accounts SET balance = balance + 5 WHERE handle = 'bob'",
+            "app.accounts_events",
+            accounts,
+        ),
+        ["(update,bob,bob,bob@example.com,25)"]
+    );
+    assert_eq!(
+        events_written_by(
+            &mut conn,
+            "DELETE FROM app.accounts",
+            "app.accounts_events",
+            accounts
+        ),
+        Vec::<String>::new(),
+        "no delete tracker by default"
+    );
+
+    // context = json: the metadata in force is copied onto the event.
+    execute(
+        &mut conn,
+        r#"SELECT pghistory_attach_context(NULL, '{"user": "ann"}'::jsonb, false)"#,
+    );
+    let notes = "pgh_label, pgh_obj_id, pgh_context_id IS NOT NULL, pgh_context, text";
+    assert_eq!(
+        events_written_by(
+            &mut conn,
+            "INSERT INTO notes VALUES (1, 'hello')",
+            "history.notes_events",
+            notes,
+        ),
+        [r#"(insert,1,t,"{""user"": ""ann""}",hello)"#]
+    );
+    execute(&mut conn, "SELECT pghistory_detach_context(false)");
+    assert_eq!(
+        events_written_by(
+            &mut conn,
+            "DELETE FROM notes",
+            "history.notes_events",
+            notes
+        ),
+        ["(delete,1,f,,hello)"]
+    );
+
+    // revert --all: nothing of ours is left, the events schema included.
+    assert_eq!(applied(&mut conn).len(), 3);
+    expect_ok(
+        &project.diesel(&["migration", "revert", "--all"]),
+        "diesel migration revert --all",
+    );
+    assert!(applied(&mut conn).is_empty(), "nothing applied any more");
+    assert_eq!(
+        our_objects(&mut conn),
+        Vec::<String>::new(),
+        "nothing of ours remains"
+    );
+    assert!(
+        !schema_exists(&mut conn, "history"),
+        "the events schema was dropped"
+    );
+    assert!(
+        !schema_exists(&mut conn, "app"),
+        "the app's schema was dropped"
     );
 }
