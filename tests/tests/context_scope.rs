@@ -563,7 +563,7 @@ fn current_context_is_the_snapshot_in_force_and_none_outside_a_scope() {
     let (outer, inner, restored) = with_context(&mut conn, json!({"user": 1}), |conn| {
         insert_post(conn, "a")?;
         let outer = current_context(conn)?.unwrap();
-        let inner = with_context(conn, json!({"user": 2}), |conn| current_context(conn))?.unwrap();
+        let inner = with_context(conn, json!({"user": 2}), current_context)?.unwrap();
         let restored = current_context(conn)?.unwrap();
         QueryResult::Ok((outer, inner, restored))
     })
