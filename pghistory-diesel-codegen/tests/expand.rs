@@ -235,3 +235,51 @@ fn untracking_keeps_the_events_table() {
 fn setup_migration_sql() {
     insta::assert_snapshot!(files(&migration::setup_files()));
 }
+
+#[test]
+fn keyword_table_and_column_names_are_quoted_in_sql() {
+    let order = table(quote! {
+        #[pghistory(events(insert, update, delete))]
+        order (id) {
+            id -> Int8,
+            user -> Text,
+        }
+    });
+    let (planned, _) = migration::plan(&[order], &[], "2020-01-02-000000");
+    insta::assert_snapshot!(files(&planned.expect("a migration for a new table")));
+}
+
+#[test]
+fn the_issue_schema_rs_tracks_posts_and_nothing_else() {
+    let file: syn::File = syn::parse_quote! {
+        pghistory_diesel::tracked_table! {
+            #[pghistory(events(insert, update, delete))]
+            posts (id) {
+                id -> Int4,
+                title -> Text,
+                body -> Nullable<Text>,
+                score -> Int4,
+            }
+        }
+
+        diesel::table! {
+            comments (id) {
+                id -> Int4,
+                post_id -> Int4,
+                text -> Text,
+            }
+        }
+    };
+    let tables = pghistory_diesel_codegen::tables_in_file(&file).expect("valid schema.rs");
+    let names: Vec<(&str, &str)> = tables
+        .iter()
+        .map(|t| (t.sql_name.as_str(), t.events_sql_name.as_str()))
+        .collect();
+    assert_eq!(names, [("posts", "posts_events")]);
+    let labels: Vec<&str> = tables[0]
+        .trackers
+        .iter()
+        .map(|t| t.label.as_str())
+        .collect();
+    assert_eq!(labels, ["insert", "update", "delete"]);
+}
