@@ -67,6 +67,12 @@
 //! # }
 //! ```
 //!
+//! # Connection poolers
+//!
+//! Explicit scopes set the context inside the transaction they open, so they are safe behind
+//! PgBouncer in transaction mode. Ambient context is written per session at checkout; see
+//! [`crate::pool`] for why that is not safe there.
+//!
 //! # Errors
 //!
 //! Metadata is checked before anything is written: a value that is not a JSON object is

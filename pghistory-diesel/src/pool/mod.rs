@@ -12,6 +12,12 @@
 //! context the hook clears the settings, so a connection never carries the context of a
 //! previous checkout onto another request's events.
 //!
+//! The hook needs the setup migration: without it a checkout inside an ambient scope fails
+//! its validity check with the database's "function pghistory_attach_context does not
+//! exist", which r2d2 and bb8 retry until their connection timeout. Call
+//! [`check::check_setup`](crate::check::check_setup) at start-up to fail fast with
+//! [`Error::SetupMissing`](crate::Error::SetupMissing) instead.
+//!
 //! The context is attached at **session** level (it outlives transactions) and stays until
 //! the next checkout overwrites it. Inside one checkout, an explicit
 //! [`with_context`](crate::context::with_context) nests in it (same `scope_id`, merged
