@@ -472,3 +472,24 @@ fn generated_identity_and_domain_columns_are_snapshotted_as_stored() {
         ]
     );
 }
+
+#[test]
+#[ignore = "known gap: plan() does not record nullability, so making a column Nullable plans nothing and the events column's NOT NULL refuses every write that stores NULL"]
+fn a_column_made_nullable_is_made_nullable_in_the_events_table() {
+    let (_db, mut conn) =
+        database("CREATE TABLE items (id integer PRIMARY KEY, note text NOT NULL);");
+    let v1 = table(tokens! {
+        items (id) { id -> Int4, note -> Text, }
+    });
+    let mut applied = Vec::new();
+    migrate(&mut conn, &[v1], &mut applied);
+    // The app's own migration drops NOT NULL; schema.rs follows.
+    conn.batch_execute("ALTER TABLE items ALTER COLUMN note DROP NOT NULL")
+        .unwrap();
+    let v2 = table(tokens! {
+        items (id) { id -> Int4, note -> Nullable<Text>, }
+    });
+    migrate(&mut conn, &[v2], &mut applied);
+    conn.batch_execute("INSERT INTO items VALUES (1, NULL)")
+        .unwrap();
+}
