@@ -201,3 +201,27 @@ fn a_pool_of_one_shared_by_two_threads_never_leaks_a_context() {
         }
     }
 }
+
+#[test]
+fn without_the_setup_migration_only_checkouts_in_an_ambient_scope_fail() {
+    let db = TestDb::empty();
+    let pool = pool_builder()
+        .max_size(1)
+        .connection_timeout(std::time::Duration::from_millis(500))
+        .build(ContextConnectionManager::new(db.url.clone()))
+        .expect("build the pool");
+    // No ambient context: the hook only clears the settings, which needs no setup.
+    pool.get().expect("a checkout without context works");
+    let result = ambient_scope(json!({"user": 1}), || pool.get().map(drop)).unwrap();
+    let error = result.expect_err("attaching needs the setup migration");
+    assert!(
+        error.to_string().contains("pghistory_attach_context"),
+        "{error}"
+    );
+    // What check_setup reports up front.
+    let mut conn = db.conn();
+    assert!(matches!(
+        pghistory_diesel::check::check_setup(&mut conn),
+        Err(Error::SetupMissing)
+    ));
+}
