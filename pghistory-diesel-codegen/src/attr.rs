@@ -174,7 +174,20 @@ pub fn table_options(cx: &Ctxt, attrs: &[&Attribute]) -> TableOptions {
 fn parse_event(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<RawTracker> {
     let content;
     syn::parenthesized!(content in meta.input);
+    if content.is_empty() {
+        return Err(content.error(
+            "expected an event kind\nhelp: event(insert | update | delete | manual, label = \"...\", ...)",
+        ));
+    }
     let kind: Ident = content.parse()?;
+    if content.peek(Token![=]) {
+        return Err(syn::Error::new(
+            kind.span(),
+            format!(
+                "the event kind comes first, before `{kind} = ...`\nhelp: event(update, {kind} = ...)"
+            ),
+        ));
+    }
     let mut tracker = RawTracker {
         kind,
         label: None,
