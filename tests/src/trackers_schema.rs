@@ -135,6 +135,25 @@ pghistory_diesel::tracked_table! {
     }
 }
 
+pghistory_diesel::tracked_table! {
+    /// Awkward SQL names: a table name with a capital and a space, keyword column names
+    /// used in a condition, a manual event and the pause list.
+    #[pghistory(
+        events(insert, update),
+        event(update, label = "reassigned", when = changed(owner) && new.position > 0),
+        event(manual, label = "escalated"),
+        append_only,
+    )]
+    #[sql_name = "Help Tickets"]
+    tickets (id) {
+        id -> Int4,
+        #[sql_name = "user"]
+        owner -> Text,
+        #[sql_name = "order"]
+        position -> Int4,
+    }
+}
+
 diesel::table! {
     /// Tags of articles (untracked).
     tags (id) {

@@ -20,7 +20,7 @@ fn tracker_migrations_install_exactly_what_trackers_schema_rs_declares() {
     let tables = pghistory_diesel_codegen::tables_in_file(&file).unwrap();
     assert_eq!(
         tables.len(),
-        7,
+        8,
         "every tracked_table! of trackers_schema.rs is found"
     );
     let mut existing = Vec::new();
@@ -70,4 +70,5 @@ fn every_tracker_table_passes_the_trigger_check() {
     check::check_table::<ledger::table>(&mut conn).unwrap();
     check::check_table::<samples::table>(&mut conn).unwrap();
     check::check_table::<article_tags::table>(&mut conn).unwrap();
+    check::check_table::<tickets::table>(&mut conn).unwrap();
 }

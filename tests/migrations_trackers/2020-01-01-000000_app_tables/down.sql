@@ -1,3 +1,4 @@
+DROP TABLE "Help Tickets";
 DROP TABLE article_tags;
 DROP TABLE tags;
 DROP TABLE samples;

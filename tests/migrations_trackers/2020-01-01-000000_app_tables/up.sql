@@ -60,3 +60,8 @@ CREATE TABLE article_tags (
     tag_id integer NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
     UNIQUE (article_id, tag_id)
 );
+CREATE TABLE "Help Tickets" (
+    id serial PRIMARY KEY,
+    "user" text NOT NULL,
+    "order" integer NOT NULL DEFAULT 0
+);
