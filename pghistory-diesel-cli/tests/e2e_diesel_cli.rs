@@ -822,7 +822,7 @@ fn schema_exists(conn: &mut PgConnection, name: &str) -> bool {
 }
 
 #[test]
-fn schemas_default_trackers_and_json_context_survive_the_real_cli_and_revert_all() {
+fn schemas_default_trackers_json_context_and_untracking_through_the_real_cli() {
     let project = Project::new(SCHEMAS_SCHEMA);
     project.app_migration(
         "2020-01-01-000000_create_tables",
@@ -911,6 +911,53 @@ fn schemas_default_trackers_and_json_context_survive_the_real_cli_and_revert_all
         ),
         ["(delete,1,f,,hello)"]
     );
+
+    // Untracking notes: its triggers go, its history stays; reverting that brings the
+    // triggers back.
+    let accounts_only = SCHEMAS_SCHEMA
+        .split("\n\n")
+        .next()
+        .expect("the accounts table comes first");
+    assert!(accounts_only.contains("app.accounts") && !accounts_only.contains("notes"));
+    project.set_schema(accounts_only);
+    let out = expect_ok(
+        &project.ours(&["generate", "--version", "2020-01-03-000000"]),
+        "pghistory-diesel generate (untrack notes)",
+    );
+    assert!(out.contains("2020-01-03-000000_pghistory_notes"), "{out}");
+    expect_ok(
+        &project.diesel(&["migration", "run"]),
+        "diesel migration run (untrack)",
+    );
+    assert!(
+        triggers_on(&mut conn, "notes").is_empty(),
+        "no triggers on notes"
+    );
+    assert_eq!(
+        events_written_by(
+            &mut conn,
+            "INSERT INTO notes VALUES (2, 'untracked')",
+            "history.notes_events",
+            notes
+        ),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM history.notes_events"),
+        2,
+        "the history of notes is kept"
+    );
+    revert_one(&project, &mut conn, "2020-01-03-000000_pghistory_notes");
+    assert_eq!(
+        events_written_by(
+            &mut conn,
+            "DELETE FROM notes",
+            "history.notes_events",
+            notes
+        ),
+        ["(delete,2,f,,untracked)"]
+    );
+    project.set_schema(SCHEMAS_SCHEMA);
 
     // revert --all: nothing of ours is left, the events schema included.
     assert_eq!(applied(&mut conn).len(), 3);
