@@ -154,6 +154,44 @@ pub fn add_context_columns(table: &TrackedTable, columns: &[String]) -> String {
         .collect()
 }
 
+/// Gives snapshot columns the tracked columns' current type, read from the catalog when
+/// the migration runs, converting the history with a cast; and drops their `NOT NULL` when
+/// the tracked column allows NULL. (A tracked column that became `NOT NULL` leaves its
+/// snapshot column nullable: older events may hold NULL.)
+pub fn follow_column_types(table: &TrackedTable, columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|col| {
+            format!(
+                r#"DO $pghistory$
+DECLARE
+    pgh_type text;
+    pgh_not_null boolean;
+BEGIN
+    SELECT pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull INTO pgh_type, pgh_not_null
+    FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid = {tracked}::regclass AND a.attname = {col} AND a.attnum > 0 AND NOT a.attisdropped;
+    IF pgh_type IS NULL THEN
+        RAISE EXCEPTION 'pghistory-diesel: column % of % is declared in schema.rs but does not exist in the database', {col}, {tracked};
+    END IF;
+    IF pgh_type OPERATOR(pg_catalog.<>) (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+                       WHERE a.attrelid = {events}::regclass AND a.attname = {col} AND NOT a.attisdropped) THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s', {events}, {col}, pgh_type, {col}, pgh_type);
+    END IF;
+    IF NOT pgh_not_null THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL', {events}, {col});
+    END IF;
+END
+$pghistory$;
+"#,
+                events = quote::literal(&events_name(table)),
+                tracked = quote::literal(&tracked_name(table)),
+                col = quote::literal(col),
+            )
+        })
+        .collect()
+}
+
 /// Keeps the history of columns no longer tracked, but lets new events leave them NULL.
 pub fn relax_columns(table: &TrackedTable, columns: &[String]) -> String {
     columns

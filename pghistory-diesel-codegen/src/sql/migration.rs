@@ -48,6 +48,9 @@ pub struct Installed {
     pub events_table: String,
     /// Snapshot columns of the events table.
     pub columns: Vec<String>,
+    /// The declared SQL type of each snapshot column (as in schema.rs, `Nullable` included),
+    /// in `columns` order; empty when the migration predates recording them.
+    pub types: Vec<String>,
     /// Fingerprint of the installed triggers (empty when tracking was removed).
     pub fingerprint: String,
     /// The installed trigger SQL, to restore it when a later migration is reverted.
@@ -107,8 +110,23 @@ fn marker(kind: &str, fields: &[(&str, String)]) -> String {
     format!("{MARK}{kind} {}\n", parts.join(" "))
 }
 
+/// A snapshot column's declared SQL type, as compared between migrations.
+fn type_key(col: &crate::model::Column) -> String {
+    let mut key: String = ::quote::ToTokens::to_token_stream(&col.ty)
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if let Some(pg) = &col.pg_type {
+        key.push('@');
+        key.push_str(pg);
+    }
+    key
+}
+
 fn state_marker(kind: &str, table: &TrackedTable) -> String {
     let columns: Vec<String> = table.tracked_columns().map(|c| encode(&c.sql_name)).collect();
+    let types: Vec<String> = table.tracked_columns().map(|c| encode(&type_key(c))).collect();
     marker(
         kind,
         &[
@@ -118,6 +136,7 @@ fn state_marker(kind: &str, table: &TrackedTable) -> String {
             ("events_table", table.events_sql_name.clone()),
             ("columns", columns.join(",")),
             ("triggers", trigger::fingerprint(table)),
+            ("types", types.join(",")),
         ],
     )
 }
@@ -161,11 +180,15 @@ pub fn installed(existing: &[ExistingMigration]) -> BTreeMap<(String, String), I
                         }
                         j += 1;
                     }
-                    let columns = get("columns")
-                        .split(',')
-                        .filter(|c| !c.is_empty())
-                        .filter_map(decode)
-                        .collect();
+                    let list = |field: &str| -> Vec<String> {
+                        get(field)
+                            .split(',')
+                            .filter(|c| !c.is_empty())
+                            .filter_map(decode)
+                            .collect()
+                    };
+                    let columns = list("columns");
+                    let types = list("types");
                     state.insert(
                         key.clone(),
                         Installed {
@@ -174,6 +197,7 @@ pub fn installed(existing: &[ExistingMigration]) -> BTreeMap<(String, String), I
                             events_schema: get("events_schema"),
                             events_table: get("events_table"),
                             columns,
+                            types,
                             fingerprint: get("triggers"),
                             trigger_sql,
                             migration: mig.dir_name.clone(),
@@ -270,9 +294,26 @@ pub fn plan(
                     table.tracked_columns().map(|c| c.sql_name.clone()).collect();
                 let same_events = old.events_schema == table.events_schema
                     && old.events_table == table.events_sql_name;
+                // Columns whose declared type (or nullability) changed; unknown, and so
+                // taken as unchanged, for migrations written before types were recorded.
+                let retyped: Vec<String> = if old.types.len() == old.columns.len() {
+                    table
+                        .tracked_columns()
+                        .filter(|c| {
+                            old.columns
+                                .iter()
+                                .position(|o| *o == c.sql_name)
+                                .is_some_and(|i| old.types[i] != type_key(c))
+                        })
+                        .map(|c| c.sql_name.clone())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 if old.fingerprint == trigger::fingerprint(table)
                     && old.columns == new_columns
                     && same_events
+                    && retyped.is_empty()
                 {
                     continue;
                 }
@@ -310,6 +351,8 @@ pub fn plan(
                     up.push_str(&event_table::add_columns(table, &added));
                     up.push_str(&event_table::relax_columns(table, &removed));
                     up.push_str(&event_table::add_context_columns(table, &context_added));
+                    // Not undone: the down runs while the tracked column still has its new type.
+                    up.push_str(&event_table::follow_column_types(table, &retyped));
                 }
                 up.push_str(&format!("{MARK}triggers\n"));
                 up.push_str(&triggers);
@@ -450,7 +493,7 @@ mod tests {
         assert!(files.up.contains(&event_table::create(&posts)));
         assert!(files.up.contains(&trigger::install(&posts)));
         assert!(files.up.contains(&format!(
-            "{MARK}install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle triggers={}\n",
+            "{MARK}install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle triggers={} types=Int4%2CText\n",
             trigger::fingerprint(&posts)
         )));
         assert!(files.down.contains(&trigger::uninstall(&posts)));
@@ -742,5 +785,45 @@ mod tests {
         let (fourth, _) = must_plan(&[fk], &existing, "2024-01-04-000000");
         assert!(!fourth.up.contains("ADD COLUMN"));
         assert!(!fourth.down.contains("DROP COLUMN"));
+    }
+
+    #[test]
+    fn a_changed_column_type_or_nullability_gets_an_upgrade_that_follows_it() {
+        let v1 = table(quote! {
+            items (id) { id -> Int4, code -> Int4, note -> Text, }
+        });
+        let (first, _) = must_plan(std::slice::from_ref(&v1), &[], "2024-01-01-000000");
+        assert!(first.up.contains(" types=Int4%2CInt4%2CText\n"), "{}", first.up);
+        let v2 = table(quote! {
+            items (id) { id -> Int4, code -> Text, note -> Nullable<Text>, }
+        });
+        assert_eq!(trigger::fingerprint(&v1), trigger::fingerprint(&v2));
+        let (second, changes) =
+            must_plan(std::slice::from_ref(&v2), &[applied(&first)], "2024-01-02-000000");
+        assert_eq!(changes, [Change::Update("\"public\".\"items\"".to_owned())]);
+        assert!(second.up.contains(&event_table::follow_column_types(
+            &v2,
+            &["code".to_owned(), "note".to_owned()]
+        )));
+        assert!(!second.up.contains("ADD COLUMN"));
+        let existing = [applied(&first), applied(&second)];
+        assert!(plan(&[v2], &existing, "2024-01-03-000000").0.is_none());
+    }
+
+    #[test]
+    fn migrations_written_before_types_were_recorded_plan_no_type_change() {
+        let v1 = table(quote! {
+            items (id) { id -> Int4, code -> Int4, }
+        });
+        let (first, _) = must_plan(std::slice::from_ref(&v1), &[], "2024-01-01-000000");
+        let legacy = ExistingMigration {
+            dir_name: first.dir_name.clone(),
+            up: first.up.replace(" types=Int4%2CInt4\n", "\n"),
+        };
+        assert_ne!(legacy.up, first.up);
+        let v2 = table(quote! {
+            items (id) { id -> Int4, code -> Text, }
+        });
+        assert!(plan(&[v2], &[legacy], "2024-01-02-000000").0.is_none());
     }
 }
