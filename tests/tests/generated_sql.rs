@@ -507,3 +507,34 @@ fn a_column_made_nullable_is_made_nullable_in_the_events_table() {
         .collect();
     assert_eq!(notes, [Value::Null]);
 }
+
+#[test]
+fn a_primary_key_widened_to_bigint_widens_pgh_obj_id() {
+    let (_db, mut conn) = database("CREATE TABLE big (id integer PRIMARY KEY, v text);");
+    let v1 = table(tokens! {
+        big (id) { id -> Int4, v -> Nullable<Text>, }
+    });
+    let mut applied = Vec::new();
+    migrate(&mut conn, &[v1], &mut applied);
+    conn.batch_execute("INSERT INTO big VALUES (1, 'small')")
+        .unwrap();
+    conn.batch_execute("ALTER TABLE big ALTER COLUMN id TYPE bigint")
+        .unwrap();
+    let v2 = table(tokens! {
+        big (id) { id -> Int8, v -> Nullable<Text>, }
+    });
+    migrate(&mut conn, &[v2], &mut applied);
+    conn.batch_execute("INSERT INTO big VALUES (1099511627776, 'big')")
+        .unwrap();
+    let keys: Vec<(Value, Value)> = events(&mut conn, "\"public\".\"big_events\"")
+        .into_iter()
+        .map(|e| (e["pgh_obj_id"].clone(), e["id"].clone()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            (json!(1), json!(1)),
+            (json!(1_099_511_627_776_i64), json!(1_099_511_627_776_i64))
+        ]
+    );
+}

@@ -157,7 +157,8 @@ pub fn add_context_columns(table: &TrackedTable, columns: &[String]) -> String {
 /// Gives snapshot columns the tracked columns' current type, read from the catalog when
 /// the migration runs, converting the history with a cast; and drops their `NOT NULL` when
 /// the tracked column allows NULL. (A tracked column that became `NOT NULL` leaves its
-/// snapshot column nullable: older events may hold NULL.)
+/// snapshot column nullable: older events may hold NULL.) A primary key's new type is
+/// also given to `pgh_obj_id`.
 pub fn follow_column_types(table: &TrackedTable, columns: &[String]) -> String {
     columns
         .iter()
@@ -181,12 +182,21 @@ BEGIN
     IF NOT pgh_not_null THEN
         EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL', {events}, {col});
     END IF;
-END
+{obj_id}END
 $pghistory$;
 "#,
                 events = quote::literal(&events_name(table)),
                 tracked = quote::literal(&tracked_name(table)),
                 col = quote::literal(col),
+                obj_id = if *col == table.pk().sql_name {
+                    // The key's type is pgh_obj_id's type too.
+                    format!(
+                        "    EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN \"pgh_obj_id\" TYPE %s USING \"pgh_obj_id\"::%s', {events}, pgh_type, pgh_type);\n",
+                        events = quote::literal(&events_name(table)),
+                    )
+                } else {
+                    String::new()
+                },
             )
         })
         .collect()
