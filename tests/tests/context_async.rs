@@ -292,6 +292,37 @@ async fn a_new_deadpool_connection_gets_the_ambient_context_from_the_post_create
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn deadpool_checkouts_in_one_ambient_scope_share_one_snapshot_row() {
+    let db = TestDb::migrated();
+    let pool = deadpool::pool_builder(db.url.clone())
+        .max_size(1)
+        .build()
+        .unwrap();
+    ambient_scope_async(json!({"request": 1}), async {
+        // Created (post_create hook), then reused (recycling): one row.
+        for title in ["created", "recycled"] {
+            let mut conn = pool.get().await.unwrap();
+            insert_post(&mut conn, title).await.unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let events: HashMap<String, Option<Context>> =
+        post_events(&mut conn).await.into_iter().collect();
+    assert_eq!(
+        events["created"].as_ref().unwrap().id,
+        events["recycled"].as_ref().unwrap().id
+    );
+    let rows: i64 = pghistory_context::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+}
+
 async fn bb8_worker(pool: bb8::Pool, name: &'static str) -> Vec<(String, Expect)> {
     let mut expected = Vec::with_capacity(ITERATIONS);
     for i in 0..ITERATIONS {

@@ -225,3 +225,46 @@ fn without_the_setup_migration_only_checkouts_in_an_ambient_scope_fail() {
         Err(Error::SetupMissing)
     ));
 }
+
+#[test]
+fn checkouts_of_one_pool_in_one_ambient_scope_share_one_snapshot_row() {
+    let db = TestDb::migrated();
+    let pool = pool_of_one(&db);
+    let other_pool = pool_of_one(&db);
+    ambient_scope(json!({"request": 1}), || {
+        for title in ["first", "second"] {
+            let mut conn = pool.get().unwrap();
+            insert_post(&mut conn, title).unwrap();
+        }
+        // Another pool writes its own row: it may serve another database.
+        insert_post(&mut other_pool.get().unwrap(), "other pool").unwrap();
+        // A nested scope has other metadata: a row of its own.
+        ambient_scope(json!({"step": 2}), || {
+            insert_post(&mut pool.get().unwrap(), "nested").unwrap();
+        })
+        .unwrap();
+        insert_post(&mut pool.get().unwrap(), "third").unwrap();
+        // Attaching by hand always writes a row.
+        let mut conn = pool.get().unwrap();
+        pghistory_diesel::context::attach_ambient(&mut conn).unwrap();
+        insert_post(&mut conn, "by hand").unwrap();
+    })
+    .unwrap();
+
+    let events = events_by_title(&mut pool.get().unwrap());
+    let id = |title: &str| events[title].as_ref().unwrap().id;
+    assert_eq!(id("first"), id("second"));
+    assert_eq!(id("first"), id("third"));
+    assert_ne!(id("first"), id("other pool"));
+    assert_ne!(id("first"), id("nested"));
+    assert_ne!(id("first"), id("by hand"));
+    assert_eq!(
+        events["nested"].as_ref().unwrap().metadata,
+        json!({"request": 1, "step": 2})
+    );
+    let rows: i64 = pghistory_context::table
+        .count()
+        .get_result(&mut pool.get().unwrap())
+        .unwrap();
+    assert_eq!(rows, 4);
+}

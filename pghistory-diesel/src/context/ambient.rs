@@ -2,6 +2,8 @@
 //! connection by the pool hooks at each checkout.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -15,29 +17,73 @@ use crate::Error;
 /// The ambient context: what the pool hooks attach to a connection at checkout.
 ///
 /// Set by [`ambient_scope`] (for the current thread) or [`ambient_scope_async`] (for the
-/// current task, feature `async`), read by [`current_ambient`].
-#[derive(Clone, Debug, PartialEq)]
+/// current task, feature `async`), read by [`current_ambient`]. Two values are equal when
+/// their scope and metadata are.
+#[derive(Clone, Debug)]
 pub struct Ambient {
     /// The scope id shared by every snapshot written for this scope and the scopes nested
     /// in it; `pghistory_context.scope_id`.
     pub scope_id: Uuid,
     /// The metadata in force: the outer scopes' merged with this one's, inner keys winning.
     pub metadata: Map<String, Value>,
+    /// The snapshot rows the pool hooks wrote for this scope, per pool, for later checkouts
+    /// of the same pool in the same scope to point at instead of writing another.
+    snapshots: Arc<Mutex<Vec<(PoolKey, Uuid)>>>,
+}
+
+impl PartialEq for Ambient {
+    fn eq(&self, other: &Ambient) -> bool {
+        self.scope_id == other.scope_id && self.metadata == other.metadata
+    }
 }
 
 impl Ambient {
     /// The ambient context of a scope opened with `metadata` where `outer` was in force.
     fn nested_in(outer: Option<Ambient>, metadata: Map<String, Value>) -> Ambient {
-        match outer {
-            Some(outer) => Ambient {
-                scope_id: outer.scope_id,
-                metadata: sql::merge(&outer.metadata, metadata),
-            },
-            None => Ambient {
-                scope_id: Uuid::new_v4(),
-                metadata,
-            },
+        let (scope_id, metadata) = match outer {
+            Some(outer) => (outer.scope_id, sql::merge(&outer.metadata, metadata)),
+            None => (Uuid::new_v4(), metadata),
+        };
+        Ambient {
+            scope_id,
+            metadata,
+            snapshots: Arc::default(),
         }
+    }
+
+    /// The snapshot a hook of pool `key` wrote for this scope, if any.
+    fn snapshot(&self, key: PoolKey) -> Option<Uuid> {
+        let snapshots = self.snapshots.lock().unwrap_or_else(|e| e.into_inner());
+        snapshots.iter().find(|(k, _)| *k == key).map(|(_, id)| *id)
+    }
+
+    /// Remembers the snapshot a hook of pool `key` wrote for this scope.
+    fn remember(&self, key: PoolKey, id: Uuid) {
+        let mut snapshots = self.snapshots.lock().unwrap_or_else(|e| e.into_inner());
+        if !snapshots.iter().any(|(k, _)| *k == key) {
+            snapshots.push((key, id));
+        }
+    }
+}
+
+/// Identifies one pool's hooks (one database), so that a snapshot row written through a pool
+/// is only reused on connections of the same pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(any(feature = "r2d2", feature = "deadpool", feature = "bb8")),
+    allow(dead_code)
+)]
+pub(crate) struct PoolKey(u64);
+
+#[cfg_attr(
+    not(any(feature = "r2d2", feature = "deadpool", feature = "bb8")),
+    allow(dead_code)
+)]
+impl PoolKey {
+    /// A key no other pool has.
+    pub(crate) fn new() -> PoolKey {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        PoolKey(NEXT.fetch_add(1, Ordering::Relaxed))
     }
 }
 
@@ -150,33 +196,64 @@ pub fn current_ambient() -> Option<Ambient> {
 /// Writes the [`current_ambient`] context onto `conn` for the session, or clears the
 /// context settings when there is none. One round trip.
 ///
-/// The pool hooks call it at every checkout; call it yourself on a connection you hold
+/// The pool hooks do this at every checkout; call it yourself on a connection you hold
 /// when the ambient context changed since you got it. Each call with a context writes a
-/// new snapshot row sharing the ambient `scope_id`.
+/// new snapshot row sharing the ambient `scope_id`. (The pool hooks write one row per pool
+/// and ambient scope, and point later checkouts in the same scope at it.)
 pub fn attach_ambient(conn: &mut PgConnection) -> QueryResult<()> {
-    match current_ambient() {
-        Some(ambient) => sql::attach(Some(ambient.scope_id), ambient.metadata, false)
-            .get_result::<Uuid>(conn)
-            .map(drop),
-        None => sql::set_settings(None, false).execute(conn).map(drop),
+    attach_ambient_for(conn, None)
+}
+
+/// [`attach_ambient`], reusing the snapshot pool `key` already wrote for this scope.
+#[cfg_attr(not(feature = "r2d2"), allow(dead_code))]
+pub(crate) fn attach_ambient_for(conn: &mut PgConnection, key: Option<PoolKey>) -> QueryResult<()> {
+    let Some(ambient) = current_ambient() else {
+        return sql::set_settings(None, false).execute(conn).map(drop);
+    };
+    if let Some(id) = key.and_then(|key| ambient.snapshot(key)) {
+        let query = sql::set_settings(Some((id, &ambient.metadata)), false);
+        return query.execute(conn).map(drop);
     }
+    let query = sql::attach(Some(ambient.scope_id), ambient.metadata.clone(), false);
+    let id = query.get_result::<Uuid>(conn)?;
+    // Only a row written outside a transaction is committed already and sure to stay.
+    if let Some(key) = key {
+        if super::scope::depth(conn)? == 0 {
+            ambient.remember(key, id);
+        }
+    }
+    Ok(())
 }
 
 /// The async twin of [`attach_ambient`], for `diesel_async::AsyncPgConnection`.
 #[cfg(feature = "async")]
 pub async fn attach_ambient_async(conn: &mut diesel_async::AsyncPgConnection) -> QueryResult<()> {
-    match current_ambient() {
-        Some(ambient) => {
-            let query = sql::attach(Some(ambient.scope_id), ambient.metadata, false);
-            diesel_async::RunQueryDsl::get_result::<Uuid>(query, conn)
-                .await
-                .map(drop)
-        }
-        None => {
-            let query = sql::set_settings(None, false);
-            diesel_async::RunQueryDsl::execute(query, conn)
-                .await
-                .map(drop)
+    attach_ambient_async_for(conn, None).await
+}
+
+/// [`attach_ambient_async`], reusing the snapshot pool `key` already wrote for this scope.
+#[cfg(feature = "async")]
+#[cfg_attr(not(any(feature = "deadpool", feature = "bb8")), allow(dead_code))]
+pub(crate) async fn attach_ambient_async_for(
+    conn: &mut diesel_async::AsyncPgConnection,
+    key: Option<PoolKey>,
+) -> QueryResult<()> {
+    use diesel_async::RunQueryDsl as Run;
+    let Some(ambient) = current_ambient() else {
+        let query = sql::set_settings(None, false);
+        return Run::execute(query, conn).await.map(drop);
+    };
+    if let Some(id) = key.and_then(|key| ambient.snapshot(key)) {
+        let query = sql::set_settings(Some((id, &ambient.metadata)), false);
+        return Run::execute(query, conn).await.map(drop);
+    }
+    let query = sql::attach(Some(ambient.scope_id), ambient.metadata.clone(), false);
+    let id = Run::get_result::<Uuid>(query, conn).await?;
+    // Only a row written outside a transaction is committed already and sure to stay.
+    if let Some(key) = key {
+        if super::asynch::depth(conn)? == 0 {
+            ambient.remember(key, id);
         }
     }
+    Ok(())
 }

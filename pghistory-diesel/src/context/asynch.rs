@@ -92,7 +92,10 @@ where
             Err(e) => return Err(rollback(conn, e).await),
         };
         if nested {
-            if let Err(e) = sql::set_settings(outer.as_ref(), true).execute(conn).await {
+            if let Err(e) = sql::set_settings(outer.as_ref().map(|o| (o.id, &o.metadata)), true)
+                .execute(conn)
+                .await
+            {
                 return Err(rollback(conn, E::from(e)).await);
             }
         }
@@ -108,7 +111,7 @@ pub async fn current_context_async(conn: &mut AsyncPgConnection) -> QueryResult<
 }
 
 /// The transaction depth: 0 outside a transaction.
-fn depth(conn: &mut AsyncPgConnection) -> QueryResult<u32> {
+pub(super) fn depth(conn: &mut AsyncPgConnection) -> QueryResult<u32> {
     let status = <AnsiTransactionManager as TransactionManager<AsyncPgConnection>>::transaction_manager_status_mut(conn);
     Ok(status.transaction_depth()?.map_or(0, |d| d.get()))
 }

@@ -95,9 +95,14 @@ mod asynch;
 mod scope;
 mod sql;
 
+#[cfg(feature = "async")]
+#[allow(unused_imports)] // used by the pool features
+pub(crate) use ambient::attach_ambient_async_for;
 pub use ambient::{ambient_scope, attach_ambient, current_ambient, Ambient};
 #[cfg(feature = "async")]
 pub use ambient::{ambient_scope_async, attach_ambient_async};
+#[allow(unused_imports)] // used by the pool features
+pub(crate) use ambient::{attach_ambient_for, PoolKey};
 #[cfg(feature = "async")]
 pub use asynch::{current_context_async, with_context_async, ScopeFn};
 pub use scope::{current_context, with_context};

@@ -61,7 +61,7 @@ where
         let outer = enter(conn, metadata)?;
         let value = f(conn)?;
         if nested {
-            sql::set_settings(outer.as_ref(), true).execute(conn)?;
+            sql::set_settings(outer.as_ref().map(|o| (o.id, &o.metadata)), true).execute(conn)?;
         }
         Ok(value)
     })
@@ -91,7 +91,7 @@ pub fn current_context(conn: &mut PgConnection) -> QueryResult<Option<Context>> 
 }
 
 /// The transaction depth: 0 outside a transaction, 1 in one, more in savepoints.
-fn depth(conn: &mut PgConnection) -> QueryResult<u32> {
+pub(super) fn depth(conn: &mut PgConnection) -> QueryResult<u32> {
     let status = AnsiTransactionManager::transaction_manager_status_mut(conn);
     Ok(status.transaction_depth()?.map_or(0, |d| d.get()))
 }

@@ -141,13 +141,13 @@ pub(crate) fn attach(
     ))
 }
 
-/// Sets both settings: to `outer`'s values, or to `''` (no context).
-pub(crate) fn set_settings(outer: Option<&Outer>, is_local: bool) -> dsl::select<SetBoth> {
-    let (id, metadata) = match outer {
-        Some(o) => (
-            o.id.to_string(),
-            Value::Object(o.metadata.clone()).to_string(),
-        ),
+/// Sets both settings: to snapshot `id` and its metadata, or to `''` (no context).
+pub(crate) fn set_settings(
+    snapshot: Option<(Uuid, &Map<String, Value>)>,
+    is_local: bool,
+) -> dsl::select<SetBoth> {
+    let (id, metadata) = match snapshot {
+        Some((id, metadata)) => (id.to_string(), Value::Object(metadata.clone()).to_string()),
         None => (String::new(), String::new()),
     };
     diesel::select((

@@ -36,5 +36,8 @@ pub type Pool = diesel_async::pooled_connection::bb8::Pool<AsyncPgConnection>;
 
 /// A diesel-async manager whose checkout check attaches the ambient context.
 pub fn manager(database_url: impl Into<String>) -> AsyncDieselConnectionManager<AsyncPgConnection> {
-    AsyncDieselConnectionManager::new_with_config(database_url, super::manager_config())
+    AsyncDieselConnectionManager::new_with_config(
+        database_url,
+        super::manager_config(crate::context::PoolKey::new()),
+    )
 }

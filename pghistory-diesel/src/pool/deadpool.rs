@@ -32,19 +32,32 @@ use diesel_async::pooled_connection::deadpool::{Hook, HookError, PoolBuilder};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
 use diesel_async::AsyncPgConnection;
 
+use crate::context::{attach_ambient_async_for, PoolKey};
+
 /// A deadpool of diesel-async connections.
 pub type Pool = diesel_async::pooled_connection::deadpool::Pool<AsyncPgConnection>;
 
 /// A diesel-async manager whose recycling check attaches the ambient context.
 pub fn manager(database_url: impl Into<String>) -> AsyncDieselConnectionManager<AsyncPgConnection> {
-    AsyncDieselConnectionManager::new_with_config(database_url, super::manager_config())
+    manager_with(database_url, PoolKey::new())
+}
+
+fn manager_with(
+    database_url: impl Into<String>,
+    key: PoolKey,
+) -> AsyncDieselConnectionManager<AsyncPgConnection> {
+    AsyncDieselConnectionManager::new_with_config(database_url, super::manager_config(key))
 }
 
 /// The `post_create` hook that attaches the ambient context to a new connection.
 pub fn post_create_hook() -> Hook<AsyncPgConnection> {
-    Hook::async_fn(|conn: &mut AsyncPgConnection, _| {
+    post_create_hook_with(PoolKey::new())
+}
+
+fn post_create_hook_with(key: PoolKey) -> Hook<AsyncPgConnection> {
+    Hook::async_fn(move |conn: &mut AsyncPgConnection, _| {
         Box::pin(async move {
-            crate::context::attach_ambient_async(conn)
+            attach_ambient_async_for(conn, Some(key))
                 .await
                 .map_err(|e| HookError::Backend(PoolError::QueryError(e)))
         })
@@ -54,5 +67,6 @@ pub fn post_create_hook() -> Hook<AsyncPgConnection> {
 /// A pool builder over [`manager`] with [`post_create_hook`]: every checkout, new or reused,
 /// attaches the ambient context or clears it.
 pub fn pool_builder(database_url: impl Into<String>) -> PoolBuilder<AsyncPgConnection> {
-    Pool::builder(manager(database_url)).post_create(post_create_hook())
+    let key = PoolKey::new();
+    Pool::builder(manager_with(database_url, key)).post_create(post_create_hook_with(key))
 }

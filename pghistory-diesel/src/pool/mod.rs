@@ -18,6 +18,10 @@
 //! [`check::check_setup`](crate::check::check_setup) at start-up to fail fast with
 //! [`Error::SetupMissing`](crate::Error::SetupMissing) instead.
 //!
+//! Within one ambient scope, the first checkout of a pool writes the snapshot row; later
+//! checkouts of the same pool in the same scope point the connection at that row (two
+//! `set_config`s), so a request writes one row per pool however often it checks out.
+//!
 //! The context is attached at **session** level (it outlives transactions) and stays until
 //! the next checkout overwrites it. Inside one checkout, an explicit
 //! [`with_context`](crate::context::with_context) nests in it (same `scope_id`, merged
@@ -48,20 +52,23 @@ pub mod deadpool;
 #[cfg(feature = "r2d2")]
 pub mod r2d2;
 
-/// The diesel-async recycling method that attaches the ambient context (or clears it).
+/// The diesel-async recycling method that attaches the ambient context (or clears it),
+/// reusing the snapshot pool `key` wrote for the scope.
 #[cfg(any(feature = "deadpool", feature = "bb8"))]
 fn attach_on_recycle(
+    key: crate::context::PoolKey,
 ) -> diesel_async::pooled_connection::RecyclingMethod<diesel_async::AsyncPgConnection> {
-    diesel_async::pooled_connection::RecyclingMethod::CustomFunction(Box::new(|conn| {
-        Box::pin(crate::context::attach_ambient_async(conn))
+    diesel_async::pooled_connection::RecyclingMethod::CustomFunction(Box::new(move |conn| {
+        Box::pin(crate::context::attach_ambient_async_for(conn, Some(key)))
     }))
 }
 
 /// A diesel-async manager configuration whose recycling check attaches the ambient context.
 #[cfg(any(feature = "deadpool", feature = "bb8"))]
 fn manager_config(
+    key: crate::context::PoolKey,
 ) -> diesel_async::pooled_connection::ManagerConfig<diesel_async::AsyncPgConnection> {
     let mut config = diesel_async::pooled_connection::ManagerConfig::default();
-    config.recycling_method = attach_on_recycle();
+    config.recycling_method = attach_on_recycle(key);
     config
 }

@@ -30,6 +30,8 @@
 use diesel::r2d2::{Builder, ConnectionManager, ManageConnection, Pool as R2d2Pool};
 use diesel::PgConnection;
 
+use crate::context::{attach_ambient_for, PoolKey};
+
 /// An r2d2 pool whose checkouts attach the ambient context.
 pub type Pool = R2d2Pool<ContextConnectionManager>;
 
@@ -38,6 +40,7 @@ pub type Pool = R2d2Pool<ContextConnectionManager>;
 #[derive(Debug)]
 pub struct ContextConnectionManager {
     inner: ConnectionManager<PgConnection>,
+    key: PoolKey,
 }
 
 impl ContextConnectionManager {
@@ -48,7 +51,10 @@ impl ContextConnectionManager {
 
     /// Wraps an existing Diesel manager.
     pub fn from_manager(inner: ConnectionManager<PgConnection>) -> Self {
-        ContextConnectionManager { inner }
+        ContextConnectionManager {
+            inner,
+            key: PoolKey::new(),
+        }
     }
 }
 
@@ -61,7 +67,7 @@ impl ManageConnection for ContextConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut PgConnection) -> Result<(), Self::Error> {
-        crate::context::attach_ambient(conn).map_err(diesel::r2d2::Error::QueryError)
+        attach_ambient_for(conn, Some(self.key)).map_err(diesel::r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, conn: &mut PgConnection) -> bool {
