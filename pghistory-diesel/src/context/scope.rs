@@ -81,7 +81,7 @@ where
 /// # fn run(conn: &mut PgConnection) -> QueryResult<()> {
 /// let scope_id = with_context(conn, serde_json::json!({"job": "import"}), |conn| {
 ///     // ... writes ...
-///     Ok(current_context(conn)?.map(|c| c.scope_id))
+///     QueryResult::Ok(current_context(conn)?.map(|c| c.scope_id))
 /// })?;
 /// # Ok(())
 /// # }
