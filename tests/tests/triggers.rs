@@ -705,17 +705,20 @@ fn events_tables_copy_the_exact_column_types_of_the_tracked_tables() {
     .unwrap();
     assert_eq!(mismatches, []);
 
-    let tracked_with_events: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "SELECT count(*) FROM pg_catalog.pg_class t JOIN pg_catalog.pg_class e
+    // The comparison above covered every tracked table of the schema.
+    let tracked_with_events: Vec<String> = diesel::dsl::sql::<Text>(
+        "SELECT t.relname::text FROM pg_catalog.pg_class t JOIN pg_catalog.pg_class e
            ON e.relnamespace = t.relnamespace AND e.relname = t.relname || '_events'
-         WHERE t.relkind = 'r'",
+         WHERE t.relkind = 'r' ORDER BY 1",
     )
-    .get_result(&mut conn)
+    .load(&mut conn)
     .unwrap();
-    assert_eq!(
-        tracked_with_events, 6,
-        "posts, order, app.accounts, documents, notes, labels"
-    );
+    for table in ["accounts", "documents", "labels", "notes", "order", "posts"] {
+        assert!(
+            tracked_with_events.iter().any(|t| t == table),
+            "{table} has an events table beside it: {tracked_with_events:?}"
+        );
+    }
 
     // No key, unique or foreign-key constraint is copied: only the (pgh_obj_id, pgh_id) key.
     let constraints: Vec<String> = diesel::dsl::sql::<Text>(
