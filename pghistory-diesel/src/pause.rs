@@ -31,8 +31,8 @@ use diesel::sql_types::{Bool, Text};
 
 use crate::{TableInfo, Tracked};
 
-/// The setting the triggers read; the same name as in the generated trigger SQL.
-const PAUSE_SETTING: &str = "pghistory.pause";
+/// The setting the triggers read.
+const PAUSE_SETTING: &str = pghistory_diesel_codegen::sql::names::PAUSE_SETTING;
 /// The setting's value that pauses every tracked table.
 const ALL: &str = "*";
 
