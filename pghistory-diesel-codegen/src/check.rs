@@ -26,6 +26,17 @@ fn raw_sql_has_tag(cond: &Condition) -> bool {
 
 /// Records every cross-field mistake of `table` in `cx`.
 pub fn check(cx: &Ctxt, table: &TrackedTable) {
+    // Pause keys are `,schema.table,` entries of one setting; the schema is a Rust ident,
+    // so only a comma in the table's SQL name could make two keys overlap.
+    if table.sql_name.contains(',') {
+        cx.error_spanned_by(
+            &table.rust_name,
+            format!(
+                "pghistory-diesel cannot track a table whose SQL name contains a comma (`{}`)\nhelp: `pghistory.pause` lists paused tables separated by commas; rename the table",
+                table.sql_name
+            ),
+        );
+    }
     if table.events_sql_name == table.sql_name && table.events_schema == table.schema {
         cx.error_spanned_by(
             &table.events_rust_name,
