@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::ops::DerefMut;
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -234,13 +235,20 @@ async fn assert_no_leak(conn: &mut AsyncPgConnection, expected: Vec<(String, Exp
     }
 }
 
-async fn deadpool_worker(pool: deadpool::Pool, name: &'static str) -> Vec<(String, Expect)> {
+/// Alternates checkouts with and without an ambient context; `checkout` gets a connection
+/// from the pool under test.
+async fn worker<C, F, Fut>(name: &'static str, checkout: F) -> Vec<(String, Expect)>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = C>,
+    C: DerefMut<Target = AsyncPgConnection>,
+{
     let mut expected = Vec::with_capacity(ITERATIONS);
     for i in 0..ITERATIONS {
         let title = format!("{name}:{i}");
         if i % 2 == 0 {
             let ambient = ambient_scope_async(json!({"task": name, "i": i}), async {
-                let mut conn = pool.get().await.unwrap();
+                let mut conn = checkout().await;
                 insert_post(&mut conn, &title).await.unwrap();
                 current_ambient().unwrap()
             })
@@ -248,7 +256,7 @@ async fn deadpool_worker(pool: deadpool::Pool, name: &'static str) -> Vec<(Strin
             .unwrap();
             expected.push((title, Expect::Ambient(ambient)));
         } else {
-            let mut conn = pool.get().await.unwrap();
+            let mut conn = checkout().await;
             insert_post(&mut conn, &title).await.unwrap();
             expected.push((title, Expect::None));
         }
@@ -263,8 +271,14 @@ async fn a_deadpool_of_one_shared_by_two_tasks_never_leaks_a_context() {
         .max_size(1)
         .build()
         .unwrap();
-    let a = tokio::spawn(deadpool_worker(pool.clone(), "a"));
-    let b = tokio::spawn(deadpool_worker(pool.clone(), "b"));
+    let checkout = |pool: deadpool::Pool| {
+        move || {
+            let pool = pool.clone();
+            async move { pool.get().await.unwrap() }
+        }
+    };
+    let a = tokio::spawn(worker("a", checkout(pool.clone())));
+    let b = tokio::spawn(worker("b", checkout(pool.clone())));
     let mut expected = a.await.unwrap();
     expected.extend(b.await.unwrap());
     assert_no_leak(&mut pool.get().await.unwrap(), expected).await;
@@ -323,28 +337,6 @@ async fn deadpool_checkouts_in_one_ambient_scope_share_one_snapshot_row() {
     assert_eq!(rows, 1);
 }
 
-async fn bb8_worker(pool: bb8::Pool, name: &'static str) -> Vec<(String, Expect)> {
-    let mut expected = Vec::with_capacity(ITERATIONS);
-    for i in 0..ITERATIONS {
-        let title = format!("{name}:{i}");
-        if i % 2 == 0 {
-            let ambient = ambient_scope_async(json!({"task": name, "i": i}), async {
-                let mut conn = pool.get().await.unwrap();
-                insert_post(&mut conn, &title).await.unwrap();
-                current_ambient().unwrap()
-            })
-            .await
-            .unwrap();
-            expected.push((title, Expect::Ambient(ambient)));
-        } else {
-            let mut conn = pool.get().await.unwrap();
-            insert_post(&mut conn, &title).await.unwrap();
-            expected.push((title, Expect::None));
-        }
-    }
-    expected
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bb8_pool_of_one_shared_by_two_tasks_never_leaks_a_context() {
     let db = TestDb::migrated();
@@ -353,8 +345,14 @@ async fn a_bb8_pool_of_one_shared_by_two_tasks_never_leaks_a_context() {
         .build(bb8::manager(db.url.clone()))
         .await
         .unwrap();
-    let a = tokio::spawn(bb8_worker(pool.clone(), "a"));
-    let b = tokio::spawn(bb8_worker(pool.clone(), "b"));
+    let checkout = |pool: bb8::Pool| {
+        move || {
+            let pool = pool.clone();
+            async move { pool.get_owned().await.unwrap() }
+        }
+    };
+    let a = tokio::spawn(worker("a", checkout(pool.clone())));
+    let b = tokio::spawn(worker("b", checkout(pool.clone())));
     let mut expected = a.await.unwrap();
     expected.extend(b.await.unwrap());
     assert_no_leak(&mut pool.get().await.unwrap(), expected).await;

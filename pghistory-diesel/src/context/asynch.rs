@@ -130,11 +130,8 @@ async fn enter(
     conn: &mut AsyncPgConnection,
     metadata: Map<String, Value>,
 ) -> Result<Option<Outer>, Error> {
-    let (setting, setup): Probe = sql::probe().get_result(conn).await?;
-    if !setup {
-        return Err(Error::SetupMissing);
-    }
-    let outer = match sql::parse_context_id(setting) {
+    let probe: Probe = sql::probe().get_result(conn).await?;
+    let outer = match sql::in_force(probe)? {
         Some(id) => sql::snapshot(id)
             .get_result(conn)
             .await
@@ -142,11 +139,7 @@ async fn enter(
             .map(|row| sql::outer(id, row)),
         None => None,
     };
-    let (scope_id, metadata) = match &outer {
-        Some(o) => (Some(o.scope_id), sql::merge(&o.metadata, metadata)),
-        None => (None, metadata),
-    };
-    sql::attach(scope_id, metadata, true)
+    sql::attach_nested(outer.as_ref(), metadata)
         .get_result::<uuid::Uuid>(conn)
         .await?;
     Ok(outer)

@@ -99,21 +99,14 @@ pub(super) fn depth(conn: &mut PgConnection) -> QueryResult<u32> {
 /// Attaches `metadata` transaction-locally, nested in whatever context is in force, and
 /// returns that outer context.
 fn enter(conn: &mut PgConnection, metadata: Map<String, Value>) -> Result<Option<Outer>, Error> {
-    let (setting, setup): Probe = sql::probe().get_result(conn)?;
-    if !setup {
-        return Err(Error::SetupMissing);
-    }
-    let outer = match sql::parse_context_id(setting) {
+    let probe: Probe = sql::probe().get_result(conn)?;
+    let outer = match sql::in_force(probe)? {
         Some(id) => sql::snapshot(id)
             .get_result(conn)
             .optional()?
             .map(|row| sql::outer(id, row)),
         None => None,
     };
-    let (scope_id, metadata) = match &outer {
-        Some(o) => (Some(o.scope_id), sql::merge(&o.metadata, metadata)),
-        None => (None, metadata),
-    };
-    sql::attach(scope_id, metadata, true).get_result::<uuid::Uuid>(conn)?;
+    sql::attach_nested(outer.as_ref(), metadata).get_result::<uuid::Uuid>(conn)?;
     Ok(outer)
 }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::context_table::pghistory_context;
+use crate::Error;
 
 /// The setting that holds the snapshot id in force (read by the triggers).
 pub(crate) const CONTEXT_ID: &str = "pghistory.context_id";
@@ -88,11 +89,15 @@ pub(crate) fn current_snapshot() -> pghistory_context::BoxedQuery<'static, diese
         .into_boxed()
 }
 
-/// The snapshot id named by a context setting, if it names one.
-pub(crate) fn parse_context_id(setting: Option<String>) -> Option<Uuid> {
-    setting
+/// The snapshot id in force, from a [`probe`]; [`Error::SetupMissing`] without the setup
+/// migration.
+pub(crate) fn in_force((setting, setup): Probe) -> Result<Option<Uuid>, Error> {
+    if !setup {
+        return Err(Error::SetupMissing);
+    }
+    Ok(setting
         .filter(|s| !s.is_empty())
-        .and_then(|s| Uuid::parse_str(&s).ok())
+        .and_then(|s| Uuid::parse_str(&s).ok()))
 }
 
 /// The snapshot row `id`: its scope and metadata.
@@ -139,6 +144,18 @@ pub(crate) fn attach(
         Value::Object(metadata),
         is_local,
     ))
+}
+
+/// Attaches `metadata` transaction-locally, nested in `outer`: in its scope, merged into its
+/// metadata.
+pub(crate) fn attach_nested(
+    outer: Option<&Outer>,
+    metadata: Map<String, Value>,
+) -> dsl::select<pghistory_attach_context<Option<Uuid>, Value, bool>> {
+    match outer {
+        Some(o) => attach(Some(o.scope_id), merge(&o.metadata, metadata), true),
+        None => attach(None, metadata, true),
+    }
 }
 
 /// Sets both settings: to snapshot `id` and its metadata, or to `''` (no context).
