@@ -215,3 +215,45 @@ fn pause_async_behaves_the_same_and_its_future_is_send() {
     assert_eq!(article_titles(&mut conn), ["after"]);
     assert_eq!(profile_names(&mut conn), ["tracked"]);
 }
+
+#[test]
+fn pause_and_context_scopes_nest_either_way() {
+    use pghistory_diesel::context::with_context;
+    use pghistory_diesel::Error;
+    let (_db, mut conn) = db();
+    with_context(&mut conn, serde_json::json!({"job": "backfill"}), |conn| {
+        pause::<articles::table, _, Error, _>(conn, |conn| {
+            add_article(conn, "paused in context")?;
+            add_profile(conn, "in both")?;
+            Ok(())
+        })?;
+        add_article(conn, "context only")?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    pause::<articles::table, _, Error, _>(&mut conn, |conn| {
+        with_context(conn, serde_json::json!({"job": "inner"}), |conn| {
+            add_article(conn, "paused around context")?;
+            add_profile(conn, "context inside pause")?;
+            Ok::<_, Error>(())
+        })
+    })
+    .unwrap();
+    assert_eq!(article_titles(&mut conn), ["context only"]);
+    assert_eq!(
+        profile_names(&mut conn),
+        ["in both", "context inside pause"]
+    );
+    // Every event written in a scope carries its context.
+    let unattached: i64 = profiles_events::table
+        .filter(profiles_events::pgh_context_id.is_null())
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(unattached, 0);
+    let article_context: Option<uuid::Uuid> = articles_events::table
+        .select(articles_events::pgh_context_id)
+        .first(&mut conn)
+        .unwrap();
+    assert!(article_context.is_some());
+}
