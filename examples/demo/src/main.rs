@@ -120,8 +120,8 @@ fn main() -> Result<(), Error> {
         .load(&mut conn)?;
     println!("\nhistory of posts ({} events):", events.len());
     println!(
-        "{:>4}  {:<7} {:>4}  {:<14} {:<16} {:>5}  {}",
-        "id", "label", "obj", "title", "body", "score", "context"
+        "{:>4}  {:<7} {:>4}  {:<14} {:<16} {:>5}  context",
+        "id", "label", "obj", "title", "body", "score"
     );
     for (event, context) in &events {
         let who = context
