@@ -538,3 +538,40 @@ fn a_primary_key_widened_to_bigint_widens_pgh_obj_id() {
         ]
     );
 }
+
+#[test]
+fn a_tracked_table_with_dropped_and_untracked_columns_still_pairs_updates() {
+    let (_db, mut conn) = database(
+        "CREATE TABLE wide (gone integer, id integer PRIMARY KEY, extra text, v integer NOT NULL);
+         ALTER TABLE wide DROP COLUMN gone;",
+    );
+    let wide = table(tokens! {
+        #[pghistory(events(insert, update), exclude(extra))]
+        wide (id) {
+            id -> Int4,
+            extra -> Nullable<Text>,
+            v -> Int4,
+        }
+    });
+    let mut applied = Vec::new();
+    migrate(&mut conn, &[wide], &mut applied);
+    conn.batch_execute(
+        "INSERT INTO wide (id, extra, v) SELECT g, 'e', g FROM generate_series(1, 100) g;
+         ALTER TABLE wide ADD COLUMN later text;
+         UPDATE wide SET v = -v, later = 'x' WHERE id % 2 = 0;
+         UPDATE wide SET extra = 'only an excluded column';",
+    )
+    .unwrap();
+    let updates: Vec<Value> = events(&mut conn, "\"public\".\"wide_events\"")
+        .into_iter()
+        .filter(|e| e["pgh_label"] == "update")
+        .collect();
+    assert_eq!(updates.len(), 50);
+    for e in &updates {
+        let id = e["id"].as_i64().unwrap();
+        assert_eq!(id % 2, 0, "{e}");
+        assert_eq!(e["v"], -id, "{e}");
+        assert_eq!(e["pgh_obj_id"], id, "{e}");
+        assert!(e.get("extra").is_none(), "excluded: {e}");
+    }
+}
