@@ -39,7 +39,7 @@ pub const USAGE: &str =
   --reps N       repetitions, median taken (default 3)
   --rows N       rows of each bulk statement (default 100000)
   --loop-rows N  statements of each server-side loop (default 50000)
-  --duration-ms  duration of each single-row / concurrent measurement (default 1500)
+  --duration-ms  duration of each single-row / concurrent measurement (default 1000)
   --phases LIST  which measurements to run (default: all)
   --out DIR      where the CSV and JSON go (default bench-results)";
 
@@ -71,7 +71,7 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
             rows: if smoke { 300 } else { 100_000 },
             loop_rows: if smoke { 200 } else { 50_000 },
             pool_rows: if smoke { 2_000 } else { 30_000 },
-            duration: Duration::from_millis(if smoke { 100 } else { 1500 }),
+            duration: Duration::from_millis(if smoke { 100 } else { 1000 }),
             chunk: if smoke { 100 } else { 10_000 },
             concurrent: 10,
             per_transaction: 3,

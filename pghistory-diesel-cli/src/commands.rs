@@ -45,10 +45,7 @@ fn migrations_dir_or_config(explicit: Option<&Path>) -> Result<PathBuf, Error> {
         path: config.to_owned(),
         message: e.to_string(),
     })?;
-    match value
-        .get("migrations_directory")
-        .and_then(|m| m.get("dir"))
-    {
+    match value.get("migrations_directory").and_then(|m| m.get("dir")) {
         None => Ok(PathBuf::from("migrations")),
         Some(toml::Value::String(dir)) => Ok(PathBuf::from(dir)),
         Some(_) => Err(Error::Config {
@@ -76,8 +73,10 @@ fn setup(dir: &Path) -> Result<ExitCode, Error> {
     let files = migration::setup_files();
     let folder = dir.join(&files.dir_name);
     if folder.exists() {
-        let up = fs::read_to_string(folder.join("up.sql")).map_err(Error::io(folder.join("up.sql")))?;
-        let down = fs::read_to_string(folder.join("down.sql")).map_err(Error::io(folder.join("down.sql")))?;
+        let up =
+            fs::read_to_string(folder.join("up.sql")).map_err(Error::io(folder.join("up.sql")))?;
+        let down = fs::read_to_string(folder.join("down.sql"))
+            .map_err(Error::io(folder.join("down.sql")))?;
         if up == files.up && down == files.down {
             println!("{} is up to date; nothing written", folder.display());
             return Ok(ExitCode::SUCCESS);
@@ -94,7 +93,12 @@ fn read_existing(dir: &Path) -> Result<Vec<ExistingMigration>, Error> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Error::Io { path: dir.to_owned(), source: e }),
+        Err(e) => {
+            return Err(Error::Io {
+                path: dir.to_owned(),
+                source: e,
+            })
+        }
     };
     for entry in entries {
         let entry = entry.map_err(Error::io(dir))?;
@@ -125,7 +129,12 @@ fn read_schema(path: &Path) -> Result<Vec<pghistory_diesel_codegen::TrackedTable
     pghistory_diesel_codegen::tables_in_file(&file).map_err(spanned)
 }
 
-fn generate(schema: &Path, dir: &Path, check: bool, version: Option<&str>) -> Result<ExitCode, Error> {
+fn generate(
+    schema: &Path,
+    dir: &Path,
+    check: bool,
+    version: Option<&str>,
+) -> Result<ExitCode, Error> {
     let tables = read_schema(schema)?;
     let existing = read_existing(dir)?;
     let version = version
@@ -142,12 +151,19 @@ fn generate(schema: &Path, dir: &Path, check: bool, version: Option<&str>) -> Re
             dir.display()
         );
         if !has_setup && !tables.is_empty() {
-            eprintln!("warning: no setup migration in {}; run `pghistory-diesel setup`", dir.display());
+            eprintln!(
+                "warning: no setup migration in {}; run `pghistory-diesel setup`",
+                dir.display()
+            );
         }
         return Ok(ExitCode::SUCCESS);
     };
     if check {
-        eprintln!("the migrations in {} do not install what {} declares:", dir.display(), schema.display());
+        eprintln!(
+            "the migrations in {} do not install what {} declares:",
+            dir.display(),
+            schema.display()
+        );
         for change in &changes {
             eprintln!("  {}", describe(change));
         }
@@ -160,7 +176,10 @@ fn generate(schema: &Path, dir: &Path, check: bool, version: Option<&str>) -> Re
         println!("  {}", describe(change));
     }
     if !has_setup {
-        eprintln!("warning: no setup migration in {}; run `pghistory-diesel setup`", dir.display());
+        eprintln!(
+            "warning: no setup migration in {}; run `pghistory-diesel setup`",
+            dir.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

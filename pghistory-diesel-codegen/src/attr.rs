@@ -125,14 +125,34 @@ pub fn table_options(cx: &Ctxt, attrs: &[&Attribute]) -> TableOptions {
                 }
                 EVENT => opts.trackers.push(parse_event(cx, &meta)?),
                 FIELDS => {
-                    let span = meta.path.get_ident().map(Ident::span).unwrap_or_else(Span::call_site);
+                    let span = meta
+                        .path
+                        .get_ident()
+                        .map(Ident::span)
+                        .unwrap_or_else(Span::call_site);
                     let list = ident_list(&meta)?;
-                    set_once(cx, &mut opts.fields, Spanned { value: list, span }, &meta, FIELDS);
+                    set_once(
+                        cx,
+                        &mut opts.fields,
+                        Spanned { value: list, span },
+                        &meta,
+                        FIELDS,
+                    );
                 }
                 EXCLUDE => {
-                    let span = meta.path.get_ident().map(Ident::span).unwrap_or_else(Span::call_site);
+                    let span = meta
+                        .path
+                        .get_ident()
+                        .map(Ident::span)
+                        .unwrap_or_else(Span::call_site);
                     let list = ident_list(&meta)?;
-                    set_once(cx, &mut opts.exclude, Spanned { value: list, span }, &meta, EXCLUDE);
+                    set_once(
+                        cx,
+                        &mut opts.exclude,
+                        Spanned { value: list, span },
+                        &meta,
+                        EXCLUDE,
+                    );
                 }
                 MODEL => {
                     let v: Ident = meta.value()?.parse()?;
@@ -151,7 +171,11 @@ pub fn table_options(cx: &Ctxt, attrs: &[&Attribute]) -> TableOptions {
                     set_once(cx, &mut opts.context, v, &meta, CONTEXT);
                 }
                 APPEND_ONLY => {
-                    let span = meta.path.get_ident().map(Ident::span).unwrap_or_else(Span::call_site);
+                    let span = meta
+                        .path
+                        .get_ident()
+                        .map(Ident::span)
+                        .unwrap_or_else(Span::call_site);
                     set_once(cx, &mut opts.append_only, span, &meta, APPEND_ONLY);
                 }
                 other => {
@@ -223,7 +247,9 @@ fn parse_event(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<RawTracker>
             other => {
                 cx.error_spanned_by(
                     &key,
-                    format!("unknown event option `{other}`\nhelp: expected one of: label, when, row"),
+                    format!(
+                        "unknown event option `{other}`\nhelp: expected one of: label, when, row"
+                    ),
                 );
                 let _: Expr = content.parse()?;
             }
@@ -247,7 +273,11 @@ pub fn column_options(cx: &Ctxt, attrs: &[&Attribute]) -> ColumnOptions {
     let mut opts = ColumnOptions::default();
     for attr in attrs {
         let result = attr.parse_nested_meta(|meta| {
-            let name = meta.path.get_ident().map(Ident::to_string).unwrap_or_default();
+            let name = meta
+                .path
+                .get_ident()
+                .map(Ident::to_string)
+                .unwrap_or_default();
             match name.as_str() {
                 RUST_TYPE => {
                     let v: LitStr = meta.value()?.parse()?;

@@ -113,7 +113,10 @@ mod tests {
                 title -> Text,
             }
         });
-        assert!(column.contains("`a$pghistory$b` contains `$pghistory$`"), "{column}");
+        assert!(
+            column.contains("`a$pghistory$b` contains `$pghistory$`"),
+            "{column}"
+        );
         let table = error_of(quote! {
             #[sql_name = "x$pghistory$"]
             posts (id) { id -> Int4, }
@@ -123,7 +126,10 @@ mod tests {
             #[pghistory(event(update, when = changed && sql("NEW.x = $pghistory$y$pghistory$")))]
             posts (id) { id -> Int4, x -> Text, }
         });
-        assert!(condition.contains("`sql(\"...\")` condition contains"), "{condition}");
+        assert!(
+            condition.contains("`sql(\"...\")` condition contains"),
+            "{condition}"
+        );
         // A lone `$` is fine.
         assert!(crate::table_from_tokens(quote! {
             posts (id) { id -> Int4, #[sql_name = "price$"] price -> Int4, }

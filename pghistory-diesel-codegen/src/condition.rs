@@ -104,7 +104,9 @@ impl Condition {
         }
         let or = |a: (bool, bool), b: (bool, bool)| (a.0 || b.0, a.1 || b.1);
         match self {
-            Condition::AnyChange(_) | Condition::ChangedTo(..) | Condition::ChangedFrom(..) => (true, true),
+            Condition::AnyChange(_) | Condition::ChangedTo(..) | Condition::ChangedFrom(..) => {
+                (true, true)
+            }
             Condition::Always => (false, false),
             Condition::Compare(l, _, r) => or(operand(l), operand(r)),
             Condition::IsNull(o) => operand(o),
@@ -192,7 +194,11 @@ fn parse_call(cx: &Ctxt, call: &ExprCall, table: &TrackedTable) -> Option<Condit
         cx.error_spanned_by(&call.func, "expected a condition function name");
         return None;
     };
-    let name = func.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+    let name = func
+        .path
+        .get_ident()
+        .map(|i| i.to_string())
+        .unwrap_or_default();
     let args: Vec<&Expr> = call.args.iter().collect();
     match name.as_str() {
         "changed" => {
@@ -204,7 +210,10 @@ fn parse_call(cx: &Ctxt, call: &ExprCall, table: &TrackedTable) -> Option<Condit
         }
         "changed_to" | "changed_from" => {
             if args.len() != 2 {
-                cx.error_spanned_by(call, format!("`{name}` takes a column and a value: {name}(status, \"done\")"));
+                cx.error_spanned_by(
+                    call,
+                    format!("`{name}` takes a column and a value: {name}(status, \"done\")"),
+                );
                 return None;
             }
             let col = column_name(cx, args[0], table);
@@ -224,11 +233,14 @@ fn parse_call(cx: &Ctxt, call: &ExprCall, table: &TrackedTable) -> Option<Condit
             Some(Condition::IsNull(operand(cx, args[0], table)?))
         }
         "sql" => match args.as_slice() {
-            [Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. })] if !s.value().trim().is_empty() => {
-                Some(Condition::Sql(s.value()))
-            }
+            [Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(s), ..
+            })] if !s.value().trim().is_empty() => Some(Condition::Sql(s.value())),
             _ => {
-                cx.error_spanned_by(call, "`sql` takes one non-empty string: sql(\"NEW.x > OLD.x\")");
+                cx.error_spanned_by(
+                    call,
+                    "`sql` takes one non-empty string: sql(\"NEW.x > OLD.x\")",
+                );
                 None
             }
         },
@@ -262,7 +274,11 @@ fn column_name(cx: &Ctxt, expr: &Expr, table: &TrackedTable) -> Option<String> {
 
 /// Records "not a column", listing the table's columns as the fix.
 fn unknown_column(cx: &Ctxt, ident: &syn::Ident, table: &TrackedTable) {
-    let columns: Vec<String> = table.columns.iter().map(|c| c.rust_name.to_string()).collect();
+    let columns: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| c.rust_name.to_string())
+        .collect();
     cx.error_spanned_by(
         ident,
         format!(
@@ -298,7 +314,11 @@ fn operand(cx: &Ctxt, expr: &Expr, table: &TrackedTable) -> Option<Operand> {
             }
         }
         Expr::Path(p) if p.path.get_ident().is_some() && !p.path.is_ident("None") => {
-            let name = p.path.get_ident().map(ToString::to_string).unwrap_or_default();
+            let name = p
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             cx.error_spanned_by(
                 expr,
                 format!("a column in a comparison needs a side\nhelp: write `old.{name}` or `new.{name}`"),
@@ -324,7 +344,10 @@ fn literal(cx: &Ctxt, expr: &Expr) -> Option<Value> {
             Lit::Float(f) => Some(Value::Number(f.base10_digits().to_owned())),
             Lit::Bool(b) => Some(Value::Bool(b.value)),
             other => {
-                cx.error_spanned_by(other, "unsupported literal: use a string, a number or a bool");
+                cx.error_spanned_by(
+                    other,
+                    "unsupported literal: use a string, a number or a bool",
+                );
                 None
             }
         },

@@ -143,7 +143,9 @@ fn model(table: &TrackedTable) -> TokenStream {
     let name = &table.model_name;
     let events = &table.events_rust_name;
     let p = quote!(::pghistory_diesel::__private);
-    let pk_rust = match crate::types::rust_type(&syn::parse2(strip_nullable(&table.pk().ty)).unwrap_or_else(|_| table.pk().ty.clone())) {
+    let pk_rust = match crate::types::rust_type(
+        &syn::parse2(strip_nullable(&table.pk().ty)).unwrap_or_else(|_| table.pk().ty.clone()),
+    ) {
         Some(ty) => ty,
         None => table.pk().rust_type.clone(),
     };
@@ -188,7 +190,10 @@ fn info(table: &TrackedTable) -> TokenStream {
     let events_schema = &table.events_schema;
     let events_sql_name = &table.events_sql_name;
     let pk = &table.pk().sql_name;
-    let columns: Vec<&str> = table.tracked_columns().map(|c| c.sql_name.as_str()).collect();
+    let columns: Vec<&str> = table
+        .tracked_columns()
+        .map(|c| c.sql_name.as_str())
+        .collect();
     let fingerprint = sql::trigger::fingerprint(table);
     let functions: Vec<String> = sql::trigger::operations(table)
         .into_iter()

@@ -60,7 +60,9 @@ pub fn expand_tracked_table(input: TokenStream) -> TokenStream {
 
 fn fallback_table(decl: &parse::TableDecl) -> TokenStream {
     let mut clean = decl.clone();
-    clean.attrs.retain(|a| !a.path().is_ident(symbol::PGHISTORY));
+    clean
+        .attrs
+        .retain(|a| !a.path().is_ident(symbol::PGHISTORY));
     for col in &mut clean.columns {
         col.attrs.retain(|a| !a.path().is_ident(symbol::PGHISTORY));
     }

@@ -311,14 +311,21 @@ pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
     Some(table)
 }
 
-fn resolve_rust_type(cx: &Ctxt, col: &crate::parse::ColumnDecl, opts: &ColumnOptions) -> TokenStream {
+fn resolve_rust_type(
+    cx: &Ctxt,
+    col: &crate::parse::ColumnDecl,
+    opts: &ColumnOptions,
+) -> TokenStream {
     if let Some(lit) = &opts.rust_type {
         let wrap_nullable = types::is_nullable(&col.ty);
         return match lit.parse::<Type>() {
             Ok(ty) if wrap_nullable => quote::quote!(::std::option::Option<#ty>),
             Ok(ty) => ty.into_token_stream(),
             Err(_) => {
-                cx.error_spanned_by(lit, "`rust_type` must be a Rust type path, like \"crate::models::Mood\"");
+                cx.error_spanned_by(
+                    lit,
+                    "`rust_type` must be a Rust type path, like \"crate::models::Mood\"",
+                );
                 quote::quote!(())
             }
         };
@@ -350,7 +357,10 @@ fn resolve_primary_key(cx: &Ctxt, decl: &TableDecl, columns: &[Column]) -> Optio
             None
         }
         Some(keys) if keys.is_empty() => {
-            cx.syn_error(syn::Error::new(decl.name.span(), "the primary key list is empty"));
+            cx.syn_error(syn::Error::new(
+                decl.name.span(),
+                "the primary key list is empty",
+            ));
             None
         }
         Some(keys) => {
@@ -434,7 +444,9 @@ fn resolve_context(cx: &Ctxt, opts: &TableOptions) -> ContextMode {
             other => {
                 cx.error_spanned_by(
                     ident,
-                    format!("unknown context mode `{other}`\nhelp: expected one of: fk, json, none"),
+                    format!(
+                        "unknown context mode `{other}`\nhelp: expected one of: fk, json, none"
+                    ),
                 );
                 ContextMode::ForeignKey
             }
@@ -512,7 +524,10 @@ fn resolve_trackers(cx: &Ctxt, opts: &TableOptions, table: &TrackedTable) -> Vec
                 ("new", _) => Row::New,
                 ("old", _) => Row::Old,
                 (other, _) => {
-                    cx.error_spanned_by(ident, format!("unknown row `{other}`\nhelp: expected `old` or `new`"));
+                    cx.error_spanned_by(
+                        ident,
+                        format!("unknown row `{other}`\nhelp: expected `old` or `new`"),
+                    );
                     Row::New
                 }
             },
@@ -566,7 +581,10 @@ fn resolve_trackers(cx: &Ctxt, opts: &TableOptions, table: &TrackedTable) -> Vec
 /// a plain, readable alphabet so they never need thought.
 pub fn validate_label(label: &str) -> Result<(), String> {
     if label.is_empty() {
-        return Err("an event label must not be empty\nhelp: name the event, like label = \"archived\"".to_owned());
+        return Err(
+            "an event label must not be empty\nhelp: name the event, like label = \"archived\""
+                .to_owned(),
+        );
     }
     if label.len() > 63 {
         return Err("an event label must be at most 63 characters".to_owned());

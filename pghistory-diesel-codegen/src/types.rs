@@ -48,7 +48,9 @@ pub fn rust_type(ty: &Type) -> Option<TokenStream> {
         ("Float" | "Float4", None) => quote!(f32),
         ("Double" | "Float8", None) => quote!(f64),
         ("Bool", None) => quote!(bool),
-        ("Text" | "Varchar" | "VarChar" | "Citext" | "Bpchar", None) => quote!(::std::string::String),
+        ("Text" | "Varchar" | "VarChar" | "Citext" | "Bpchar", None) => {
+            quote!(::std::string::String)
+        }
         ("Binary" | "Bytea", None) => quote!(::std::vec::Vec<u8>),
         ("CChar", None) => quote!(u8),
         ("Oid", None) => quote!(u32),
@@ -116,7 +118,10 @@ mod tests {
         let ty: Type = syn::parse_quote!(Nullable<Array<Nullable<Int4>>>);
         assert!(is_nullable(&ty));
         let rust = rust_type(&ty).unwrap().to_string().replace(' ', "");
-        assert_eq!(rust, "::std::option::Option<::std::vec::Vec<::std::option::Option<i32>>>");
+        assert_eq!(
+            rust,
+            "::std::option::Option<::std::vec::Vec<::std::option::Option<i32>>>"
+        );
         assert_eq!(pg_type(&ty).unwrap(), "integer[]");
     }
 

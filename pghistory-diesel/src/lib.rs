@@ -29,10 +29,10 @@
 pub mod check;
 pub mod context;
 pub mod context_table;
+mod error;
 pub mod events;
 pub mod history;
 pub mod pause;
-mod error;
 #[cfg(any(feature = "r2d2", feature = "deadpool", feature = "bb8"))]
 pub mod pool;
 #[cfg(feature = "tower")]
@@ -43,13 +43,13 @@ pub use context::with_context;
 #[cfg(feature = "async")]
 pub use context::with_context_async;
 pub use error::{Error, Result};
-pub use tracked::{ContextMode, Operation, TableInfo, Tracked, TrackerInfo, TriggerInfo};
 pub use events::{create_event, prune};
 #[cfg(feature = "async")]
 pub use events::{create_event_async, prune_async};
 pub use pause::{pause, pause_all, pause_tables, PauseSet};
 #[cfg(feature = "async")]
 pub use pause::{pause_all_async, pause_async, pause_tables_async};
+pub use tracked::{ContextMode, Operation, TableInfo, Tracked, TrackerInfo, TriggerInfo};
 
 /// Declares a Diesel table whose every change is recorded by Postgres triggers.
 ///

@@ -64,7 +64,9 @@ impl TestDb {
             uuid::Uuid::new_v4().simple()
         );
         let mut admin = PgConnection::establish(&server_url()).expect("connect to the server");
-        let quoted: String = diesel::select(quote_ident(&name)).get_result(&mut admin).unwrap();
+        let quoted: String = diesel::select(quote_ident(&name))
+            .get_result(&mut admin)
+            .unwrap();
         // CREATE DATABASE takes no bind parameters; the name is quoted by the server above.
         diesel::sql_query(format!("CREATE DATABASE {quoted}"))
             .execute(&mut admin)
@@ -79,7 +81,8 @@ impl TestDb {
     pub fn migrated() -> TestDb {
         let db = TestDb::empty();
         let mut conn = db.conn();
-        conn.run_pending_migrations(MIGRATIONS).expect("apply migrations");
+        conn.run_pending_migrations(MIGRATIONS)
+            .expect("apply migrations");
         db
     }
 
@@ -101,7 +104,9 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Ok(mut admin) = PgConnection::establish(&server_url()) {
-            if let Ok(quoted) = diesel::select(quote_ident(&self.name)).get_result::<String>(&mut admin) {
+            if let Ok(quoted) =
+                diesel::select(quote_ident(&self.name)).get_result::<String>(&mut admin)
+            {
                 let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
                     .execute(&mut admin);
             }

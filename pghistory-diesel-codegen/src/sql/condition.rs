@@ -41,7 +41,10 @@ pub fn render(cond: &Condition, table: &TrackedTable) -> String {
     match cond {
         Condition::AnyChange(cols) => {
             let names: Vec<&str> = if cols.is_empty() {
-                table.tracked_columns().map(|c| c.sql_name.as_str()).collect()
+                table
+                    .tracked_columns()
+                    .map(|c| c.sql_name.as_str())
+                    .collect()
             } else {
                 cols.iter().map(String::as_str).collect()
             };

@@ -144,7 +144,11 @@ pub fn add_context_columns(table: &TrackedTable, columns: &[String]) -> String {
     columns
         .iter()
         .map(|col| {
-            let ty = if col == "pgh_context" { "jsonb" } else { "uuid" };
+            let ty = if col == "pgh_context" {
+                "jsonb"
+            } else {
+                "uuid"
+            };
             format!(
                 "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {ty};\n",
                 events_name(table),

@@ -125,8 +125,14 @@ fn type_key(col: &crate::model::Column) -> String {
 }
 
 fn state_marker(kind: &str, table: &TrackedTable) -> String {
-    let columns: Vec<String> = table.tracked_columns().map(|c| encode(&c.sql_name)).collect();
-    let types: Vec<String> = table.tracked_columns().map(|c| encode(&type_key(c))).collect();
+    let columns: Vec<String> = table
+        .tracked_columns()
+        .map(|c| encode(&c.sql_name))
+        .collect();
+    let types: Vec<String> = table
+        .tracked_columns()
+        .map(|c| encode(&type_key(c)))
+        .collect();
     marker(
         kind,
         &[
@@ -290,8 +296,10 @@ pub fn plan(
                 changes.push(Change::Track(display));
             }
             Some(old) => {
-                let new_columns: Vec<String> =
-                    table.tracked_columns().map(|c| c.sql_name.clone()).collect();
+                let new_columns: Vec<String> = table
+                    .tracked_columns()
+                    .map(|c| c.sql_name.clone())
+                    .collect();
                 let same_events = old.events_schema == table.events_schema
                     && old.events_table == table.events_sql_name;
                 // Columns whose declared type (or nullability) changed; unknown, and so
@@ -435,7 +443,13 @@ fn changes_touch(changes: &[Change], key: &(String, String)) -> bool {
 
 fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -600,7 +614,10 @@ mod tests {
         assert!(second.down.contains(&trigger::install(&posts)));
         let state = installed(&[applied(&first), applied(&second)]);
         let kept = &state[&("public".to_owned(), "posts".to_owned())];
-        assert_eq!((kept.fingerprint.as_str(), kept.trigger_sql.as_str()), ("", ""));
+        assert_eq!(
+            (kept.fingerprint.as_str(), kept.trigger_sql.as_str()),
+            ("", "")
+        );
         assert_eq!(kept.events_table, "posts_events");
         let (third, _) = plan(
             &[],
@@ -701,7 +718,10 @@ mod tests {
         let (second, _) = must_plan(&[], &[applied(&first)], "2024-01-02-000000");
         // Listed newest first, as a directory listing may be.
         let state = installed(&[applied(&second), applied(&first)]);
-        assert_eq!(state[&("public".to_owned(), "posts".to_owned())].fingerprint, "");
+        assert_eq!(
+            state[&("public".to_owned(), "posts".to_owned())].fingerprint,
+            ""
+        );
     }
 
     #[test]
@@ -719,10 +739,20 @@ mod tests {
         let existing = [applied(&first), applied(&second)];
         let (third, changes) = must_plan(std::slice::from_ref(&v3), &existing, "2024-01-03-000000");
         assert_eq!(changes, [Change::Track("\"public\".\"posts\"".to_owned())]);
-        assert!(!third.up.contains("CREATE TABLE"), "the kept table is reused: {}", third.up);
-        assert!(third.up.contains(&event_table::add_columns(&v3, &["body".to_owned()])));
+        assert!(
+            !third.up.contains("CREATE TABLE"),
+            "the kept table is reused: {}",
+            third.up
+        );
+        assert!(third
+            .up
+            .contains(&event_table::add_columns(&v3, &["body".to_owned()])));
         assert!(third.up.contains(&trigger::install(&v3)));
-        assert!(!third.down.contains("DROP TABLE"), "undoing keeps the old history: {}", third.down);
+        assert!(
+            !third.down.contains("DROP TABLE"),
+            "undoing keeps the old history: {}",
+            third.down
+        );
         assert!(third.down.contains(&trigger::uninstall(&v3)));
         assert!(third.down.contains("DROP COLUMN IF EXISTS \"body\""));
         let all = [applied(&first), applied(&second), applied(&third)];
@@ -764,21 +794,30 @@ mod tests {
         let fk = with(quote!(context = fk));
         let json = with(quote!(context = json));
         let (first, _) = must_plan(std::slice::from_ref(&none), &[], "2024-01-01-000000");
-        let (second, _) = must_plan(std::slice::from_ref(&fk), &[applied(&first)], "2024-01-02-000000");
+        let (second, _) = must_plan(
+            std::slice::from_ref(&fk),
+            &[applied(&first)],
+            "2024-01-02-000000",
+        );
         assert!(second
             .up
             .contains("ALTER TABLE \"public\".\"notes_events\" ADD COLUMN IF NOT EXISTS \"pgh_context_id\" uuid;\n"));
         assert!(!second.up.contains("\"pgh_context\" jsonb"));
-        assert!(second
-            .down
-            .contains("ALTER TABLE \"public\".\"notes_events\" DROP COLUMN IF EXISTS \"pgh_context_id\";\n"));
+        assert!(second.down.contains(
+            "ALTER TABLE \"public\".\"notes_events\" DROP COLUMN IF EXISTS \"pgh_context_id\";\n"
+        ));
 
         let existing = [applied(&first), applied(&second)];
         let (third, _) = must_plan(std::slice::from_ref(&json), &existing, "2024-01-03-000000");
         assert!(third
             .up
             .contains("ALTER TABLE \"public\".\"notes_events\" ADD COLUMN IF NOT EXISTS \"pgh_context\" jsonb;\n"));
-        assert!(!third.up.contains("ADD COLUMN IF NOT EXISTS \"pgh_context_id\""), "already there");
+        assert!(
+            !third
+                .up
+                .contains("ADD COLUMN IF NOT EXISTS \"pgh_context_id\""),
+            "already there"
+        );
 
         // Back to fk: the jsonb column stays (history), nothing is added.
         let existing = [applied(&first), applied(&second), applied(&third)];
@@ -793,13 +832,20 @@ mod tests {
             items (id) { id -> Int4, code -> Int4, note -> Text, }
         });
         let (first, _) = must_plan(std::slice::from_ref(&v1), &[], "2024-01-01-000000");
-        assert!(first.up.contains(" types=Int4%2CInt4%2CText\n"), "{}", first.up);
+        assert!(
+            first.up.contains(" types=Int4%2CInt4%2CText\n"),
+            "{}",
+            first.up
+        );
         let v2 = table(quote! {
             items (id) { id -> Int4, code -> Text, note -> Nullable<Text>, }
         });
         assert_eq!(trigger::fingerprint(&v1), trigger::fingerprint(&v2));
-        let (second, changes) =
-            must_plan(std::slice::from_ref(&v2), &[applied(&first)], "2024-01-02-000000");
+        let (second, changes) = must_plan(
+            std::slice::from_ref(&v2),
+            &[applied(&first)],
+            "2024-01-02-000000",
+        );
         assert_eq!(changes, [Change::Update("\"public\".\"items\"".to_owned())]);
         assert!(second.up.contains(&event_table::follow_column_types(
             &v2,

@@ -20,7 +20,7 @@
 //! Every name in a body is schema-qualified, so the caller's `search_path` does not matter.
 
 use super::{condition, event_table, names, quote};
-use crate::model::{Operation, Row, Tracker, TrackedTable};
+use crate::model::{Operation, Row, TrackedTable, Tracker};
 
 /// The operations that get a trigger, in a fixed order.
 pub fn operations(table: &TrackedTable) -> Vec<Operation> {
@@ -63,13 +63,12 @@ fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation) -> String 
             new = quote::ident(names::NEW_TABLE),
         ),
     };
-    let mut sql = format!(
-        "    SELECT {}\n        FROM {}",
-        values.join(", "),
-        from
-    );
+    let mut sql = format!("    SELECT {}\n        FROM {}", values.join(", "), from);
     if let Some(cond) = &tracker.condition {
-        sql.push_str(&format!("\n        WHERE {}", condition::render(cond, table)));
+        sql.push_str(&format!(
+            "\n        WHERE {}",
+            condition::render(cond, table)
+        ));
     }
     sql
 }
@@ -91,7 +90,10 @@ pub fn insert_columns(table: &TrackedTable) -> Vec<String> {
 pub fn function(table: &TrackedTable, op: Operation) -> String {
     let trackers: Vec<&Tracker> = table.trackers_for(op).collect();
     let selects: Vec<String> = trackers.iter().map(|t| select_for(table, t, op)).collect();
-    let columns: Vec<String> = insert_columns(table).iter().map(|c| quote::ident(c)).collect();
+    let columns: Vec<String> = insert_columns(table)
+        .iter()
+        .map(|c| quote::ident(c))
+        .collect();
     let mut declare = String::new();
     if table.context.has_id() {
         declare.push_str(&format!(
