@@ -171,5 +171,31 @@ fn main() -> Result<(), Error> {
         .select((posts::title, posts::score))
         .first(&mut conn)?;
     println!("\nreverted post {first} to event #{original}: title {title:?}, score {score}");
+
+    // 6. A many-to-many join table is tracked like any other: links and unlinks are events.
+    let rust: i32 = diesel::insert_into(tags::table)
+        .values(tags::name.eq("rust"))
+        .returning(tags::id)
+        .get_result(&mut conn)?;
+    let link = diesel::insert_into(post_tags::table)
+        .values((post_tags::post_id.eq(first), post_tags::tag_id.eq(rust)));
+    pghistory_diesel::context::with_context(&mut conn, json!({"user": "ada"}), |conn| {
+        link.execute(conn)?;
+        diesel::delete(post_tags::table.filter(post_tags::tag_id.eq(rust))).execute(conn)?;
+        link.execute(conn)
+    })?;
+    let links: Vec<(String, i32, String)> = post_tags_events::table
+        .inner_join(tags::table.on(tags::id.eq(post_tags_events::tag_id)))
+        .order(post_tags_events::pgh_id)
+        .select((
+            post_tags_events::pgh_label,
+            post_tags_events::post_id,
+            tags::name,
+        ))
+        .load(&mut conn)?;
+    println!("\ntag links of the posts <-> tags join table, as recorded:");
+    for (label, post, tag) in links {
+        println!("  {label:<7} post {post} <-> {tag}");
+    }
     Ok(())
 }

@@ -1,0 +1,62 @@
+//! The example apps' and the benchmark's committed migrations install exactly what their
+//! schema.rs declares, so a change to the generated SQL cannot leave them behind.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use pghistory_diesel_codegen::sql::migration::{self, ExistingMigration};
+
+fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+fn read_migrations(dir: &Path) -> Vec<ExistingMigration> {
+    fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.path().join("up.sql").is_file())
+        .map(|entry| ExistingMigration {
+            dir_name: entry.file_name().to_string_lossy().into_owned(),
+            up: fs::read_to_string(entry.path().join("up.sql")).unwrap(),
+        })
+        .collect()
+}
+
+fn assert_in_sync(project: &str) {
+    let root = repo_dir().join(project);
+    let text = fs::read_to_string(root.join("src/schema.rs")).unwrap();
+    let tables =
+        pghistory_diesel_codegen::tables_in_file(&syn::parse_file(&text).unwrap()).unwrap();
+    assert!(!tables.is_empty(), "{project}/src/schema.rs tracks no table");
+    let existing = read_migrations(&root.join("migrations"));
+    let (files, changes) = migration::plan(&tables, &existing, "0");
+    assert!(
+        files.is_none(),
+        "{project}/migrations do not install what {project}/src/schema.rs declares: {changes:?}\n\
+         fix: in {project}/, run `cargo run -p pghistory-diesel-cli -- generate` (or regenerate \
+         its tracking migration) and commit it"
+    );
+    let setup = migration::setup_files();
+    assert!(
+        existing.iter().any(|m| m.dir_name == setup.dir_name && m.up == setup.up),
+        "{project}/migrations lacks the current setup migration; run `pghistory-diesel setup` there"
+    );
+}
+
+#[test]
+fn the_demo_migrations_match_its_schema() {
+    assert_in_sync("examples/demo");
+}
+
+#[test]
+fn the_axum_example_migrations_match_its_schema() {
+    assert_in_sync("examples/axum-app");
+}
+
+#[test]
+fn the_benchmark_migrations_match_its_schema() {
+    assert_in_sync("bench");
+}
