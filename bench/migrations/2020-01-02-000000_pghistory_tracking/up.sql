@@ -26,7 +26,7 @@ $pghistory$;
 COMMENT ON TABLE "public"."bench_floor_events" IS 'History of "public"."bench_floor", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=3b58f4ef6906793d types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=1d9787aa78abc3a7 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -55,15 +55,13 @@ COMMENT ON TABLE "public"."bench_tracked_events" IS 'History of "public"."bench_
 CREATE FUNCTION "public"."pghistory_bench_tracked_insert"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
-DECLARE
-    pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
 BEGIN
     IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_tracked,') OPERATOR(pg_catalog.>) 0
        OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
-    SELECT 'insert', "new"."id", pgh_v_context_id, "new"."id", "new"."title", "new"."body", "new"."score"
+    SELECT 'insert', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
         FROM "pgh_new" AS "new";
     RETURN NULL;
 END
@@ -72,15 +70,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_tracked" REFER
 CREATE FUNCTION "public"."pghistory_bench_tracked_update"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
-DECLARE
-    pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
 BEGIN
     IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_tracked,') OPERATOR(pg_catalog.>) 0
        OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
-    SELECT 'update', "new"."id", pgh_v_context_id, "new"."id", "new"."title", "new"."body", "new"."score"
+    SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
         FROM (SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::"public"."bench_tracked" FROM "pgh_old" AS pgh_o)) AS pgh_o,
                 pg_catalog.unnest(ARRAY(SELECT pgh_n::"public"."bench_tracked" FROM "pgh_new" AS pgh_n)) AS pgh_n) AS pgh_z
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
@@ -93,25 +89,23 @@ CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_tracked" REFER
 CREATE FUNCTION "public"."pghistory_bench_tracked_delete"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
-DECLARE
-    pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
 BEGIN
     IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_tracked,') OPERATOR(pg_catalog.>) 0
        OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
-    SELECT 'delete', "old"."id", pgh_v_context_id, "old"."id", "old"."title", "old"."body", "old"."score"
+    SELECT 'delete', "old"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "old"."id", "old"."title", "old"."body", "old"."score"
         FROM "pgh_old" AS "old";
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_tracked" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_tracked_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 3b58f4ef6906793d';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 3b58f4ef6906793d';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 3b58f4ef6906793d';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 1d9787aa78abc3a7';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 1d9787aa78abc3a7';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 1d9787aa78abc3a7';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=5fc50bb384ab9cbc types=Int8%2CNullable%253CVarchar%253E
+-- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=bd680e858403e0d4 types=Int8%2CNullable%253CVarchar%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -140,15 +134,13 @@ COMMENT ON TABLE "public"."bench_fields_events" IS 'History of "public"."bench_f
 CREATE FUNCTION "public"."pghistory_bench_fields_insert"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
-DECLARE
-    pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
 BEGIN
     IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_fields,') OPERATOR(pg_catalog.>) 0
        OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
-    SELECT 'insert', "new"."id", pgh_v_context_id, "new"."id", "new"."title"
+    SELECT 'insert', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
         FROM "pgh_new" AS "new";
     RETURN NULL;
 END
@@ -157,15 +149,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_fields" REFERE
 CREATE FUNCTION "public"."pghistory_bench_fields_update"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
-DECLARE
-    pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
 BEGIN
     IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_fields,') OPERATOR(pg_catalog.>) 0
        OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
-    SELECT 'update', "new"."id", pgh_v_context_id, "new"."id", "new"."title"
+    SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
         FROM (SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::"public"."bench_fields" FROM "pgh_old" AS pgh_o)) AS pgh_o,
                 pg_catalog.unnest(ARRAY(SELECT pgh_n::"public"."bench_fields" FROM "pgh_new" AS pgh_n)) AS pgh_n) AS pgh_z
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
@@ -178,25 +168,23 @@ CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_fields" REFERE
 CREATE FUNCTION "public"."pghistory_bench_fields_delete"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
-DECLARE
-    pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
 BEGIN
     IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_fields,') OPERATOR(pg_catalog.>) 0
        OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
-    SELECT 'delete', "old"."id", pgh_v_context_id, "old"."id", "old"."title"
+    SELECT 'delete', "old"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "old"."id", "old"."title"
         FROM "pgh_old" AS "old";
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_fields" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_fields_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel 5fc50bb384ab9cbc';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel 5fc50bb384ab9cbc';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel 5fc50bb384ab9cbc';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel bd680e858403e0d4';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel bd680e858403e0d4';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel bd680e858403e0d4';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=70675631ba147cef types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=63391c1f78277320 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -225,16 +213,13 @@ COMMENT ON TABLE "public"."bench_json_events" IS 'History of "public"."bench_jso
 CREATE FUNCTION "public"."pghistory_bench_json_insert"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
-DECLARE
-    pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
-    pgh_v_context jsonb := NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb;
 BEGIN
     IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_json,') OPERATOR(pg_catalog.>) 0
        OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
-    SELECT 'insert', "new"."id", pgh_v_context_id, pgh_v_context, "new"."id", "new"."title", "new"."body", "new"."score"
+    SELECT 'insert', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
         FROM "pgh_new" AS "new";
     RETURN NULL;
 END
@@ -243,16 +228,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_json" REFERENC
 CREATE FUNCTION "public"."pghistory_bench_json_update"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
-DECLARE
-    pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
-    pgh_v_context jsonb := NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb;
 BEGIN
     IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_json,') OPERATOR(pg_catalog.>) 0
        OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
-    SELECT 'update', "new"."id", pgh_v_context_id, pgh_v_context, "new"."id", "new"."title", "new"."body", "new"."score"
+    SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
         FROM (SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::"public"."bench_json" FROM "pgh_old" AS pgh_o)) AS pgh_o,
                 pg_catalog.unnest(ARRAY(SELECT pgh_n::"public"."bench_json" FROM "pgh_new" AS pgh_n)) AS pgh_n) AS pgh_z
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
@@ -265,22 +247,19 @@ CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_json" REFERENC
 CREATE FUNCTION "public"."pghistory_bench_json_delete"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
-DECLARE
-    pgh_v_context_id uuid := NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid;
-    pgh_v_context jsonb := NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb;
 BEGIN
     IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_json,') OPERATOR(pg_catalog.>) 0
        OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
-    SELECT 'delete', "old"."id", pgh_v_context_id, pgh_v_context, "old"."id", "old"."title", "old"."body", "old"."score"
+    SELECT 'delete', "old"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "old"."id", "old"."title", "old"."body", "old"."score"
         FROM "pgh_old" AS "old";
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_json" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_json_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel 70675631ba147cef';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel 70675631ba147cef';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel 70675631ba147cef';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel 63391c1f78277320';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel 63391c1f78277320';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel 63391c1f78277320';
 -- pghistory-diesel:end
