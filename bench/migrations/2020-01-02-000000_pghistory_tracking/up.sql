@@ -26,7 +26,7 @@ $pghistory$;
 COMMENT ON TABLE "public"."bench_floor_events" IS 'History of "public"."bench_floor", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=1d9787aa78abc3a7 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=cde26a7d47156d61 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -55,9 +55,11 @@ COMMENT ON TABLE "public"."bench_tracked_events" IS 'History of "public"."bench_
 CREATE FUNCTION "public"."pghistory_bench_tracked_insert"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
 BEGIN
-    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_tracked,') OPERATOR(pg_catalog.>) 0
-       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_tracked,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
@@ -70,11 +72,19 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_tracked" REFER
 CREATE FUNCTION "public"."pghistory_bench_tracked_update"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
 BEGIN
-    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_tracked,') OPERATOR(pg_catalog.>) 0
-       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_tracked,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
+    IF (SELECT pg_catalog.count(*) FROM (SELECT FROM "pgh_new" LIMIT 2) AS pgh_c) OPERATOR(pg_catalog.=) 1 THEN
+    INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+    SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+        FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+        WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+    ELSE
     INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
     SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
         FROM (SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::"public"."bench_tracked" FROM "pgh_old" AS pgh_o)) AS pgh_o,
@@ -82,6 +92,7 @@ BEGIN
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
         WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+    END IF;
     RETURN NULL;
 END
 $pghistory$;
@@ -89,9 +100,11 @@ CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_tracked" REFER
 CREATE FUNCTION "public"."pghistory_bench_tracked_delete"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
 BEGIN
-    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_tracked,') OPERATOR(pg_catalog.>) 0
-       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_tracked,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
@@ -101,11 +114,11 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_tracked" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_tracked_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 1d9787aa78abc3a7';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 1d9787aa78abc3a7';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 1d9787aa78abc3a7';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel cde26a7d47156d61';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel cde26a7d47156d61';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel cde26a7d47156d61';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=bd680e858403e0d4 types=Int8%2CNullable%253CVarchar%253E
+-- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=931db3d629ca00f3 types=Int8%2CNullable%253CVarchar%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -134,9 +147,11 @@ COMMENT ON TABLE "public"."bench_fields_events" IS 'History of "public"."bench_f
 CREATE FUNCTION "public"."pghistory_bench_fields_insert"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
 BEGIN
-    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_fields,') OPERATOR(pg_catalog.>) 0
-       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_fields,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
@@ -149,11 +164,19 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_fields" REFERE
 CREATE FUNCTION "public"."pghistory_bench_fields_update"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
 BEGIN
-    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_fields,') OPERATOR(pg_catalog.>) 0
-       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_fields,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
+    IF (SELECT pg_catalog.count(*) FROM (SELECT FROM "pgh_new" LIMIT 2) AS pgh_c) OPERATOR(pg_catalog.=) 1 THEN
+    INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
+    SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
+        FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+        WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
+    ELSE
     INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
     SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
         FROM (SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::"public"."bench_fields" FROM "pgh_old" AS pgh_o)) AS pgh_o,
@@ -161,6 +184,7 @@ BEGIN
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
         WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
+    END IF;
     RETURN NULL;
 END
 $pghistory$;
@@ -168,9 +192,11 @@ CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_fields" REFERE
 CREATE FUNCTION "public"."pghistory_bench_fields_delete"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
 BEGIN
-    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_fields,') OPERATOR(pg_catalog.>) 0
-       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_fields,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
@@ -180,11 +206,11 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_fields" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_fields_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel bd680e858403e0d4';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel bd680e858403e0d4';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel bd680e858403e0d4';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel 931db3d629ca00f3';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel 931db3d629ca00f3';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel 931db3d629ca00f3';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=63391c1f78277320 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=29af5161d9113f79 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -213,9 +239,11 @@ COMMENT ON TABLE "public"."bench_json_events" IS 'History of "public"."bench_jso
 CREATE FUNCTION "public"."pghistory_bench_json_insert"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
 BEGIN
-    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_json,') OPERATOR(pg_catalog.>) 0
-       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_json,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
@@ -228,11 +256,19 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_json" REFERENC
 CREATE FUNCTION "public"."pghistory_bench_json_update"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
 BEGIN
-    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_json,') OPERATOR(pg_catalog.>) 0
-       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_json,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
+    IF (SELECT pg_catalog.count(*) FROM (SELECT FROM "pgh_new" LIMIT 2) AS pgh_c) OPERATOR(pg_catalog.=) 1 THEN
+    INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
+    SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
+        FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+        WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+    ELSE
     INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
     SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
         FROM (SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::"public"."bench_json" FROM "pgh_old" AS pgh_o)) AS pgh_o,
@@ -240,6 +276,7 @@ BEGIN
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
         WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+    END IF;
     RETURN NULL;
 END
 $pghistory$;
@@ -247,9 +284,11 @@ CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_json" REFERENC
 CREATE FUNCTION "public"."pghistory_bench_json_delete"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
 BEGIN
-    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('pghistory.pause', true), ''), ',public.bench_json,') OPERATOR(pg_catalog.>) 0
-       OR pg_catalog.current_setting('pghistory.pause', true) OPERATOR(pg_catalog.=) '*' THEN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_json,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
     INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
@@ -259,7 +298,7 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_json" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_json_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel 63391c1f78277320';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel 63391c1f78277320';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel 63391c1f78277320';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel 29af5161d9113f79';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel 29af5161d9113f79';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel 29af5161d9113f79';
 -- pghistory-diesel:end

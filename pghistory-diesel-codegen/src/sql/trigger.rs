@@ -30,7 +30,16 @@ pub fn operations(table: &TrackedTable) -> Vec<Operation> {
         .collect()
 }
 
-fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation) -> String {
+/// How an update's old and new rows are paired.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pairing {
+    /// By position, zipping the transition tables (any number of rows).
+    Zip,
+    /// The statement changed exactly one row: the one old row with the one new row.
+    Single,
+}
+
+fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation, pairing: Pairing) -> String {
     let row = match tracker.row {
         Row::Old => "\"old\"",
         Row::New => "\"new\"",
@@ -51,6 +60,11 @@ fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation) -> String 
     let from = match op {
         Operation::Insert => format!("{} AS \"new\"", quote::ident(names::NEW_TABLE)),
         Operation::Delete => format!("{} AS \"old\"", quote::ident(names::OLD_TABLE)),
+        _ if pairing == Pairing::Single => format!(
+            "{} AS \"old\" CROSS JOIN {} AS \"new\"",
+            quote::ident(names::OLD_TABLE),
+            quote::ident(names::NEW_TABLE)
+        ),
         // Zip the two transition tables by position: each becomes one array of the
         // table's row type, and two set-returning functions in one select list advance in
         // lockstep. Linear whatever the planner believes: there is no join whose estimate
@@ -111,24 +125,51 @@ pub fn insert_columns(table: &TrackedTable) -> Vec<String> {
 }
 
 /// `CREATE FUNCTION` for the trigger of `op`.
+///
+/// An update function has two `INSERT`s: one for statements that changed exactly one row
+/// (the common single-row `UPDATE ... WHERE id = $1`), which pairs the one old row with
+/// the one new row directly, and the zipped pairing for everything else. Each `INSERT` keeps
+/// its own cached plan, so neither pays for the other's shape.
 pub fn function(table: &TrackedTable, op: Operation) -> String {
     let trackers: Vec<&Tracker> = table.trackers_for(op).collect();
-    let selects: Vec<String> = trackers.iter().map(|t| select_for(table, t, op)).collect();
     let columns: Vec<String> = insert_columns(table)
         .iter()
         .map(|c| quote::ident(c))
         .collect();
+    let insert = |pairing: Pairing| {
+        let selects: Vec<String> = trackers
+            .iter()
+            .map(|t| select_for(table, t, op, pairing))
+            .collect();
+        format!(
+            "INSERT INTO {events} ({columns})\n{selects};",
+            events = event_table::events_name(table),
+            columns = columns.join(", "),
+            selects = selects.join("\n    UNION ALL\n"),
+        )
+    };
+    let body = if op == Operation::Update {
+        format!(
+            "IF (SELECT pg_catalog.count(*) FROM (SELECT FROM {new} LIMIT 2) AS pgh_c) OPERATOR(pg_catalog.=) 1 THEN\n    {single}\n    ELSE\n    {zip}\n    END IF;",
+            new = quote::ident(names::NEW_TABLE),
+            single = insert(Pairing::Single),
+            zip = insert(Pairing::Zip),
+        )
+    } else {
+        insert(Pairing::Zip)
+    };
     format!(
         r#"CREATE FUNCTION {func}() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting({pause}, true);
 BEGIN
-    IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting({pause}, true), ''), {key}) OPERATOR(pg_catalog.>) 0
-       OR pg_catalog.current_setting({pause}, true) OPERATOR(pg_catalog.=) '*' THEN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, {key}) OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
-    INSERT INTO {events} ({columns})
-{selects};
+    {body}
     RETURN NULL;
 END
 $pghistory$;
@@ -136,9 +177,7 @@ $pghistory$;
         func = function_name(table, op),
         pause = quote::literal(names::PAUSE_SETTING),
         key = quote::literal(&names::pause_key(table)),
-        events = event_table::events_name(table),
-        columns = columns.join(", "),
-        selects = selects.join("\n    UNION ALL\n"),
+        body = body,
     )
 }
 
