@@ -30,7 +30,10 @@ fn assert_in_sync(project: &str) {
     let text = fs::read_to_string(root.join("src/schema.rs")).unwrap();
     let tables =
         pghistory_diesel_codegen::tables_in_file(&syn::parse_file(&text).unwrap()).unwrap();
-    assert!(!tables.is_empty(), "{project}/src/schema.rs tracks no table");
+    assert!(
+        !tables.is_empty(),
+        "{project}/src/schema.rs tracks no table"
+    );
     let existing = read_migrations(&root.join("migrations"));
     let (files, changes) = migration::plan(&tables, &existing, "0");
     assert!(

@@ -26,7 +26,7 @@ $pghistory$;
 COMMENT ON TABLE "public"."bench_floor_events" IS 'History of "public"."bench_floor", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=cde26a7d47156d61 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=04d6724fe420fb69 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -79,12 +79,6 @@ BEGIN
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_tracked,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
-    IF (SELECT pg_catalog.count(*) FROM (SELECT FROM "pgh_new" LIMIT 2) AS pgh_c) OPERATOR(pg_catalog.=) 1 THEN
-    INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
-    SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-        FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-        WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
-    ELSE
     INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
     SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
         FROM (SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::"public"."bench_tracked" FROM "pgh_old" AS pgh_o)) AS pgh_o,
@@ -92,7 +86,6 @@ BEGIN
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
         WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
-    END IF;
     RETURN NULL;
 END
 $pghistory$;
@@ -114,11 +107,11 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_tracked" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_tracked_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel cde26a7d47156d61';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel cde26a7d47156d61';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel cde26a7d47156d61';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 04d6724fe420fb69';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 04d6724fe420fb69';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 04d6724fe420fb69';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=931db3d629ca00f3 types=Int8%2CNullable%253CVarchar%253E
+-- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=1d0d3b673992bbe6 types=Int8%2CNullable%253CVarchar%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -171,12 +164,6 @@ BEGIN
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_fields,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
-    IF (SELECT pg_catalog.count(*) FROM (SELECT FROM "pgh_new" LIMIT 2) AS pgh_c) OPERATOR(pg_catalog.=) 1 THEN
-    INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
-    SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
-        FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-        WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
-    ELSE
     INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
     SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
         FROM (SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::"public"."bench_fields" FROM "pgh_old" AS pgh_o)) AS pgh_o,
@@ -184,7 +171,6 @@ BEGIN
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
         WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
-    END IF;
     RETURN NULL;
 END
 $pghistory$;
@@ -206,11 +192,11 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_fields" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_fields_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel 931db3d629ca00f3';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel 931db3d629ca00f3';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel 931db3d629ca00f3';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel 1d0d3b673992bbe6';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel 1d0d3b673992bbe6';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel 1d0d3b673992bbe6';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=29af5161d9113f79 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=5554682c032aaef2 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -263,12 +249,6 @@ BEGIN
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_json,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
-    IF (SELECT pg_catalog.count(*) FROM (SELECT FROM "pgh_new" LIMIT 2) AS pgh_c) OPERATOR(pg_catalog.=) 1 THEN
-    INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
-    SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
-        FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-        WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
-    ELSE
     INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
     SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
         FROM (SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::"public"."bench_json" FROM "pgh_old" AS pgh_o)) AS pgh_o,
@@ -276,7 +256,6 @@ BEGIN
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
         CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
         WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
-    END IF;
     RETURN NULL;
 END
 $pghistory$;
@@ -298,7 +277,7 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_json" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_json_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel 29af5161d9113f79';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel 29af5161d9113f79';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel 29af5161d9113f79';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel 5554682c032aaef2';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel 5554682c032aaef2';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel 5554682c032aaef2';
 -- pghistory-diesel:end

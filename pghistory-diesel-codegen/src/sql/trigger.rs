@@ -30,16 +30,7 @@ pub fn operations(table: &TrackedTable) -> Vec<Operation> {
         .collect()
 }
 
-/// How an update's old and new rows are paired.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Pairing {
-    /// By position, zipping the transition tables (any number of rows).
-    Zip,
-    /// The statement changed exactly one row: the one old row with the one new row.
-    Single,
-}
-
-fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation, pairing: Pairing) -> String {
+fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation) -> String {
     let row = match tracker.row {
         Row::Old => "\"old\"",
         Row::New => "\"new\"",
@@ -60,11 +51,6 @@ fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation, pairing: P
     let from = match op {
         Operation::Insert => format!("{} AS \"new\"", quote::ident(names::NEW_TABLE)),
         Operation::Delete => format!("{} AS \"old\"", quote::ident(names::OLD_TABLE)),
-        _ if pairing == Pairing::Single => format!(
-            "{} AS \"old\" CROSS JOIN {} AS \"new\"",
-            quote::ident(names::OLD_TABLE),
-            quote::ident(names::NEW_TABLE)
-        ),
         // Zip the two transition tables by position: each becomes one array of the
         // table's row type, and two set-returning functions in one select list advance in
         // lockstep. Linear whatever the planner believes: there is no join whose estimate
@@ -126,38 +112,21 @@ pub fn insert_columns(table: &TrackedTable) -> Vec<String> {
 
 /// `CREATE FUNCTION` for the trigger of `op`.
 ///
-/// An update function has two `INSERT`s: one for statements that changed exactly one row
-/// (the common single-row `UPDATE ... WHERE id = $1`), which pairs the one old row with
-/// the one new row directly, and the zipped pairing for everything else. Each `INSERT` keeps
-/// its own cached plan, so neither pays for the other's shape.
+/// The pause setting is read once into a variable; the `INSERT` itself takes no
+/// parameters, so PL/pgSQL keeps one generic plan for it (see [`context_id_expr`]).
 pub fn function(table: &TrackedTable, op: Operation) -> String {
     let trackers: Vec<&Tracker> = table.trackers_for(op).collect();
     let columns: Vec<String> = insert_columns(table)
         .iter()
         .map(|c| quote::ident(c))
         .collect();
-    let insert = |pairing: Pairing| {
-        let selects: Vec<String> = trackers
-            .iter()
-            .map(|t| select_for(table, t, op, pairing))
-            .collect();
-        format!(
-            "INSERT INTO {events} ({columns})\n{selects};",
-            events = event_table::events_name(table),
-            columns = columns.join(", "),
-            selects = selects.join("\n    UNION ALL\n"),
-        )
-    };
-    let body = if op == Operation::Update {
-        format!(
-            "IF (SELECT pg_catalog.count(*) FROM (SELECT FROM {new} LIMIT 2) AS pgh_c) OPERATOR(pg_catalog.=) 1 THEN\n    {single}\n    ELSE\n    {zip}\n    END IF;",
-            new = quote::ident(names::NEW_TABLE),
-            single = insert(Pairing::Single),
-            zip = insert(Pairing::Zip),
-        )
-    } else {
-        insert(Pairing::Zip)
-    };
+    let selects: Vec<String> = trackers.iter().map(|t| select_for(table, t, op)).collect();
+    let body = format!(
+        "INSERT INTO {events} ({columns})\n{selects};",
+        events = event_table::events_name(table),
+        columns = columns.join(", "),
+        selects = selects.join("\n    UNION ALL\n"),
+    );
     format!(
         r#"CREATE FUNCTION {func}() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
