@@ -2,7 +2,7 @@
 //! with user input already validated and resolved (column names to SQL names, options to
 //! enums). Generation from a [`TrackedTable`] cannot fail.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::{Attribute, Ident, ItemUse, Type};
 
@@ -249,7 +249,7 @@ pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
         .map(|s| s.to_string())
         .unwrap_or_else(|| "public".to_owned());
 
-    let tracked = resolve_fields(cx, &opts, &columns, primary_key);
+    let tracked = resolve_fields(cx, &opts, &columns);
     let context = resolve_context(cx, &opts);
 
     let events_rust_name = opts
@@ -391,7 +391,7 @@ fn resolve_primary_key(cx: &Ctxt, decl: &TableDecl, columns: &[Column]) -> Optio
     }
 }
 
-fn resolve_fields(cx: &Ctxt, opts: &TableOptions, columns: &[Column], pk: usize) -> Vec<usize> {
+fn resolve_fields(cx: &Ctxt, opts: &TableOptions, columns: &[Column]) -> Vec<usize> {
     let find = |ident: &Ident| {
         let pos = columns
             .iter()
@@ -409,12 +409,11 @@ fn resolve_fields(cx: &Ctxt, opts: &TableOptions, columns: &[Column], pk: usize)
         pos
     };
     match (&opts.fields, &opts.exclude) {
-        (Some(fields), Some(exclude)) => {
+        (Some(_), Some(exclude)) => {
             cx.syn_error(syn::Error::new(
                 exclude.span,
                 "`fields(...)` and `exclude(...)` cannot be used together\nhelp: list the columns to keep in `fields`, or the ones to drop in `exclude`",
             ));
-            let _ = fields;
             (0..columns.len()).collect()
         }
         (Some(fields), None) => {
@@ -427,10 +426,7 @@ fn resolve_fields(cx: &Ctxt, opts: &TableOptions, columns: &[Column], pk: usize)
             let drop: Vec<usize> = exclude.value.iter().filter_map(find).collect();
             (0..columns.len()).filter(|i| !drop.contains(i)).collect()
         }
-        (None, None) => {
-            let _ = pk;
-            (0..columns.len()).collect()
-        }
+        (None, None) => (0..columns.len()).collect(),
     }
 }
 
@@ -612,11 +608,6 @@ pub(crate) fn pascal_case(name: &str) -> String {
             }
         })
         .collect()
-}
-
-/// A span to report "whole table" errors at.
-pub fn table_span(decl: &TableDecl) -> Span {
-    decl.name.span()
 }
 
 #[cfg(test)]
