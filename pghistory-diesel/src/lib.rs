@@ -72,8 +72,15 @@ pub use tracked::{ContextMode, Operation, TableInfo, Tracked, TrackerInfo, Trigg
 ///     }
 /// }
 ///
-/// fn titles_ever() -> impl diesel::query_dsl::methods::SelectDsl<posts_events::title> {
+/// use diesel::prelude::*;
+///
+/// /// The history of one post, oldest first, typed.
+/// fn history_of(conn: &mut PgConnection, post: i32) -> QueryResult<Vec<PostsEvent>> {
 ///     posts_events::table
+///         .filter(posts_events::pgh_obj_id.eq(post))
+///         .order(posts_events::pgh_id)
+///         .select(PostsEvent::as_select())
+///         .load(conn)
 /// }
 /// # fn main() {}
 /// ```
