@@ -96,102 +96,119 @@ fn ident_list(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<Ident>> {
     Ok(out)
 }
 
-/// Reads the table-level `#[pghistory(...)]` attributes.
-pub fn table_options(cx: &Ctxt, attrs: &[&Attribute]) -> TableOptions {
-    let mut opts = TableOptions {
-        present: !attrs.is_empty(),
-        ..TableOptions::default()
-    };
+/// Calls `f` with the name of every option of the `#[pghistory(...)]` attributes, recording
+/// (not returning) what goes wrong, so one bad option does not hide the others.
+fn each_option(
+    cx: &Ctxt,
+    attrs: &[&Attribute],
+    mut f: impl FnMut(&str, &ParseNestedMeta<'_>) -> syn::Result<()>,
+) {
     for attr in attrs {
         let result = attr.parse_nested_meta(|meta| {
             let Some(name) = meta.path.get_ident().map(Ident::to_string) else {
                 cx.syn_error(meta.error("expected an option name"));
                 return Ok(());
             };
-            match name.as_str() {
-                EVENTS => {
-                    meta.parse_nested_meta(|kind| {
-                        match kind.path.get_ident() {
-                            Some(ident) => opts.trackers.push(RawTracker {
-                                kind: ident.clone(),
-                                label: None,
-                                when: None,
-                                row: None,
-                            }),
-                            None => cx.syn_error(kind.error("expected an event kind")),
-                        }
-                        Ok(())
-                    })?;
-                }
-                EVENT => opts.trackers.push(parse_event(cx, &meta)?),
-                FIELDS => {
-                    let span = meta
-                        .path
-                        .get_ident()
-                        .map(Ident::span)
-                        .unwrap_or_else(Span::call_site);
-                    let list = ident_list(&meta)?;
-                    set_once(
-                        cx,
-                        &mut opts.fields,
-                        Spanned { value: list, span },
-                        &meta,
-                        FIELDS,
-                    );
-                }
-                EXCLUDE => {
-                    let span = meta
-                        .path
-                        .get_ident()
-                        .map(Ident::span)
-                        .unwrap_or_else(Span::call_site);
-                    let list = ident_list(&meta)?;
-                    set_once(
-                        cx,
-                        &mut opts.exclude,
-                        Spanned { value: list, span },
-                        &meta,
-                        EXCLUDE,
-                    );
-                }
-                MODEL => {
-                    let v: Ident = meta.value()?.parse()?;
-                    set_once(cx, &mut opts.model, v, &meta, MODEL);
-                }
-                TABLE_NAME => {
-                    let v: Ident = meta.value()?.parse()?;
-                    set_once(cx, &mut opts.table_name, v, &meta, TABLE_NAME);
-                }
-                SCHEMA => {
-                    let v: LitStr = meta.value()?.parse()?;
-                    set_once(cx, &mut opts.schema, v, &meta, SCHEMA);
-                }
-                CONTEXT => {
-                    let v: Ident = meta.value()?.parse()?;
-                    set_once(cx, &mut opts.context, v, &meta, CONTEXT);
-                }
-                APPEND_ONLY => {
-                    let span = meta
-                        .path
-                        .get_ident()
-                        .map(Ident::span)
-                        .unwrap_or_else(Span::call_site);
-                    set_once(cx, &mut opts.append_only, span, &meta, APPEND_ONLY);
-                }
-                other => {
-                    cx.syn_error(meta.error(format_args!(
-                        "unknown pghistory option `{other}`\nhelp: expected one of: {}",
-                        TABLE_OPTIONS.join(", ")
-                    )));
-                    skip_value(&meta)?;
-                }
-            }
-            Ok(())
+            f(&name, &meta)
         });
         if let Err(err) = result {
             cx.syn_error(err);
         }
     }
+}
+
+/// Records an unknown option, naming the known ones, and skips its value.
+fn unknown_option(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    name: &str,
+    what: &str,
+    known: &[&str],
+) -> syn::Result<()> {
+    cx.syn_error(meta.error(format_args!(
+        "unknown pghistory {what} `{name}`\nhelp: expected one of: {}",
+        known.join(", ")
+    )));
+    skip_value(meta)
+}
+
+/// The span of an option's name.
+fn option_span(meta: &ParseNestedMeta<'_>) -> Span {
+    meta.path
+        .get_ident()
+        .map(Ident::span)
+        .unwrap_or_else(Span::call_site)
+}
+
+/// Reads the table-level `#[pghistory(...)]` attributes.
+pub fn table_options(cx: &Ctxt, attrs: &[&Attribute]) -> TableOptions {
+    let mut opts = TableOptions {
+        present: !attrs.is_empty(),
+        ..TableOptions::default()
+    };
+    each_option(cx, attrs, |name, meta| {
+        match name {
+            EVENTS => {
+                meta.parse_nested_meta(|kind| {
+                    match kind.path.get_ident() {
+                        Some(ident) => opts.trackers.push(RawTracker {
+                            kind: ident.clone(),
+                            label: None,
+                            when: None,
+                            row: None,
+                        }),
+                        None => cx.syn_error(kind.error("expected an event kind")),
+                    }
+                    Ok(())
+                })?;
+            }
+            EVENT => opts.trackers.push(parse_event(cx, meta)?),
+            FIELDS => {
+                let span = option_span(meta);
+                let list = ident_list(meta)?;
+                set_once(
+                    cx,
+                    &mut opts.fields,
+                    Spanned { value: list, span },
+                    meta,
+                    FIELDS,
+                );
+            }
+            EXCLUDE => {
+                let span = option_span(meta);
+                let list = ident_list(meta)?;
+                set_once(
+                    cx,
+                    &mut opts.exclude,
+                    Spanned { value: list, span },
+                    meta,
+                    EXCLUDE,
+                );
+            }
+            MODEL => {
+                let v: Ident = meta.value()?.parse()?;
+                set_once(cx, &mut opts.model, v, meta, MODEL);
+            }
+            TABLE_NAME => {
+                let v: Ident = meta.value()?.parse()?;
+                set_once(cx, &mut opts.table_name, v, meta, TABLE_NAME);
+            }
+            SCHEMA => {
+                let v: LitStr = meta.value()?.parse()?;
+                set_once(cx, &mut opts.schema, v, meta, SCHEMA);
+            }
+            CONTEXT => {
+                let v: Ident = meta.value()?.parse()?;
+                set_once(cx, &mut opts.context, v, meta, CONTEXT);
+            }
+            APPEND_ONLY => {
+                let span = option_span(meta);
+                set_once(cx, &mut opts.append_only, span, meta, APPEND_ONLY);
+            }
+            other => unknown_option(cx, meta, other, "option", TABLE_OPTIONS)?,
+        }
+        Ok(())
+    });
     opts
 }
 
@@ -271,36 +288,20 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
 /// Reads a column's `#[pghistory(...)]` attributes.
 pub fn column_options(cx: &Ctxt, attrs: &[&Attribute]) -> ColumnOptions {
     let mut opts = ColumnOptions::default();
-    for attr in attrs {
-        let result = attr.parse_nested_meta(|meta| {
-            let name = meta
-                .path
-                .get_ident()
-                .map(Ident::to_string)
-                .unwrap_or_default();
-            match name.as_str() {
-                RUST_TYPE => {
-                    let v: LitStr = meta.value()?.parse()?;
-                    set_once(cx, &mut opts.rust_type, v, &meta, RUST_TYPE);
-                }
-                PG_TYPE => {
-                    let v: LitStr = meta.value()?.parse()?;
-                    set_once(cx, &mut opts.pg_type, v, &meta, PG_TYPE);
-                }
-                other => {
-                    cx.syn_error(meta.error(format_args!(
-                        "unknown pghistory column option `{other}`\nhelp: expected one of: {}",
-                        COLUMN_OPTIONS.join(", ")
-                    )));
-                    skip_value(&meta)?;
-                }
+    each_option(cx, attrs, |name, meta| {
+        match name {
+            RUST_TYPE => {
+                let v: LitStr = meta.value()?.parse()?;
+                set_once(cx, &mut opts.rust_type, v, meta, RUST_TYPE);
             }
-            Ok(())
-        });
-        if let Err(err) = result {
-            cx.syn_error(err);
+            PG_TYPE => {
+                let v: LitStr = meta.value()?.parse()?;
+                set_once(cx, &mut opts.pg_type, v, meta, PG_TYPE);
+            }
+            other => unknown_option(cx, meta, other, "column option", COLUMN_OPTIONS)?,
         }
-    }
+        Ok(())
+    });
     opts
 }
 
