@@ -195,10 +195,6 @@ fn info(table: &TrackedTable) -> TokenStream {
         .map(|c| c.sql_name.as_str())
         .collect();
     let fingerprint = sql::trigger::fingerprint(table);
-    let functions: Vec<String> = sql::trigger::operations(table)
-        .into_iter()
-        .map(|op| format!("{}()", sql::trigger::function_name(table, op)))
-        .collect();
     let tracked_relation = sql::event_table::tracked_name(table);
     let triggers = sql::trigger::operations(table).into_iter().map(|op| {
         let function = format!("{}()", sql::trigger::function_name(table, op));
@@ -243,7 +239,6 @@ fn info(table: &TrackedTable) -> TokenStream {
                 trackers: &[#(#trackers),*],
                 context: ::pghistory_diesel::__private::ContextMode::#context,
                 trigger_fingerprint: #fingerprint,
-                trigger_functions: &[#(#functions),*],
                 triggers: &[#(#triggers),*],
                 events_relation: #events_relation,
                 pause_key: #pause_key,

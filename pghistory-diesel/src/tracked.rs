@@ -67,8 +67,6 @@ pub struct TableInfo {
     pub context: ContextMode,
     /// Fingerprint of the trigger SQL this code expects to be installed.
     pub trigger_fingerprint: &'static str,
-    /// Signatures of the trigger functions, like `"public"."pghistory_posts_insert"()`.
-    pub trigger_functions: &'static [&'static str],
     /// Every trigger installed for the table, with the function body it must run.
     pub triggers: &'static [TriggerInfo],
     /// The events table as a quoted SQL name, like `"public"."posts_events"`.

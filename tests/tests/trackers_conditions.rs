@@ -303,5 +303,5 @@ fn the_declared_trackers_are_described_in_table_info() {
     assert_eq!(labels[2], ("title_changed", Operation::Update));
     assert_eq!(labels[11], ("archived", Operation::Manual));
     // A manual tracker installs no trigger.
-    assert_eq!(info.trigger_functions.len(), 3);
+    assert_eq!(info.triggers.len(), 3);
 }
