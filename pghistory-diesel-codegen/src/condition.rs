@@ -93,6 +93,33 @@ pub enum Condition {
 }
 
 impl Condition {
+    /// The columns (SQL names) whose old and new values, or a column and a value, the
+    /// rendered SQL compares for equality; `tracked` stands for an empty `AnyChange`.
+    pub fn compared_columns<'a>(&'a self, tracked: &[&'a str], out: &mut Vec<&'a str>) {
+        let column = |o: &'a Operand| match o {
+            Operand::Column(_, name) => Some(name.as_str()),
+            Operand::Value(_) => None,
+        };
+        match self {
+            Condition::AnyChange(cols) if cols.is_empty() => out.extend_from_slice(tracked),
+            Condition::AnyChange(cols) => out.extend(cols.iter().map(String::as_str)),
+            Condition::ChangedTo(col, _) | Condition::ChangedFrom(col, _) => out.push(col),
+            Condition::Compare(l, CompareOp::Eq | CompareOp::Ne, r) => {
+                out.extend(column(l));
+                out.extend(column(r));
+            }
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                a.compared_columns(tracked, out);
+                b.compared_columns(tracked, out);
+            }
+            Condition::Not(a) => a.compared_columns(tracked, out),
+            Condition::Always
+            | Condition::Compare(..)
+            | Condition::IsNull(_)
+            | Condition::Sql(_) => {}
+        }
+    }
+
     /// Whether rendering needs the old row, the new row.
     pub fn sides(&self) -> (bool, bool) {
         fn operand(o: &Operand) -> (bool, bool) {

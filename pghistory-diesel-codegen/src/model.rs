@@ -108,6 +108,18 @@ pub struct Column {
     pub pg_type: Option<String>,
 }
 
+impl Column {
+    /// Whether triggers compare this column's old and new values by their text (see
+    /// [`crate::types::compares_as_text`]) rather than with `IS DISTINCT FROM`.
+    pub fn compares_as_text(&self) -> bool {
+        let declared_json = self.pg_type.as_deref().is_some_and(|t| {
+            let t = t.trim().to_ascii_lowercase();
+            t == "json" || t.starts_with("json[")
+        });
+        types::compares_as_text(&self.ty) || declared_json
+    }
+}
+
 /// One tracker: an event kind, its label, its condition and which row it stores.
 #[derive(Clone)]
 pub struct Tracker {

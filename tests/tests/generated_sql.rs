@@ -575,3 +575,102 @@ fn a_tracked_table_with_dropped_and_untracked_columns_still_pairs_updates() {
         assert!(e.get("extra").is_none(), "excluded: {e}");
     }
 }
+
+#[test]
+fn json_columns_are_compared_by_their_text_and_no_op_updates_write_nothing() {
+    let (_db, mut conn) = database(
+        "CREATE TABLE docs (id integer PRIMARY KEY, payload json, parts json[], n integer NOT NULL);",
+    );
+    let docs = table(tokens! {
+        #[pghistory(events(insert, update))]
+        #[pghistory(event(update, label = "payload_changed", when = changed(payload)))]
+        docs (id) {
+            id -> Int4,
+            payload -> Nullable<Json>,
+            parts -> Nullable<Array<Json>>,
+            n -> Int4,
+        }
+    });
+    let mut applied = Vec::new();
+    migrate(&mut conn, &[docs], &mut applied);
+    // json has no `=`: a plain IS DISTINCT FROM would make each of these updates fail.
+    conn.batch_execute(
+        r#"INSERT INTO docs VALUES (1, '{"a": 1}', ARRAY['[1]'::json], 0);
+           UPDATE docs SET payload = payload, parts = parts;
+           UPDATE docs SET n = 1;
+           UPDATE docs SET payload = '{"a": 2}';
+           UPDATE docs SET parts = ARRAY['[2]'::json];"#,
+    )
+    .unwrap();
+    let found: Vec<(Value, Value, Value)> = events(&mut conn, "\"public\".\"docs_events\"")
+        .into_iter()
+        .map(|e| (e["pgh_label"].clone(), e["payload"].clone(), e["n"].clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (json!("insert"), json!({"a": 1}), json!(0)),
+            (json!("update"), json!({"a": 1}), json!(1)),
+            (json!("update"), json!({"a": 2}), json!(1)),
+            (json!("payload_changed"), json!({"a": 2}), json!(1)),
+            (json!("update"), json!({"a": 2}), json!(1)),
+        ],
+        "the no-op update wrote nothing; each real change wrote its events"
+    );
+}
+
+#[test]
+fn a_compared_column_whose_type_has_no_equality_stops_the_migration_by_name() {
+    let (_db, mut conn) =
+        database("CREATE TABLE places (id integer PRIMARY KEY, spot point, name text);");
+    let places = table(tokens! {
+        #[pghistory(events(insert, update))]
+        places (id) {
+            id -> Int4,
+            #[pghistory(rust_type = "String")]
+            spot -> Nullable<sql_types::Point>,
+            name -> Nullable<Text>,
+        }
+    });
+    let (files, _) = migration::plan(&[places], &[], "2024-01-01-000000");
+    let files = files.expect("a migration");
+    let err = conn
+        .transaction::<_, diesel::result::Error, _>(|c| c.batch_execute(&files.up))
+        .expect_err("the migration must refuse a column it cannot compare");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(
+            "column spot of \"public\".\"places\" has type point, which has no = operator"
+        ),
+        "{msg}"
+    );
+    assert!(
+        leftovers(&mut conn).is_empty(),
+        "nothing half-installed: {:?}",
+        leftovers(&mut conn)
+    );
+
+    // Left out of the snapshot, it is no longer compared and the table can be tracked.
+    let places = table(tokens! {
+        #[pghistory(events(insert, update), fields(id, name))]
+        places (id) {
+            id -> Int4,
+            #[pghistory(rust_type = "String")]
+            spot -> Nullable<sql_types::Point>,
+            name -> Nullable<Text>,
+        }
+    });
+    let mut applied = Vec::new();
+    migrate(&mut conn, &[places], &mut applied);
+    conn.batch_execute(
+        "INSERT INTO places VALUES (1, '(1,2)', 'a');
+         UPDATE places SET spot = '(3,4)';
+         UPDATE places SET name = 'b';",
+    )
+    .unwrap();
+    let names: Vec<Value> = events(&mut conn, "\"public\".\"places_events\"")
+        .into_iter()
+        .map(|e| e["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("a"), json!("b")]);
+}

@@ -24,6 +24,16 @@ fn value(v: &Value) -> String {
     }
 }
 
+/// A column as an operand of an equality test: its text when its type has no `=`.
+fn compared(s: Side, name: &str, table: &TrackedTable) -> String {
+    let text = table.column(name).is_some_and(|c| c.compares_as_text());
+    if text {
+        format!("{}::pg_catalog.text", column(s, name))
+    } else {
+        column(s, name)
+    }
+}
+
 fn operand(o: &Operand) -> String {
     match o {
         Operand::Column(s, name) => column(*s, name),
@@ -31,8 +41,16 @@ fn operand(o: &Operand) -> String {
     }
 }
 
-fn row_of(s: Side, cols: &[&str]) -> String {
-    let items: Vec<String> = cols.iter().map(|c| column(s, c)).collect();
+/// An operand of an equality test.
+fn compared_operand(o: &Operand, table: &TrackedTable) -> String {
+    match o {
+        Operand::Column(s, name) => compared(*s, name, table),
+        Operand::Value(v) => value(v),
+    }
+}
+
+fn row_of(s: Side, cols: &[&str], table: &TrackedTable) -> String {
+    let items: Vec<String> = cols.iter().map(|c| compared(s, c, table)).collect();
     format!("ROW({})", items.join(", "))
 }
 
@@ -53,33 +71,41 @@ pub fn render(cond: &Condition, table: &TrackedTable) -> String {
             }
             format!(
                 "{} IS DISTINCT FROM {}",
-                row_of(Side::Old, &names),
-                row_of(Side::New, &names)
+                row_of(Side::Old, &names, table),
+                row_of(Side::New, &names, table)
             )
         }
         Condition::Always => "true".to_owned(),
         Condition::ChangedTo(col, v) => format!(
             "({old} IS DISTINCT FROM {new} AND {new} IS NOT DISTINCT FROM {v})",
-            old = column(Side::Old, col),
-            new = column(Side::New, col),
+            old = compared(Side::Old, col, table),
+            new = compared(Side::New, col, table),
             v = value(v)
         ),
         Condition::ChangedFrom(col, v) => format!(
             "({old} IS DISTINCT FROM {new} AND {old} IS NOT DISTINCT FROM {v})",
-            old = column(Side::Old, col),
-            new = column(Side::New, col),
+            old = compared(Side::Old, col, table),
+            new = compared(Side::New, col, table),
             v = value(v)
         ),
         Condition::Compare(l, op, r) => {
-            let op = match op {
-                CompareOp::Eq => "IS NOT DISTINCT FROM",
-                CompareOp::Ne => "IS DISTINCT FROM",
-                CompareOp::Lt => "<",
-                CompareOp::Le => "<=",
-                CompareOp::Gt => ">",
-                CompareOp::Ge => ">=",
+            let (op, l, r) = match op {
+                CompareOp::Eq => (
+                    "IS NOT DISTINCT FROM",
+                    compared_operand(l, table),
+                    compared_operand(r, table),
+                ),
+                CompareOp::Ne => (
+                    "IS DISTINCT FROM",
+                    compared_operand(l, table),
+                    compared_operand(r, table),
+                ),
+                CompareOp::Lt => ("<", operand(l), operand(r)),
+                CompareOp::Le => ("<=", operand(l), operand(r)),
+                CompareOp::Gt => (">", operand(l), operand(r)),
+                CompareOp::Ge => (">=", operand(l), operand(r)),
             };
-            format!("({} {} {})", operand(l), op, operand(r))
+            format!("({l} {op} {r})")
         }
         Condition::IsNull(o) => format!("({} IS NULL)", operand(o)),
         Condition::And(a, b) => format!("({} AND {})", render(a, table), render(b, table)),
@@ -120,6 +146,32 @@ mod tests {
         assert_eq!(
             render(&Condition::AnyChange(Vec::new()), &table()),
             r#"ROW("old"."id", "old"."Ti""tle", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."Ti""tle", "new"."body", "new"."score")"#
+        );
+    }
+
+    #[test]
+    fn json_columns_are_compared_by_their_text() {
+        let table = crate::table_from_tokens(quote! {
+            #[pghistory(events(insert, update))]
+            docs (id) {
+                id -> Int4,
+                payload -> Nullable<Json>,
+                data -> Nullable<Jsonb>,
+            }
+        })
+        .unwrap();
+        assert_eq!(
+            render(&Condition::AnyChange(Vec::new()), &table),
+            r#"ROW("old"."id", "old"."payload"::pg_catalog.text, "old"."data") IS DISTINCT FROM ROW("new"."id", "new"."payload"::pg_catalog.text, "new"."data")"#
+        );
+        let eq = Condition::Compare(
+            col(Side::New, "payload"),
+            CompareOp::Eq,
+            Operand::Value(Value::Str("{}".to_owned())),
+        );
+        assert_eq!(
+            render(&eq, &table),
+            r#"("new"."payload"::pg_catalog.text IS NOT DISTINCT FROM '{}')"#
         );
     }
 

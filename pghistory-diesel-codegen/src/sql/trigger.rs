@@ -203,9 +203,70 @@ CREATE TRIGGER {trunc} BEFORE TRUNCATE ON {events_ident} FOR EACH STATEMENT EXEC
     )
 }
 
+/// The columns of a type we do not know (a custom SQL type, or one named with
+/// `pg_type`) that some tracker's condition tests for equality with `IS DISTINCT FROM`
+/// (SQL names, each once, in table order). Diesel's own types all have `=` but `Json`,
+/// which is compared by its text.
+fn equality_columns(table: &TrackedTable) -> Vec<&str> {
+    let tracked: Vec<&str> = table
+        .tracked_columns()
+        .map(|c| c.sql_name.as_str())
+        .collect();
+    let mut compared = Vec::new();
+    for tracker in &table.trackers {
+        if let Some(cond) = &tracker.condition {
+            cond.compared_columns(&tracked, &mut compared);
+        }
+    }
+    table
+        .columns
+        .iter()
+        .filter(|c| {
+            let known = c.pg_type.is_none() && crate::types::pg_type(&c.ty).is_some();
+            !known && !c.compares_as_text() && compared.contains(&c.sql_name.as_str())
+        })
+        .map(|c| c.sql_name.as_str())
+        .collect()
+}
+
+/// Stops the migration, naming the column, when a column the conditions compare has a
+/// type without an `=` operator (`point`, `xml`, a domain over `json`, ...). Otherwise
+/// the trigger would be created and every later `UPDATE` of the table would fail.
+fn equality_check(table: &TrackedTable) -> String {
+    let columns = equality_columns(table);
+    if columns.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = columns.iter().map(|c| quote::literal(c)).collect();
+    format!(
+        r#"DO $pghistory$
+DECLARE
+    pgh_col record;
+BEGIN
+    FOR pgh_col IN
+        SELECT a.attname, a.atttypid::pg_catalog.regtype::pg_catalog.text AS ty
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = {tracked}::pg_catalog.regclass AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY[{names}]::pg_catalog.text[])
+          AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+    LOOP
+        BEGIN
+            EXECUTE pg_catalog.format('SELECT NULL::%s IS DISTINCT FROM NULL::%s', pgh_col.ty, pgh_col.ty);
+        EXCEPTION WHEN undefined_function THEN
+            RAISE EXCEPTION 'pghistory-diesel: column % of % has type %, which has no = operator, so a trigger cannot tell whether it changed', pgh_col.attname, {tracked}, pgh_col.ty
+                USING HINT = 'leave it out of fields(...) and of the when = conditions, or give the type an equality operator';
+        END;
+    END LOOP;
+END
+$pghistory$;
+"#,
+        tracked = quote::literal(&event_table::tracked_name(table)),
+        names = names.join(", "),
+    )
+}
+
 /// Every function, trigger and fingerprint comment of `table`, as installed.
 pub fn install(table: &TrackedTable) -> String {
-    let mut sql = String::new();
+    let mut sql = equality_check(table);
     for op in operations(table) {
         sql.push_str(&function(table, op));
         sql.push_str(&trigger(table, op));

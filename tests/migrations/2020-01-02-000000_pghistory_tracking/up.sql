@@ -262,6 +262,25 @@ END
 $pghistory$;
 COMMENT ON TABLE "public"."documents_events" IS 'History of "public"."documents", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
+DO $pghistory$
+DECLARE
+    pgh_col record;
+BEGIN
+    FOR pgh_col IN
+        SELECT a.attname, a.atttypid::pg_catalog.regtype::pg_catalog.text AS ty
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"public"."documents"'::pg_catalog.regclass AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['mood']::pg_catalog.text[])
+          AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+    LOOP
+        BEGIN
+            EXECUTE pg_catalog.format('SELECT NULL::%s IS DISTINCT FROM NULL::%s', pgh_col.ty, pgh_col.ty);
+        EXCEPTION WHEN undefined_function THEN
+            RAISE EXCEPTION 'pghistory-diesel: column % of % has type %, which has no = operator, so a trigger cannot tell whether it changed', pgh_col.attname, '"public"."documents"', pgh_col.ty
+                USING HINT = 'leave it out of fields(...) and of the when = conditions, or give the type an equality operator';
+        END;
+    END LOOP;
+END
+$pghistory$;
 CREATE FUNCTION "public"."pghistory_documents_insert"() RETURNS trigger
 LANGUAGE plpgsql AS $pghistory$
 #variable_conflict use_column
