@@ -67,6 +67,8 @@ fn with_database(url: &str, db: &str) -> Result<String, Error> {
 pub struct BenchDb {
     /// Its URL.
     pub url: String,
+    /// Its name.
+    pub name: String,
     admin_url: String,
     quoted: String,
 }
@@ -83,6 +85,7 @@ impl BenchDb {
         diesel::sql_query(format!("CREATE DATABASE {quoted}")).execute(&mut admin)?;
         let db = BenchDb {
             url: with_database(server_url, &name)?,
+            name: name.clone(),
             admin_url: server_url.to_owned(),
             quoted,
         };

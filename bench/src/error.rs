@@ -21,6 +21,15 @@ pub enum Error {
     /// The migrations failed.
     #[error("migrations failed: {0}")]
     Migration(String),
+    /// A diesel-async client failed.
+    #[error("async client: {0}")]
+    Async(String),
+    /// The instruction-counting phase cannot run or failed.
+    #[error("cpu phase: {0}")]
+    Cpu(String),
+    /// Running a program or handling a file failed.
+    #[error("{0}")]
+    Os(#[from] std::io::Error),
     /// Writing the results failed.
     #[error("cannot write {path}: {source}")]
     Io {

@@ -11,6 +11,8 @@
 //! Run it with `scripts/bench` (a throwaway server with PostgreSQL's default settings), or
 //! with `DATABASE_URL` set: it creates, and drops, a database of its own on that server.
 
+mod async_ops;
+mod cpu;
 mod db;
 mod error;
 mod ops;
@@ -34,13 +36,16 @@ use crate::variant::{Mode, Variant};
 /// Command-line help.
 pub const USAGE: &str =
     "usage: pghistory-diesel-bench [--smoke] [--reps N] [--rows N] [--loop-rows N]
-                              [--duration-ms N] [--phases bulk,loop,single,concurrent] [--out DIR]
+                              [--duration-ms N] [--phases bulk,loop,single,concurrent,cpu]
+                              [--cpu-copies N] [--out DIR]
   --smoke        tiny sizes, one repetition: checks that every measurement runs
   --reps N       repetitions, median taken (default 3)
   --rows N       rows of each bulk statement (default 100000)
   --loop-rows N  statements of each server-side loop (default 50000)
   --duration-ms  duration of each single-row / concurrent measurement (default 1000)
-  --phases LIST  which measurements to run (default: all)
+  --phases LIST  which measurements to run (default: all; cpu needs valgrind and the
+                 server's binaries, and is skipped with a warning when not asked for by name)
+  --cpu-copies N valgrind runs at once in the cpu phase (default 2)
   --out DIR      where the CSV and JSON go (default bench-results)";
 
 /// Which groups of measurements run.
@@ -50,6 +55,7 @@ struct Phases {
     looped: bool,
     single: bool,
     concurrent: bool,
+    cpu: bool,
 }
 
 /// Parsed arguments.
@@ -59,6 +65,10 @@ struct Config {
     reps: usize,
     sizes: Sizes,
     phases: Phases,
+    /// `--phases` named the cpu phase: failing to run it is an error, not a warning.
+    cpu_required: bool,
+    cpu_sizes: cpu::CpuSizes,
+    cpu_copies: usize,
     out: PathBuf,
 }
 
@@ -81,7 +91,21 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
             looped: true,
             single: true,
             concurrent: true,
+            cpu: true,
         },
+        cpu_required: false,
+        cpu_sizes: if smoke {
+            cpu::CpuSizes {
+                loops: (20, 60),
+                rows: (20, 60),
+            }
+        } else {
+            cpu::CpuSizes {
+                loops: (200, 1000),
+                rows: (1000, 5000),
+            }
+        },
+        cpu_copies: 2,
         out: PathBuf::from("bench-results"),
     };
     let mut it = args.iter();
@@ -104,6 +128,7 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
             "--loop-rows" => config.sizes.loop_rows = number(value()?)? as i64,
             "--duration-ms" => config.sizes.duration = Duration::from_millis(number(value()?)?),
             "--out" => config.out = PathBuf::from(value()?),
+            "--cpu-copies" => config.cpu_copies = number(value()?)? as usize,
             "--phases" => {
                 let list = value()?;
                 config.phases = Phases {
@@ -111,6 +136,7 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
                     looped: false,
                     single: false,
                     concurrent: false,
+                    cpu: false,
                 };
                 for phase in list.split(',') {
                     match phase {
@@ -118,9 +144,13 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
                         "loop" => config.phases.looped = true,
                         "single" => config.phases.single = true,
                         "concurrent" => config.phases.concurrent = true,
+                        "cpu" => {
+                            config.phases.cpu = true;
+                            config.cpu_required = true;
+                        }
                         other => {
                             return Err(Error::Usage(format!(
-                                "unknown phase `{other}`; expected bulk, loop, single or concurrent"
+                                "unknown phase `{other}`; expected bulk, loop, single, concurrent or cpu"
                             )))
                         }
                     }
@@ -218,6 +248,18 @@ fn run(config: &Config) -> Result<(), Error> {
                         }
                     }
                 }
+                for clients in [1, 2] {
+                    for v in Variant::ALL {
+                        async_ops::insert_throughput(
+                            &db,
+                            v,
+                            mode,
+                            clients,
+                            s.duration,
+                            &mut recorder(&mut samples, v, mode, rep),
+                        )?;
+                    }
+                }
             }
         }
         if config.phases.concurrent {
@@ -241,6 +283,16 @@ fn run(config: &Config) -> Result<(), Error> {
         );
     }
 
+    if config.phases.cpu {
+        match count_cpu(config, &db, &mut conn, &mut samples) {
+            Ok(()) => eprintln!("cpu phase done ({:.0} s)", started.elapsed().as_secs_f64()),
+            Err(err) if !config.cpu_required => {
+                eprintln!("warning: cpu phase skipped: {err}");
+            }
+            Err(err) => return Err(err),
+        }
+    }
+
     let summaries = report::summarize(&samples);
     let server: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("version()"))
         .get_result(&mut conn)?;
@@ -256,6 +308,8 @@ fn run(config: &Config) -> Result<(), Error> {
     );
     println!("ratios: for tps below 1 is slower, for everything else above 1 is slower; ctx = inside a context\n");
     println!("{table}");
+    println!("inside a context ÷ outside, per variant:\n");
+    println!("{}", report::context_table(&summaries));
     let stem = format!(
         "bench-{}{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
@@ -277,6 +331,54 @@ fn run(config: &Config) -> Result<(), Error> {
     let path = report::write_files(&config.out, &stem, config_json, &samples, &summaries)?;
     println!("results written to {}", path.display());
     Ok(())
+}
+
+/// The cpu phase: instruction counts on copies of the benchmark's database. Counts are
+/// deterministic, so it runs once whatever `--reps` says. The smoke run counts one loop
+/// for two variants, enough to keep the phase from rotting.
+fn count_cpu(
+    config: &Config,
+    db: &BenchDb,
+    conn: &mut PgConnection,
+    samples: &mut Vec<Sample>,
+) -> Result<(), Error> {
+    let server_num = db::scalar(
+        conn,
+        "SELECT pg_catalog.current_setting('server_version_num')::float8 AS v",
+    )?;
+    let major = (server_num / 10_000.0) as u32;
+    let url = std::env::var("DATABASE_URL").map_err(|_| Error::NoDatabaseUrl)?;
+    let jobs: Vec<cpu::Job> = if config.smoke {
+        [Variant::Untracked, Variant::Tracked]
+            .into_iter()
+            .map(|variant| cpu::Job {
+                op: cpu::CpuOp::LoopInsert,
+                variant,
+                mode: Mode::Outside,
+            })
+            .collect()
+    } else {
+        let mut jobs = Vec::new();
+        for op in cpu::CpuOp::ALL {
+            for mode in Mode::ALL {
+                for variant in Variant::ALL {
+                    jobs.push(cpu::Job { op, variant, mode });
+                }
+            }
+        }
+        jobs
+    };
+    let copies = config.cpu_copies.min(jobs.len()).max(1);
+    let lab = cpu::Lab::new(&url, &db.name, major, copies)?;
+    lab.run(&jobs, config.cpu_sizes, &mut |job, value| {
+        samples.push(Sample {
+            row: job.op.row(),
+            mode: job.mode,
+            variant: job.variant,
+            rep: 0,
+            value,
+        })
+    })
 }
 
 use diesel::RunQueryDsl as _;

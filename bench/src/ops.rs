@@ -38,9 +38,10 @@ pub struct Sizes {
 }
 
 /// The floor's context id: what the triggers read, read the same way.
-const CTX_ID: &str = "NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid";
+pub const CTX_ID: &str =
+    "NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid";
 /// The floor's events columns.
-const FLOOR_COLUMNS: &str =
+pub const FLOOR_COLUMNS: &str =
     "INSERT INTO bench_floor_events (pgh_label, pgh_obj_id, pgh_context_id, id, title, body, score)";
 
 /// The floor's plain `INSERT ... SELECT` of every row of `bench_floor` into its events.
@@ -346,6 +347,11 @@ fn floor_single(op: Single) -> String {
             copy("delete", "o")
         ),
     }
+}
+
+/// The floor's single-row insert: the statement and the copy of its row, one round trip.
+pub fn floor_single_insert() -> String {
+    floor_single(Single::Insert)
 }
 
 /// One single-row statement on `id` (ignored by inserts).

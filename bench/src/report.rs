@@ -65,6 +65,31 @@ pub const ROWS: &[RowDef] = &[
         unit: "us/stmt",
     },
     RowDef {
+        key: "cpu_bulk_insert",
+        label: "server CPU: bulk INSERT ... SELECT",
+        unit: "instr/row",
+    },
+    RowDef {
+        key: "cpu_bulk_update",
+        label: "server CPU: bulk UPDATE (title, score)",
+        unit: "instr/row",
+    },
+    RowDef {
+        key: "cpu_bulk_delete",
+        label: "server CPU: bulk DELETE",
+        unit: "instr/row",
+    },
+    RowDef {
+        key: "cpu_loop_insert",
+        label: "server CPU: loop of single-row INSERTs",
+        unit: "instr/stmt",
+    },
+    RowDef {
+        key: "cpu_loop_update",
+        label: "server CPU: loop of single-row UPDATEs by pk",
+        unit: "instr/stmt",
+    },
+    RowDef {
         key: "single_insert_c1",
         label: "Diesel single-row insert, 1 client",
         unit: "tps",
@@ -92,6 +117,16 @@ pub const ROWS: &[RowDef] = &[
     RowDef {
         key: "single_delete_c2",
         label: "Diesel single-row delete by pk, 2 clients",
+        unit: "tps",
+    },
+    RowDef {
+        key: "async_insert_c1",
+        label: "diesel-async single-row insert, 1 client",
+        unit: "tps",
+    },
+    RowDef {
+        key: "async_insert_c2",
+        label: "diesel-async single-row insert, 2 clients",
         unit: "tps",
     },
     RowDef {
@@ -250,6 +285,37 @@ pub fn table(summaries: &[Summary]) -> String {
             ratio(sum.ratio(Tracked, Floor)),
             ratio(sum.ratio(Fields, Floor)),
             ratio(sum.ratio(Json, Floor)),
+        );
+    }
+    s
+}
+
+/// For every row measured both outside and inside a context: inside ÷ outside, per
+/// variant (the context's own cost; for `tps` below 1 is slower).
+pub fn context_table(summaries: &[Summary]) -> String {
+    let mut s = String::new();
+    s.push_str("| measurement | unit | untracked | floor | tracked | fields | json |\n");
+    s.push_str("|---|---|---:|---:|---:|---:|---:|\n");
+    for out in summaries.iter().filter(|x| x.mode == Mode::Outside) {
+        let Some(inside) = summaries
+            .iter()
+            .find(|x| x.mode == Mode::Inside && x.row.key == out.row.key)
+        else {
+            continue;
+        };
+        let cells: Vec<String> = Variant::ALL
+            .iter()
+            .map(|v| match (inside.get(*v), out.get(*v)) {
+                (Some(a), Some(b)) if b != 0.0 => format!("{:.2}", a / b),
+                _ => "-".to_owned(),
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            out.row.label,
+            out.row.unit,
+            cells.join(" | ")
         );
     }
     s

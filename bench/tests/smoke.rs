@@ -29,6 +29,10 @@ const EXPECTED: &[(&str, &str)] = &[
     ("single_delete_c1", "yes"),
     ("single_delete_c2", "no"),
     ("single_delete_c2", "yes"),
+    ("async_insert_c1", "no"),
+    ("async_insert_c1", "yes"),
+    ("async_insert_c2", "no"),
+    ("async_insert_c2", "yes"),
     ("ctx_shared_tps", "yes"),
     ("ctx_distinct_tps", "yes"),
     ("ctx_shared_lock_timeouts", "yes"),
@@ -57,7 +61,12 @@ fn smoke_mode_reports_every_measurement_for_every_variant() {
     );
     let out = std::env::temp_dir().join(format!("pghistory-bench-smoke-{}", std::process::id()));
     let output = Command::new(env!("CARGO_BIN_EXE_pghistory-diesel-bench"))
-        .args(["--smoke", "--out"])
+        .args([
+            "--smoke",
+            "--phases",
+            "bulk,loop,single,concurrent",
+            "--out",
+        ])
         .arg(&out)
         .output()
         .expect("run the benchmark binary");
@@ -107,4 +116,55 @@ fn smoke_mode_reports_every_measurement_for_every_variant() {
         }
     }
     std::fs::remove_dir_all(&out).ok();
+}
+
+/// The cpu phase counts instructions with valgrind on a copy of the database. Counts are
+/// deterministic, so this can assert what timings cannot: a statement that also writes
+/// an event executes more instructions than the same statement on an untracked table.
+#[test]
+fn cpu_phase_counts_more_instructions_for_a_tracked_insert() {
+    assert!(
+        std::env::var("DATABASE_URL").is_ok(),
+        "DATABASE_URL must be set: run the tests through scripts/test"
+    );
+    let out = std::env::temp_dir().join(format!("pghistory-bench-cpu-{}", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_pghistory-diesel-bench"))
+        .args(["--smoke", "--phases", "cpu", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run the benchmark binary");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the cpu smoke run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json_path = std::fs::read_dir(&out)
+        .expect("the output directory exists")
+        .map(|e| e.expect("a directory entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a JSON file was written");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).expect("valid JSON");
+    let row = json["rows"]
+        .as_array()
+        .expect("rows is an array")
+        .iter()
+        .find(|r| r["row"] == "cpu_loop_insert" && r["ctx"] == "no")
+        .unwrap_or_else(|| panic!("no cpu_loop_insert row: {json:#}"));
+    let untracked = row["median"]["untracked"]
+        .as_f64()
+        .expect("untracked was counted");
+    let tracked = row["median"]["tracked"]
+        .as_f64()
+        .expect("tracked was counted");
+    assert!(
+        untracked > 10_000.0,
+        "an INSERT costs more than {untracked} instructions"
+    );
+    assert!(
+        tracked > untracked * 1.5,
+        "the tracked INSERT also writes an event: {tracked} vs {untracked} instructions"
+    );
+    let _ = std::fs::remove_dir_all(&out);
 }
