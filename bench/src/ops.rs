@@ -37,9 +37,11 @@ pub struct Sizes {
     pub per_transaction: usize,
 }
 
-/// The floor's context id: what the triggers read, read the same way.
+/// The floor's context id: what the triggers read, read the same way, once per statement
+/// (a scalar subquery is evaluated once, as an InitPlan), so the floor does not pay a
+/// per-row settings lookup that the triggers avoid.
 pub const CTX_ID: &str =
-    "NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid";
+    "(SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid)";
 /// The floor's events columns.
 pub const FLOOR_COLUMNS: &str =
     "INSERT INTO bench_floor_events (pgh_label, pgh_obj_id, pgh_context_id, id, title, body, score)";
