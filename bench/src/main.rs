@@ -42,7 +42,8 @@ pub const USAGE: &str =
   --reps N       repetitions, median taken (default 3)
   --rows N       rows of each bulk statement (default 100000)
   --loop-rows N  statements of each server-side loop (default 50000)
-  --duration-ms  duration of each single-row / concurrent measurement (default 1000)
+  --duration-ms  duration of each single-row / concurrent measurement (default 1000),
+                 taken in 5 slices with the variants in turn
   --phases LIST  which measurements to run (default: all; cpu needs valgrind and the
                  server's binaries, and is skipped with a warning when not asked for by name)
   --cpu-copies N valgrind runs at once in the cpu phase (default 2)
@@ -82,6 +83,7 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
             loop_rows: if smoke { 200 } else { 50_000 },
             pool_rows: if smoke { 2_000 } else { 30_000 },
             duration: Duration::from_millis(if smoke { 100 } else { 1000 }),
+            slices: if smoke { 1 } else { 5 },
             chunk: if smoke { 100 } else { 10_000 },
             concurrent: 10,
             per_transaction: 3,
@@ -233,38 +235,44 @@ fn run(config: &Config) -> Result<(), Error> {
                 }
                 let next_delete: Vec<AtomicI64> =
                     Variant::ALL.iter().map(|_| AtomicI64::new(1)).collect();
+                // Each slice records a sample; the table shows the median over slices and
+                // repetitions.
                 for op in Single::ALL {
                     for clients in [1, 2] {
-                        for (i, v) in Variant::ALL.into_iter().enumerate() {
-                            ops::single(
-                                &db,
-                                v,
-                                mode,
-                                (op, clients),
-                                s,
-                                &next_delete[i],
-                                &mut recorder(&mut samples, v, mode, rep),
-                            )?;
+                        for _ in 0..s.slices {
+                            for (i, v) in Variant::ALL.into_iter().enumerate() {
+                                ops::single(
+                                    &db,
+                                    v,
+                                    mode,
+                                    (op, clients),
+                                    s,
+                                    &next_delete[i],
+                                    &mut recorder(&mut samples, v, mode, rep),
+                                )?;
+                            }
                         }
                     }
                 }
                 for clients in [1, 2] {
-                    for v in Variant::ALL {
-                        async_ops::insert_throughput(
-                            &db,
-                            v,
-                            mode,
-                            clients,
-                            s.duration,
-                            &mut recorder(&mut samples, v, mode, rep),
-                        )?;
+                    for _ in 0..s.slices {
+                        for v in Variant::ALL {
+                            async_ops::insert_throughput(
+                                &db,
+                                v,
+                                mode,
+                                clients,
+                                s.slice(),
+                                &mut recorder(&mut samples, v, mode, rep),
+                            )?;
+                        }
                     }
                 }
             }
         }
         if config.phases.concurrent {
             for shared in [true, false] {
-                for v in Variant::ALL {
+                for v in (0..s.slices).flat_map(|_| Variant::ALL) {
                     ops::concurrent_contexts(
                         &db,
                         v,

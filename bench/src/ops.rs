@@ -27,14 +27,24 @@ pub struct Sizes {
     pub loop_rows: i64,
     /// Rows present for the single-row updates and deletes.
     pub pool_rows: i64,
-    /// How long each single-row and concurrent measurement runs.
+    /// How long each single-row and concurrent measurement runs, in all.
     pub duration: Duration,
+    /// Into how many slices that time is cut: the variants take turns slice by slice, so
+    /// a checkpoint or a noisy neighbour falls on all of them alike.
+    pub slices: u32,
     /// Rows per statement of `insert_into(..).values(&vec)` (3 binds a row, under 65535).
     pub chunk: usize,
     /// Transactions running at once in the shared-context measurement.
     pub concurrent: usize,
     /// Single-row statements per transaction in the shared-context measurement.
     pub per_transaction: usize,
+}
+
+impl Sizes {
+    /// One slice of a single-row or concurrent measurement.
+    pub fn slice(&self) -> Duration {
+        self.duration / self.slices.max(1)
+    }
 }
 
 /// The floor's context id: what the triggers read, read the same way, once per statement
@@ -513,7 +523,7 @@ pub fn single(
         }
         Ok(true)
     };
-    let t = throughput(db, clients, s.duration, "", &run)?;
+    let t = throughput(db, clients, s.slice(), "", &run)?;
     record(op.row(clients), t.per_second);
     Ok(())
 }
@@ -543,7 +553,7 @@ pub fn concurrent_contexts(
     let t = throughput(
         db,
         s.concurrent,
-        s.duration,
+        s.slice(),
         "SET lock_timeout = '500ms'",
         &run,
     )?;

@@ -188,7 +188,7 @@ pub struct Summary {
     pub row: RowDef,
     /// Context mode.
     pub mode: Mode,
-    /// Medians, in [`Variant::ALL`] order; `None` when not measured.
+    /// Medians (sums for counts), in [`Variant::ALL`] order; `None` when not measured.
     pub medians: [Option<f64>; 5],
 }
 
@@ -233,7 +233,12 @@ pub fn summarize(samples: &[Sample]) -> Vec<Summary> {
                     .filter(|s| s.row == row.key && s.mode == mode && s.variant == *v)
                     .map(|s| s.value)
                     .collect();
-                medians[i] = median(&mut values);
+                // Counts (lock timeouts) are summed: one timeout in one slice must show.
+                medians[i] = if row.unit == "count" {
+                    (!values.is_empty()).then(|| values.iter().sum())
+                } else {
+                    median(&mut values)
+                };
             }
             if medians.iter().any(Option::is_some) {
                 out.push(Summary {

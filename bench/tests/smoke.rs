@@ -53,37 +53,43 @@ const EXPECTED: &[(&str, &str)] = &[
 
 const VARIANTS: &[&str] = &["untracked", "floor", "tracked", "fields", "json"];
 
-#[test]
-fn smoke_mode_reports_every_measurement_for_every_variant() {
+/// Runs the benchmark binary with `args` against `DATABASE_URL` and returns the JSON
+/// file it wrote.
+fn run_bench(name: &str, args: &[&str]) -> serde_json::Value {
     assert!(
         std::env::var("DATABASE_URL").is_ok(),
         "DATABASE_URL must be set: run the tests through scripts/test"
     );
-    let out = std::env::temp_dir().join(format!("pghistory-bench-smoke-{}", std::process::id()));
+    let out = std::env::temp_dir().join(format!("pghistory-bench-{name}-{}", std::process::id()));
     let output = Command::new(env!("CARGO_BIN_EXE_pghistory-diesel-bench"))
-        .args([
-            "--smoke",
-            "--phases",
-            "bulk,loop,single,concurrent",
-            "--out",
-        ])
+        .args(args)
+        .arg("--out")
         .arg(&out)
         .output()
         .expect("run the benchmark binary");
-    let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "the smoke run failed:\n{stdout}\n{}",
+        "the {name} run failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-
     let json_path = std::fs::read_dir(&out)
         .expect("the output directory exists")
         .map(|e| e.expect("a directory entry").path())
         .find(|p| p.extension().is_some_and(|e| e == "json"))
         .expect("a JSON file was written");
-    let json: serde_json::Value =
+    let json =
         serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).expect("valid JSON");
+    let _ = std::fs::remove_dir_all(&out);
+    json
+}
+
+#[test]
+fn smoke_mode_reports_every_measurement_for_every_variant() {
+    let json = run_bench(
+        "smoke",
+        &["--smoke", "--phases", "bulk,loop,single,concurrent"],
+    );
     let rows = json["rows"].as_array().expect("rows is an array");
     assert_eq!(rows.len(), EXPECTED.len(), "rows reported: {rows:#?}");
     for (key, ctx) in EXPECTED {
@@ -115,7 +121,6 @@ fn smoke_mode_reports_every_measurement_for_every_variant() {
             );
         }
     }
-    std::fs::remove_dir_all(&out).ok();
 }
 
 /// The cpu phase counts instructions with valgrind on a copy of the database. Counts are
@@ -123,29 +128,7 @@ fn smoke_mode_reports_every_measurement_for_every_variant() {
 /// an event executes more instructions than the same statement on an untracked table.
 #[test]
 fn cpu_phase_counts_more_instructions_for_a_tracked_insert() {
-    assert!(
-        std::env::var("DATABASE_URL").is_ok(),
-        "DATABASE_URL must be set: run the tests through scripts/test"
-    );
-    let out = std::env::temp_dir().join(format!("pghistory-bench-cpu-{}", std::process::id()));
-    let output = Command::new(env!("CARGO_BIN_EXE_pghistory-diesel-bench"))
-        .args(["--smoke", "--phases", "cpu", "--out"])
-        .arg(&out)
-        .output()
-        .expect("run the benchmark binary");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the cpu smoke run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let json_path = std::fs::read_dir(&out)
-        .expect("the output directory exists")
-        .map(|e| e.expect("a directory entry").path())
-        .find(|p| p.extension().is_some_and(|e| e == "json"))
-        .expect("a JSON file was written");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).expect("valid JSON");
+    let json = run_bench("cpu", &["--smoke", "--phases", "cpu"]);
     let row = json["rows"]
         .as_array()
         .expect("rows is an array")
@@ -166,5 +149,4 @@ fn cpu_phase_counts_more_instructions_for_a_tracked_insert() {
         tracked > untracked * 1.5,
         "the tracked INSERT also writes an event: {tracked} vs {untracked} instructions"
     );
-    let _ = std::fs::remove_dir_all(&out);
 }
