@@ -54,8 +54,8 @@ const EXPECTED: &[(&str, &str)] = &[
 const VARIANTS: &[&str] = &["untracked", "floor", "tracked", "fields", "json"];
 
 /// Runs the benchmark binary with `args` against `DATABASE_URL` and returns the JSON
-/// file it wrote.
-fn run_bench(name: &str, args: &[&str]) -> serde_json::Value {
+/// file it wrote and what it printed.
+fn run_bench(name: &str, args: &[&str]) -> (serde_json::Value, String) {
     assert!(
         std::env::var("DATABASE_URL").is_ok(),
         "DATABASE_URL must be set: run the tests through scripts/test"
@@ -81,12 +81,12 @@ fn run_bench(name: &str, args: &[&str]) -> serde_json::Value {
     let json =
         serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).expect("valid JSON");
     let _ = std::fs::remove_dir_all(&out);
-    json
+    (json, String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 #[test]
 fn smoke_mode_reports_every_measurement_for_every_variant() {
-    let json = run_bench(
+    let (json, stdout) = run_bench(
         "smoke",
         &["--smoke", "--phases", "bulk,loop,single,concurrent"],
     );
@@ -128,7 +128,7 @@ fn smoke_mode_reports_every_measurement_for_every_variant() {
 /// an event executes more instructions than the same statement on an untracked table.
 #[test]
 fn cpu_phase_counts_more_instructions_for_a_tracked_insert() {
-    let json = run_bench("cpu", &["--smoke", "--phases", "cpu"]);
+    let (json, _) = run_bench("cpu", &["--smoke", "--phases", "cpu"]);
     let row = json["rows"]
         .as_array()
         .expect("rows is an array")
