@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::AsyncPgConnection;
 use pghistory_diesel::context_table::pghistory_context;
@@ -16,74 +15,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-// ---------------------------------------------------------------------------------------
-// A database per test.
-
-diesel::define_sql_function! {
-    /// Postgres' `quote_ident`: quoted by the server, bound as a value.
-    fn quote_ident(name: Text) -> Text;
-}
-
-struct TestDb {
-    url: String,
-    name: String,
-}
-
-fn server_url() -> String {
-    std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL must be set: run the tests through scripts/with-postgres")
-}
-
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let slash = base.rfind('/').expect("URL has a path");
-    match query {
-        Some(q) => format!("{}/{db}?{q}", &base[..slash]),
-        None => format!("{}/{db}", &base[..slash]),
-    }
-}
-
-impl TestDb {
-    fn new() -> TestDb {
-        let name = format!(
-            "pgh_axum_{}_{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        );
-        let mut admin = PgConnection::establish(&server_url()).expect("connect to the server");
-        let quoted: String = diesel::select(quote_ident(&name))
-            .get_result(&mut admin)
-            .unwrap();
-        // CREATE DATABASE takes no bind parameters; the name is quoted by the server above.
-        diesel::sql_query(format!("CREATE DATABASE {quoted}"))
-            .execute(&mut admin)
-            .expect("create the test database");
-        TestDb {
-            url: with_database(&server_url(), &name),
-            name,
-        }
-    }
-
-    fn conn(&self) -> PgConnection {
-        PgConnection::establish(&self.url).expect("connect to the test database")
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = PgConnection::establish(&server_url()) {
-            if let Ok(quoted) =
-                diesel::select(quote_ident(&self.name)).get_result::<String>(&mut admin)
-            {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
-                    .execute(&mut admin);
-            }
-        }
-    }
-}
+// A database per test: the integration tests' `TestDb`, created empty here and migrated
+// by the app itself at start, as it does in production.
+use pghistory_diesel_tests::TestDb;
 
 // ---------------------------------------------------------------------------------------
 // The app, started in-process.
@@ -96,7 +30,7 @@ struct App {
 
 /// Migrates a fresh database and serves the app on 127.0.0.1:0 with a pool of `pool_size`.
 async fn start(pool_size: usize) -> App {
-    let db = tokio::task::spawn_blocking(TestDb::new).await.unwrap();
+    let db = tokio::task::spawn_blocking(TestDb::empty).await.unwrap();
     pghistory_diesel_axum_example::migrate(&db.url)
         .await
         .expect("migrate");
