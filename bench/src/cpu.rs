@@ -301,6 +301,20 @@ impl Lab {
                     String::from_utf8_lossy(&out.stderr).trim()
                 )));
             }
+            // A server whose configuration lives outside its data directory (Debian's
+            // /etc layout) gives a copy without it; the single-user backend needs the
+            // files to exist, and runs on PostgreSQL's defaults.
+            for file in ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"] {
+                let path = data.join(file);
+                if !path.exists() {
+                    let status = command(&lab.run_as, Path::new("touch"))
+                        .arg(&path)
+                        .status()?;
+                    if !status.success() {
+                        return Err(cpu(format!("cannot create {}", path.display())));
+                    }
+                }
+            }
             lab.copies.push(data);
         }
         // The first start of a base backup replays WAL and sets hint bits on the catalog:
