@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
 use crate::error::Error;
-use crate::ops::{CTX_ID, FLOOR_COLUMNS};
+use crate::ops::{floor_copy_where, generated, loop_insert_sql, loop_update_sql};
 use crate::variant::{Mode, Variant};
 
 /// The two sizes of each kind of measurement.
@@ -96,7 +96,8 @@ fn script(job: Job, n: i64, populate: i64) -> String {
         CpuOp::LoopUpdate | CpuOp::BulkUpdate | CpuOp::BulkDelete
     ) {
         lines.push(format!(
-            "BEGIN; SET LOCAL pghistory.pause = '*'; INSERT INTO {t} (title, body, score) SELECT 'title ' || i, 'body ' || i, i FROM pg_catalog.generate_series(1, {populate}) AS i; COMMIT"
+            "BEGIN; SET LOCAL pghistory.pause = '*'; {}; COMMIT",
+            generated(t, populate)
         ));
         lines.push(format!("VACUUM (ANALYZE) {t}"));
     }
@@ -107,63 +108,39 @@ fn script(job: Job, n: i64, populate: i64) -> String {
         lines.push("SET enable_bitmapscan = off".to_owned());
     }
     let floor = v == Variant::Floor;
-    let columns = FLOOR_COLUMNS;
     let measured = match job.op {
-        CpuOp::LoopInsert if floor => format!(
-            "DO $bench$ DECLARE v_id bigint; BEGIN FOR i IN 1..{n} LOOP \
-             INSERT INTO {t} (title, body, score) VALUES ('title ' || i, 'body ' || i, i) RETURNING id INTO v_id; \
-             {columns} VALUES ('insert', v_id, {CTX_ID}, v_id, 'title ' || i, 'body ' || i, i); \
-             END LOOP; END $bench$"
-        ),
-        CpuOp::LoopInsert => format!(
-            "DO $bench$ BEGIN FOR i IN 1..{n} LOOP \
-             INSERT INTO {t} (title, body, score) VALUES ('title ' || i, 'body ' || i, i); \
-             END LOOP; END $bench$"
-        ),
-        CpuOp::LoopUpdate if floor => format!(
-            "DO $bench$ DECLARE v_id bigint; v_title varchar; v_body text; v_score int; \
-             BEGIN FOR i IN 1..{n} LOOP \
-             UPDATE {t} SET title = 'title ' || i || ' u', score = score + 1 WHERE id = i \
-             RETURNING id, title, body, score INTO v_id, v_title, v_body, v_score; \
-             {columns} VALUES ('update', v_id, {CTX_ID}, v_id, v_title, v_body, v_score); \
-             END LOOP; END $bench$"
-        ),
-        CpuOp::LoopUpdate => format!(
-            "DO $bench$ BEGIN FOR i IN 1..{n} LOOP \
-             UPDATE {t} SET title = 'title ' || i || ' u', score = score + 1 WHERE id = i; \
-             END LOOP; END $bench$"
-        ),
-        CpuOp::BulkInsert => {
-            let mut sql = format!(
-                "INSERT INTO {t} (title, body, score) SELECT 'title ' || i, 'body ' || i, i FROM pg_catalog.generate_series(1, {n}) AS i"
-            );
-            if floor {
-                sql.push_str(&format!(
-                    "; {columns} SELECT 'insert', id, {CTX_ID}, id, title, body, score FROM {t}"
-                ));
-            }
-            sql
+        CpuOp::LoopInsert => loop_insert_sql(v, n),
+        CpuOp::LoopUpdate => loop_update_sql(v, n),
+        CpuOp::BulkInsert if floor => {
+            format!(
+                "{}; {}",
+                generated(t, n),
+                floor_copy_where("insert", "true")
+            )
         }
+        CpuOp::BulkInsert => generated(t, n),
         CpuOp::BulkUpdate => {
-            let mut sql = format!(
-                "UPDATE {t} SET title = title || 'x', score = score + 1 WHERE id <= {n}"
-            );
+            let update =
+                format!("UPDATE {t} SET title = title || 'x', score = score + 1 WHERE id <= {n}");
             if floor {
-                sql.push_str(&format!(
-                    "; {columns} SELECT 'update', id, {CTX_ID}, id, title, body, score FROM {t} WHERE id <= {n}"
-                ));
+                format!(
+                    "{update}; {}",
+                    floor_copy_where("update", &format!("id <= {n}"))
+                )
+            } else {
+                update
             }
-            sql
         }
         CpuOp::BulkDelete => {
-            let mut sql = String::new();
+            let delete = format!("DELETE FROM {t} WHERE id <= {n}");
             if floor {
-                sql.push_str(&format!(
-                    "{columns} SELECT 'delete', id, {CTX_ID}, id, title, body, score FROM {t} WHERE id <= {n}; "
-                ));
+                format!(
+                    "{}; {delete}",
+                    floor_copy_where("delete", &format!("id <= {n}"))
+                )
+            } else {
+                delete
             }
-            sql.push_str(&format!("DELETE FROM {t} WHERE id <= {n}"));
-            sql
         }
     };
     let attach = match job.mode {

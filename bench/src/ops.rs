@@ -58,13 +58,18 @@ pub const FLOOR_COLUMNS: &str =
 
 /// The floor's plain `INSERT ... SELECT` of every row of `bench_floor` into its events.
 fn floor_copy(label: &str) -> String {
+    floor_copy_where(label, "true")
+}
+
+/// The floor's `INSERT ... SELECT` of the rows of `bench_floor` that match `filter`.
+pub fn floor_copy_where(label: &str, filter: &str) -> String {
     format!(
-        "{FLOOR_COLUMNS} SELECT '{label}', id, {CTX_ID}, id, title, body, score FROM bench_floor"
+        "{FLOOR_COLUMNS} SELECT '{label}', id, {CTX_ID}, id, title, body, score FROM bench_floor WHERE {filter}"
     )
 }
 
 /// The rows every insert writes: row `i` is `('title i', 'body i', i)`.
-fn generated(table: &str, n: i64) -> String {
+pub fn generated(table: &str, n: i64) -> String {
     format!(
         "INSERT INTO {table} (title, body, score) SELECT 'title ' || i, 'body ' || i, i FROM generate_series(1, {n}) AS i"
     )
@@ -245,16 +250,10 @@ pub fn bulk_delete(
     Ok(())
 }
 
-/// A `DO` block running `n` single-row INSERTs: µs per statement.
-pub fn loop_insert(
-    conn: &mut PgConnection,
-    v: Variant,
-    mode: Mode,
-    s: &Sizes,
-    record: &mut dyn FnMut(&'static str, f64),
-) -> Result<(), Error> {
-    let n = s.loop_rows;
-    let sql = if v == Variant::Floor {
+/// The `DO` block of `n` single-row INSERTs on `v` (for the floor, each followed by the
+/// copy of its row into the events table).
+pub fn loop_insert_sql(v: Variant, n: i64) -> String {
+    if v == Variant::Floor {
         format!(
             "DO $bench$ DECLARE v_id bigint; BEGIN FOR i IN 1..{n} LOOP \
              INSERT INTO bench_floor (title, body, score) VALUES ('title ' || i, 'body ' || i, i) RETURNING id INTO v_id; \
@@ -268,7 +267,40 @@ pub fn loop_insert(
              END LOOP; END $bench$",
             t = v.table()
         )
-    };
+    }
+}
+
+/// The `DO` block of `n` single-row UPDATEs by primary key (ids `1..=n`) on `v`.
+pub fn loop_update_sql(v: Variant, n: i64) -> String {
+    if v == Variant::Floor {
+        format!(
+            "DO $bench$ DECLARE v_id bigint; v_title varchar; v_body text; v_score int; \
+             BEGIN FOR i IN 1..{n} LOOP \
+             UPDATE bench_floor SET title = 'title ' || i || ' u', score = score + 1 WHERE id = i \
+             RETURNING id, title, body, score INTO v_id, v_title, v_body, v_score; \
+             {FLOOR_COLUMNS} VALUES ('update', v_id, {CTX_ID}, v_id, v_title, v_body, v_score); \
+             END LOOP; END $bench$"
+        )
+    } else {
+        format!(
+            "DO $bench$ BEGIN FOR i IN 1..{n} LOOP \
+             UPDATE {t} SET title = 'title ' || i || ' u', score = score + 1 WHERE id = i; \
+             END LOOP; END $bench$",
+            t = v.table()
+        )
+    }
+}
+
+/// A `DO` block running `n` single-row INSERTs: µs per statement.
+pub fn loop_insert(
+    conn: &mut PgConnection,
+    v: Variant,
+    mode: Mode,
+    s: &Sizes,
+    record: &mut dyn FnMut(&'static str, f64),
+) -> Result<(), Error> {
+    let n = s.loop_rows;
+    let sql = loop_insert_sql(v, n);
     reset(conn, v)?;
     checkpoint(conn)?;
     let ms = timed(conn, mode, |c| c.batch_execute(&sql))?;
@@ -285,23 +317,7 @@ pub fn loop_update(
     record: &mut dyn FnMut(&'static str, f64),
 ) -> Result<(), Error> {
     let n = s.loop_rows;
-    let sql = if v == Variant::Floor {
-        format!(
-            "DO $bench$ DECLARE v_id bigint; v_title varchar; v_body text; v_score int; \
-             BEGIN FOR i IN 1..{n} LOOP \
-             UPDATE bench_floor SET title = 'title ' || i || ' u', score = score + 1 WHERE id = i \
-             RETURNING id, title, body, score INTO v_id, v_title, v_body, v_score; \
-             {FLOOR_COLUMNS} VALUES ('update', v_id, {CTX_ID}, v_id, v_title, v_body, v_score); \
-             END LOOP; END $bench$"
-        )
-    } else {
-        format!(
-            "DO $bench$ BEGIN FOR i IN 1..{n} LOOP \
-             UPDATE {t} SET title = 'title ' || i || ' u', score = score + 1 WHERE id = i; \
-             END LOOP; END $bench$",
-            t = v.table()
-        )
-    };
+    let sql = loop_update_sql(v, n);
     populate(conn, v, n)?;
     checkpoint(conn)?;
     let ms = timed(conn, mode, |c| c.batch_execute(&sql))?;
