@@ -30,7 +30,26 @@ pub fn operations(table: &TrackedTable) -> Vec<Operation> {
         .collect()
 }
 
-fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation) -> String {
+/// The old and new rows of an UPDATE, paired: one row of `pgh_o` and `pgh_n` (both of the
+/// table's row type) per updated row.
+///
+/// The transition tables are zipped by position: each becomes one array of the table's row
+/// type, and two set-returning functions in one select list advance in lockstep. Linear
+/// whatever the planner believes: there is no join whose estimate (transition tables have
+/// no statistics) could choose a nested loop from a cached one-row plan, or set off JIT
+/// compilation on every later call of the function.
+fn zip(table: &TrackedTable) -> String {
+    format!(
+        "SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::{rowtype} FROM {old} AS pgh_o)) AS pgh_o,\n                pg_catalog.unnest(ARRAY(SELECT pgh_n::{rowtype} FROM {new} AS pgh_n)) AS pgh_n",
+        rowtype = event_table::tracked_name(table),
+        old = quote::ident(names::OLD_TABLE),
+        new = quote::ident(names::NEW_TABLE),
+    )
+}
+
+/// The `SELECT` of one tracker's events. `shared_zip`: an UPDATE's paired rows come from
+/// the CTE `pgh_z` rather than an inline zip.
+fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation, shared_zip: bool) -> String {
     let row = match tracker.row {
         Row::Old => "\"old\"",
         Row::New => "\"new\"",
@@ -51,16 +70,14 @@ fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation) -> String 
     let from = match op {
         Operation::Insert => format!("{} AS \"new\"", quote::ident(names::NEW_TABLE)),
         Operation::Delete => format!("{} AS \"old\"", quote::ident(names::OLD_TABLE)),
-        // Zip the two transition tables by position: each becomes one array of the
-        // table's row type, and two set-returning functions in one select list advance in
-        // lockstep. Linear whatever the planner believes: there is no join whose estimate
-        // (transition tables have no statistics) could choose a nested loop from a cached
-        // one-row plan, or set off JIT compilation on every later call of the function.
+        // One tracker zips inline; several share the zip through a CTE (see `function`).
         _ => format!(
-            "(SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::{rowtype} FROM {old} AS pgh_o)) AS pgh_o,\n                pg_catalog.unnest(ARRAY(SELECT pgh_n::{rowtype} FROM {new} AS pgh_n)) AS pgh_n) AS pgh_z\n        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS \"old\"\n        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS \"new\"",
-            rowtype = event_table::tracked_name(table),
-            old = quote::ident(names::OLD_TABLE),
-            new = quote::ident(names::NEW_TABLE),
+            "{}\n        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS \"old\"\n        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS \"new\"",
+            if shared_zip {
+                "pgh_z".to_owned()
+            } else {
+                format!("({}) AS pgh_z", zip(table))
+            }
         ),
     };
     let mut sql = format!("    SELECT {}\n        FROM {}", values.join(", "), from);
@@ -120,9 +137,21 @@ pub fn function(table: &TrackedTable, op: Operation) -> String {
         .iter()
         .map(|c| quote::ident(c))
         .collect();
-    let selects: Vec<String> = trackers.iter().map(|t| select_for(table, t, op)).collect();
+    // Several UPDATE trackers pair the rows once, in a CTE that each of them reads (a CTE
+    // referenced more than once is materialized), rather than each building the arrays
+    // again. A single tracker keeps the zip inline.
+    let shared_zip = op == Operation::Update && trackers.len() > 1;
+    let selects: Vec<String> = trackers
+        .iter()
+        .map(|t| select_for(table, t, op, shared_zip))
+        .collect();
+    let with = if shared_zip {
+        format!("    WITH pgh_z AS ({})\n", zip(table))
+    } else {
+        String::new()
+    };
     let body = format!(
-        "INSERT INTO {events} ({columns})\n{selects};",
+        "INSERT INTO {events} ({columns})\n{with}{selects};",
         events = event_table::events_name(table),
         columns = columns.join(", "),
         selects = selects.join("\n    UNION ALL\n"),
