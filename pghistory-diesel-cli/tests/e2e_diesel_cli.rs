@@ -9,7 +9,6 @@
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -75,80 +74,9 @@ struct CountRow {
     n: i64,
 }
 
-fn server_url() -> String {
-    std::env::var("DATABASE_URL").expect(
-        "DATABASE_URL must point at a PostgreSQL server: run this test through scripts/test or scripts/with-postgres",
-    )
-}
-
-/// Replaces the database name of a `postgres://` URL.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let slash = base.rfind('/').expect("DATABASE_URL has a path");
-    let mut out = format!("{}/{db}", &base[..slash]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-/// The server's quoting of `name` as an identifier (bound as a value, never pasted).
-fn quote_ident(conn: &mut PgConnection, name: &str) -> String {
-    diesel::sql_query("SELECT pg_catalog.quote_ident($1) AS t")
-        .bind::<Text, _>(name)
-        .get_result::<TextRow>(conn)
-        .expect("quote_ident")
-        .t
-}
-
-/// A database of its own, dropped (even when the test fails) when this is.
-struct Database {
-    name: String,
-    url: String,
-}
-
-impl Database {
-    fn create() -> Database {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "pgh_e2e_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0)
-        );
-        let mut admin = PgConnection::establish(&server_url()).expect("connect to DATABASE_URL");
-        let quoted = quote_ident(&mut admin, &name);
-        // CREATE DATABASE takes no bind parameters; the name was quoted by the server.
-        diesel::sql_query(format!("CREATE DATABASE {quoted}"))
-            .execute(&mut admin)
-            .expect("create the test database");
-        Database {
-            url: with_database(&server_url(), &name),
-            name,
-        }
-    }
-
-    fn conn(&self) -> PgConnection {
-        PgConnection::establish(&self.url).expect("connect to the test database")
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = PgConnection::establish(&server_url()) {
-            let quoted = quote_ident(&mut admin, &self.name);
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
-                .execute(&mut admin);
-        }
-    }
-}
+/// A database of its own, dropped (even when the test fails): the integration tests'
+/// `TestDb`, created empty; the real diesel CLI migrates it.
+use pghistory_diesel_tests::TestDb as Database;
 
 /// The real diesel CLI: on PATH, else where `cargo install` puts it.
 fn diesel_cli() -> PathBuf {
@@ -190,7 +118,7 @@ impl Project {
         fs::write(dir.path().join("src/schema.rs"), schema).unwrap();
         Project {
             dir,
-            db: Database::create(),
+            db: Database::empty(),
             diesel: diesel_cli(),
         }
     }
