@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use pghistory_diesel_codegen::sql::migration::ExistingMigration;
 
 /// The test crate's migrations: the setup migration, the app's own tables, and the
 /// tracking migration `pghistory-diesel generate` wrote from `src/schema.rs`.
@@ -18,6 +19,20 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// The migrations of the tracker tests: the setup migration, their tables, and the
 /// tracking migration `pghistory-diesel generate` wrote from `src/trackers_schema.rs`.
 pub const TRACKER_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations_trackers");
+
+/// The migrations already in `dir` (a diesel migrations directory), as
+/// `pghistory-diesel generate` reads them: every subfolder with an `up.sql`.
+pub fn existing_migrations(dir: &std::path::Path) -> Vec<ExistingMigration> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry"))
+        .filter(|entry| entry.path().join("up.sql").is_file())
+        .map(|entry| ExistingMigration {
+            dir_name: entry.file_name().to_string_lossy().into_owned(),
+            up: std::fs::read_to_string(entry.path().join("up.sql")).expect("read up.sql"),
+        })
+        .collect()
+}
 
 /// The server URL from `DATABASE_URL` (set by `scripts/with-postgres`).
 pub fn server_url() -> String {

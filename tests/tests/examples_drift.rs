@@ -2,27 +2,15 @@
 //! schema.rs declares, so a change to the generated SQL cannot leave them behind.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use pghistory_diesel_codegen::sql::migration::{self, ExistingMigration};
+use pghistory_diesel_codegen::sql::migration;
 
 fn repo_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("tests/ has a parent")
         .to_owned()
-}
-
-fn read_migrations(dir: &Path) -> Vec<ExistingMigration> {
-    fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|entry| entry.unwrap())
-        .filter(|entry| entry.path().join("up.sql").is_file())
-        .map(|entry| ExistingMigration {
-            dir_name: entry.file_name().to_string_lossy().into_owned(),
-            up: fs::read_to_string(entry.path().join("up.sql")).unwrap(),
-        })
-        .collect()
 }
 
 fn assert_in_sync(project: &str) {
@@ -34,7 +22,7 @@ fn assert_in_sync(project: &str) {
         !tables.is_empty(),
         "{project}/src/schema.rs tracks no table"
     );
-    let existing = read_migrations(&root.join("migrations"));
+    let existing = pghistory_diesel_tests::existing_migrations(&root.join("migrations"));
     let (files, changes) = migration::plan(&tables, &existing, "0");
     assert!(
         files.is_none(),

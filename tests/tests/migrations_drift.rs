@@ -10,27 +10,12 @@ use std::path::{Path, PathBuf};
 
 use diesel::connection::SimpleConnection;
 use pghistory_diesel::{check, Error, Tracked};
-use pghistory_diesel_codegen::sql::migration::{self, ExistingMigration, MigrationFiles};
+use pghistory_diesel_codegen::sql::migration::{self, MigrationFiles};
 use pghistory_diesel_tests::schema::{accounts, documents, labels, notes, orders, posts};
 use pghistory_diesel_tests::TestDb;
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read_migrations(dir: &Path) -> Vec<ExistingMigration> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
-        let entry = entry.unwrap();
-        let up = entry.path().join("up.sql");
-        if up.is_file() {
-            out.push(ExistingMigration {
-                dir_name: entry.file_name().to_string_lossy().into_owned(),
-                up: fs::read_to_string(&up).unwrap(),
-            });
-        }
-    }
-    out
 }
 
 fn assert_folder_matches(folder: &Path, files: &MigrationFiles, fix: &str) {
@@ -64,7 +49,7 @@ fn test_migrations_install_exactly_what_schema_rs_declares() {
         );
     }
 
-    let existing = read_migrations(&crate_dir().join("migrations"));
+    let existing = pghistory_diesel_tests::existing_migrations(&crate_dir().join("migrations"));
     let (files, changes) = migration::plan(&tables, &existing, "2099-01-01-000000");
     assert!(
         files.is_none(),

@@ -7,27 +7,12 @@ use std::path::PathBuf;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use pghistory_diesel_codegen::sql::migration::{self, ExistingMigration};
+use pghistory_diesel_codegen::sql::migration;
 use pghistory_diesel_tests::trackers_schema::*;
 use pghistory_diesel_tests::{TestDb, TRACKER_MIGRATIONS};
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn existing() -> Vec<ExistingMigration> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(crate_dir().join("migrations_trackers")).unwrap() {
-        let entry = entry.unwrap();
-        let up = entry.path().join("up.sql");
-        if up.is_file() {
-            out.push(ExistingMigration {
-                dir_name: entry.file_name().to_string_lossy().into_owned(),
-                up: fs::read_to_string(&up).unwrap(),
-            });
-        }
-    }
-    out
 }
 
 fn labels_after(conn: &mut PgConnection, after: i64) -> Vec<String> {
@@ -60,7 +45,11 @@ fn a_tracker_added_later_is_installed_by_an_upgrade_migration_and_reverted_by_it
     );
     let tables =
         pghistory_diesel_codegen::tables_in_file(&syn::parse_file(&edited).unwrap()).unwrap();
-    let (files, changes) = migration::plan(&tables, &existing(), "2099-01-01-000000");
+    let (files, changes) = migration::plan(
+        &tables,
+        &pghistory_diesel_tests::existing_migrations(&crate_dir().join("migrations_trackers")),
+        "2099-01-01-000000",
+    );
     let files = files.expect("adding a tracker needs a migration");
     assert_eq!(changes.len(), 1, "only articles changes: {changes:?}");
 
