@@ -109,14 +109,20 @@ pub struct Column {
 }
 
 impl Column {
-    /// Whether triggers compare this column's old and new values by their text (see
-    /// [`crate::types::compares_as_text`]) rather than with `IS DISTINCT FROM`.
+    /// The Postgres type name: `#[pghistory(pg_type)]`, else the one Diesel's type names.
+    pub fn pg_type_name(&self) -> Option<String> {
+        self.pg_type.clone().or_else(|| types::pg_type(&self.ty))
+    }
+
+    /// Whether triggers compare this column's old and new values by their text rather
+    /// than with `IS DISTINCT FROM`: `json` (and arrays of it) has no `=` operator, so
+    /// `IS DISTINCT FROM` on it fails when the trigger runs. Its text is the stored value
+    /// verbatim, so comparing text is exact.
     pub fn compares_as_text(&self) -> bool {
-        let declared_json = self.pg_type.as_deref().is_some_and(|t| {
+        self.pg_type_name().is_some_and(|t| {
             let t = t.trim().to_ascii_lowercase();
             t == "json" || t.starts_with("json[")
-        });
-        types::compares_as_text(&self.ty) || declared_json
+        })
     }
 }
 
@@ -197,10 +203,8 @@ impl TrackedTable {
 
     /// The Postgres type of `pgh_obj_id`.
     pub fn pk_pg_type(&self) -> String {
-        let pk = self.pk();
-        pk.pg_type
-            .clone()
-            .or_else(|| types::pg_type(&pk.ty))
+        self.pk()
+            .pg_type_name()
             .unwrap_or_else(|| "text".to_owned())
     }
 }
@@ -631,6 +635,23 @@ mod tests {
         assert_eq!(pascal_case("posts"), "Posts");
         assert_eq!(pascal_case("blog_posts"), "BlogPosts");
         assert_eq!(pascal_case("r#order"), "Order");
+    }
+
+    #[test]
+    fn only_json_compares_as_text() {
+        let table = crate::table_from_tokens(::quote::quote! {
+            docs (id) {
+                id -> Int4,
+                json -> Nullable<Array<Json>>,
+                jsonb -> Nullable<Jsonb>,
+                text -> Text,
+            }
+        })
+        .unwrap();
+        let text = |name: &str| table.column(name).unwrap().compares_as_text();
+        assert!(text("json"));
+        assert!(!text("jsonb"));
+        assert!(!text("text"));
     }
 
     #[test]

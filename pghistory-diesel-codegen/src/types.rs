@@ -23,19 +23,6 @@ pub fn is_nullable(ty: &Type) -> bool {
     matches!(head(ty), Some((name, Some(_))) if name == "Nullable")
 }
 
-/// Whether values of this SQL type can only be compared by their text: `json` (and arrays
-/// of it) has no `=` operator, so `IS DISTINCT FROM` on it fails when the trigger runs.
-/// Its text is the stored value verbatim, so comparing text is exact.
-pub fn compares_as_text(ty: &Type) -> bool {
-    match head(ty) {
-        Some((name, Some(inner))) if name == "Nullable" || name == "Array" => {
-            compares_as_text(inner)
-        }
-        Some((name, None)) => name == "Json",
-        _ => false,
-    }
-}
-
 /// The Rust type a column of this SQL type reads into with Diesel on Postgres, or `None`
 /// for a type we do not know (a custom SQL type needs `#[pghistory(rust_type = "...")]`).
 pub fn rust_type(ty: &Type) -> Option<TokenStream> {
@@ -136,16 +123,6 @@ mod tests {
             "::std::option::Option<::std::vec::Vec<::std::option::Option<i32>>>"
         );
         assert_eq!(pg_type(&ty).unwrap(), "integer[]");
-    }
-
-    #[test]
-    fn only_json_compares_as_text() {
-        let json: Type = syn::parse_quote!(Nullable<Array<Json>>);
-        let jsonb: Type = syn::parse_quote!(Nullable<Jsonb>);
-        let text: Type = syn::parse_quote!(Text);
-        assert!(compares_as_text(&json));
-        assert!(!compares_as_text(&jsonb));
-        assert!(!compares_as_text(&text));
     }
 
     #[test]
