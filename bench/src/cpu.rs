@@ -186,23 +186,17 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// The server binaries: `$PGH_PG_BINDIR`, `pg_config --bindir`, or Debian's layout.
+/// The server binaries: `$PGH_PG_BINDIR` (which `scripts/with-postgres` sets to the
+/// binaries of the server it starts), else `pg_config --bindir`.
 fn find_bindir() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Ok(dir) = std::env::var("PGH_PG_BINDIR") {
-        candidates.push(dir.into());
-    }
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        candidates.push(String::from_utf8_lossy(&out.stdout).trim().into());
-    }
-    if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
-        let mut found: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("bin")).collect();
-        found.sort();
-        candidates.extend(found.into_iter().rev());
-    }
-    candidates
-        .into_iter()
-        .find(|d| d.join("postgres").is_file() && d.join("pg_basebackup").is_file())
+    let from_env = std::env::var_os("PGH_PG_BINDIR").map(PathBuf::from);
+    let from_pg_config = || {
+        let out = Command::new("pg_config").arg("--bindir").output().ok()?;
+        Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    };
+    from_env
+        .or_else(from_pg_config)
+        .filter(|d| d.join("postgres").is_file() && d.join("pg_basebackup").is_file())
 }
 
 impl Lab {
@@ -226,9 +220,10 @@ impl Lab {
             .output()
             .map_err(|e| cpu(format!("postgres --version: {e}")))?;
         let version = String::from_utf8_lossy(&version.stdout).to_string();
+        // `postgres (PostgreSQL) 15.18 (Debian ...)`: the first word that starts with a digit.
         let major: Option<u32> = version
             .split_whitespace()
-            .last()
+            .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
             .and_then(|v| v.split('.').next())
             .and_then(|v| v.parse().ok());
         if major != Some(server_major) {
