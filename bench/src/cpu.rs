@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
+use crate::db;
 use crate::error::Error;
 use crate::ops::{floor_copy_where, generated, loop_insert_sql, loop_update_sql};
 use crate::variant::{Mode, Variant};
@@ -143,11 +144,14 @@ fn script(job: Job, n: i64, populate: i64) -> String {
             }
         }
     };
+    // The single-user backend takes no bind parameters: the benchmark's own metadata,
+    // quoted as a literal.
     let attach = match job.mode {
-        Mode::Inside => {
-            "SELECT pghistory_attach_context(NULL, '{\"user\": 1, \"url\": \"/x\"}', true); "
-        }
-        Mode::Outside => "",
+        Mode::Inside => format!(
+            "SELECT pghistory_attach_context(NULL, '{}', true); ",
+            db::metadata().to_string().replace('\'', "''")
+        ),
+        Mode::Outside => String::new(),
     };
     lines.push(format!("{attach}{measured}"));
     // The single-user backend reads one query per line.
