@@ -47,9 +47,10 @@ fn zip(table: &TrackedTable) -> String {
     )
 }
 
-/// The `SELECT` of one tracker's events. `shared_zip`: an UPDATE's paired rows come from
-/// the CTE `pgh_z` rather than an inline zip.
-fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation, shared_zip: bool) -> String {
+/// The `SELECT` of one tracker's events. `shared`: several trackers share the statement's
+/// CTEs (see [`ctes`]), so the context comes from `pgh_c` and an UPDATE's paired rows from
+/// `pgh_z`, rather than each tracker reading and building them again.
+fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation, shared: bool) -> String {
     let row = match tracker.row {
         Row::Old => "\"old\"",
         Row::New => "\"new\"",
@@ -59,10 +60,18 @@ fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation, shared_zip
         format!("{row}.{}", quote::ident(&table.pk().sql_name)),
     ];
     if table.context.has_id() {
-        values.push(context_id_expr());
+        values.push(if shared {
+            "(SELECT pgh_context_id FROM pgh_c)".to_owned()
+        } else {
+            context_id_expr()
+        });
     }
     if table.context.has_json() {
-        values.push(context_metadata_expr());
+        values.push(if shared {
+            "(SELECT pgh_context FROM pgh_c)".to_owned()
+        } else {
+            context_metadata_expr()
+        });
     }
     for col in table.tracked_columns() {
         values.push(format!("{row}.{}", quote::ident(&col.sql_name)));
@@ -70,10 +79,10 @@ fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation, shared_zip
     let from = match op {
         Operation::Insert => format!("{} AS \"new\"", quote::ident(names::NEW_TABLE)),
         Operation::Delete => format!("{} AS \"old\"", quote::ident(names::OLD_TABLE)),
-        // One tracker zips inline; several share the zip through a CTE (see `function`).
+        // One tracker zips inline; several share the zip.
         _ => format!(
             "{}\n        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS \"old\"\n        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS \"new\"",
-            if shared_zip {
+            if shared {
                 "pgh_z".to_owned()
             } else {
                 format!("({}) AS pgh_z", zip(table))
@@ -100,18 +109,53 @@ fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation, shared_zip
 /// statements 25-100 µs each in the benchmark. Without parameters the plan is generic:
 /// planned once per session (again only after an invalidation).
 fn context_id_expr() -> String {
+    format!("(SELECT {})", context_id_value())
+}
+
+/// The context id setting as a `uuid`, `''` meaning none.
+fn context_id_value() -> String {
     format!(
-        "(SELECT NULLIF(pg_catalog.current_setting({}, true), '')::uuid)",
+        "NULLIF(pg_catalog.current_setting({}, true), '')::uuid",
         quote::literal(names::CONTEXT_ID_SETTING)
     )
 }
 
 /// The context metadata of the statement (for `context = json`), read like the id.
 fn context_metadata_expr() -> String {
+    format!("(SELECT {})", context_metadata_value())
+}
+
+/// The context metadata setting as `jsonb`, `''` meaning none.
+fn context_metadata_value() -> String {
     format!(
-        "(SELECT NULLIF(pg_catalog.current_setting({}, true), '')::jsonb)",
+        "NULLIF(pg_catalog.current_setting({}, true), '')::jsonb",
         quote::literal(names::CONTEXT_METADATA_SETTING)
     )
+}
+
+/// The `WITH` of a trigger whose operation has several trackers: the context read once
+/// (`pgh_c`) and, for an UPDATE, the old and new rows paired once (`pgh_z`). A CTE that
+/// more than one tracker reads is materialized, so each is computed once per statement
+/// instead of once per tracker; empty when there is nothing to share.
+fn ctes(table: &TrackedTable, op: Operation) -> String {
+    let mut ctes = Vec::new();
+    let mut context = Vec::new();
+    if table.context.has_id() {
+        context.push(format!("{} AS pgh_context_id", context_id_value()));
+    }
+    if table.context.has_json() {
+        context.push(format!("{} AS pgh_context", context_metadata_value()));
+    }
+    if !context.is_empty() {
+        ctes.push(format!("pgh_c AS (SELECT {})", context.join(", ")));
+    }
+    if op == Operation::Update {
+        ctes.push(format!("pgh_z AS ({})", zip(table)));
+    }
+    if ctes.is_empty() {
+        return String::new();
+    }
+    format!("    WITH {}\n", ctes.join(",\n         "))
 }
 
 /// The columns the trigger's `INSERT` writes, in order.
@@ -137,16 +181,14 @@ pub fn function(table: &TrackedTable, op: Operation) -> String {
         .iter()
         .map(|c| quote::ident(c))
         .collect();
-    // Several UPDATE trackers pair the rows once, in a CTE that each of them reads (a CTE
-    // referenced more than once is materialized), rather than each building the arrays
-    // again. A single tracker keeps the zip inline.
-    let shared_zip = op == Operation::Update && trackers.len() > 1;
+    // A single tracker reads everything inline; several share the statement's CTEs.
+    let shared = trackers.len() > 1;
     let selects: Vec<String> = trackers
         .iter()
-        .map(|t| select_for(table, t, op, shared_zip))
+        .map(|t| select_for(table, t, op, shared))
         .collect();
-    let with = if shared_zip {
-        format!("    WITH pgh_z AS ({})\n", zip(table))
+    let with = if shared {
+        ctes(table, op)
     } else {
         String::new()
     };
