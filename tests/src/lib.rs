@@ -2,6 +2,7 @@
 //! fresh database per test, migrated with the same embedded migrations an app would use.
 
 pub mod models;
+pub mod pgbouncer;
 pub mod schema;
 pub mod trackers_schema;
 
