@@ -30,14 +30,38 @@
 //! # Behind PgBouncer in transaction mode
 //!
 //! With transaction pooling, PgBouncer hands each *transaction* (each statement, outside
-//! one) to whichever server connection is free. A session setting made at checkout may land
-//! on a server connection that then serves another client, whose events would carry this
-//! context, while this client's next statements run on a server connection without it. The
-//! ambient hooks are only safe with session pooling or a direct connection. Behind a
-//! transaction-mode pooler use [`with_context`](crate::context::with_context) /
-//! [`with_context_async`](crate::context::with_context_async): they set the context
-//! transaction-locally, inside the transaction whose statements it describes, which is
-//! exactly the unit PgBouncer keeps on one server connection.
+//! one) to whichever server connection is free. Two things follow, both tested against
+//! Debian's PgBouncer 1.18 (`tests/tests/pgbouncer.rs`):
+//!
+//! - **Use [`with_context`](crate::context::with_context) /
+//!   [`with_context_async`](crate::context::with_context_async)**: they set the context
+//!   transaction-locally, inside the transaction whose statements it describes, which is
+//!   exactly the unit PgBouncer keeps on one server connection. 600 scopes from 8 clients
+//!   over 2 server connections: every event carries its own scope's context.
+//! - **Turn Diesel's prepared-statement cache off** on every connection:
+//!   `conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled)` (for
+//!   r2d2, in a `CustomizeConnection::on_acquire`). Diesel then sends each statement with
+//!   its parameters in one message, which PgBouncer keeps together. With the cache on,
+//!   Diesel prepares named statements (`__diesel_stmt_0`, ...) numbered per client
+//!   connection; two clients that share a server connection collide (`prepared statement
+//!   "__diesel_stmt_0" already exists`) and their scopes fail and roll back. PgBouncer 1.21
+//!   and later can track prepared statements (`max_prepared_statements`); Debian 12 ships
+//!   1.18, so that mode is not tested here.
+//!
+//! The **ambient hooks are not safe there**: they attach the context at session level with
+//! the checkout's validity check, which runs as a transaction of its own, so the setting
+//! stays on whichever server connection ran it, not with the client. The test shows it
+//! with one server connection: checkout A attaches `{"request": "a"}`, checkout B attaches
+//! `{"request": "b"}`, then A's insert is recorded with B's context, and so is the insert
+//! of a client that never set one. With more server connections the same happens at random,
+//! and an event may also lose its context. Use them only with session pooling or a direct
+//! connection, and do not mix them with `with_context` behind a transaction-mode
+//! PgBouncer either: a scope nests in whatever context is in force on the server connection
+//! it lands on, so after a hook it would take another request's `scope_id` and metadata.
+//!
+//! diesel-async (`with_context_async`, the deadpool and bb8 hooks) is not covered by that
+//! test: its tokio-postgres client always prepares named statements, which PgBouncer 1.18
+//! keeps on one server connection only inside a transaction.
 
 // The docs link to every pool's module; docs.rs builds with all features.
 #![cfg_attr(
