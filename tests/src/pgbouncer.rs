@@ -128,8 +128,13 @@ impl PgBouncer {
             // setpriv execs pgbouncer itself (no parent left in between), so killing the
             // child stops PgBouncer.
             let mut c = Command::new("setpriv");
-            c.args(["--reuid=postgres", "--regid=postgres", "--clear-groups", "--"])
-                .arg(&bin);
+            c.args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--clear-groups",
+                "--",
+            ])
+            .arg(&bin);
             c
         } else {
             Command::new(&bin)
@@ -210,7 +215,10 @@ mod tests {
             host_port("postgres://postgres@127.0.0.1:5433/db"),
             ("127.0.0.1".to_owned(), 5433)
         );
-        assert_eq!(host_port("postgres://localhost/db"), ("localhost".to_owned(), 5432));
+        assert_eq!(
+            host_port("postgres://localhost/db"),
+            ("localhost".to_owned(), 5432)
+        );
         let (start, end) = authority("postgres://app@127.0.0.1:5433/db?sslmode=disable");
         assert_eq!(
             &"postgres://app@127.0.0.1:5433/db?sslmode=disable"[start..end],

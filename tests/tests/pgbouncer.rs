@@ -110,7 +110,11 @@ fn with_context_without_the_statement_cache_gives_every_event_its_own_scope() {
         backends.extend(b);
         failures.extend(f);
     }
-    assert!(failures.is_empty(), "{} scopes failed: {failures:?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} scopes failed: {failures:?}",
+        failures.len()
+    );
     assert!(
         backends.len() <= SERVER_CONNECTIONS as usize,
         "{CLIENTS} clients were served by {} server processes, not through the bouncer's {SERVER_CONNECTIONS}",
@@ -177,7 +181,10 @@ fn with_the_statement_cache_on_a_second_client_on_the_same_server_connection_fai
     scope(&mut first, "third").unwrap();
     scope(&mut second, "fourth").unwrap();
     let titles: BTreeSet<String> = events(&db).into_iter().map(|(t, _, _)| t).collect();
-    assert_eq!(titles, BTreeSet::from(["first", "fourth", "third"].map(String::from)));
+    assert_eq!(
+        titles,
+        BTreeSet::from(["first", "fourth", "third"].map(String::from))
+    );
 }
 
 /// Turns Diesel's statement cache off on every connection the r2d2 pool opens.
@@ -201,9 +208,9 @@ fn ambient_context_follows_the_server_connection_not_the_checkout() {
     let pool = pool_builder()
         .max_size(2)
         .connection_customizer(Box::new(Uncached))
-        .build(ContextConnectionManager::from_manager(ConnectionManager::new(
-            bouncer.url(&db.url),
-        )))
+        .build(ContextConnectionManager::from_manager(
+            ConnectionManager::new(bouncer.url(&db.url)),
+        ))
         .expect("build the pool");
     // Two checkouts, each inside its own ambient scope: the hook sets each context at
     // session level on whichever server connection its statement got, here the same one.
