@@ -41,6 +41,16 @@ pub fn server_url() -> String {
         .expect("DATABASE_URL must be set: run the tests through scripts/test")
 }
 
+/// The server's major version (13 for 13.23): for the few tests of features that only
+/// newer servers have.
+pub fn server_major(conn: &mut PgConnection) -> i32 {
+    diesel::dsl::sql::<diesel::sql_types::Integer>(
+        "SELECT current_setting('server_version_num')::int / 10000",
+    )
+    .get_result(conn)
+    .expect("read server_version_num")
+}
+
 /// Replaces the database name of a `postgres://` URL.
 pub fn with_database(url: &str, db: &str) -> String {
     let (base, query) = match url.split_once('?') {

@@ -81,8 +81,10 @@ fn leftovers(conn: &mut PgConnection) -> Vec<String> {
         name: String,
     }
     diesel::sql_query(
+        // Not the catalog's own relations: PostgreSQL 17 added the view pg_wait_events.
         "SELECT 'table ' || c.relname AS name FROM pg_catalog.pg_class c
           WHERE c.relname LIKE '%\\_events%'
+            AND c.relnamespace <> 'pg_catalog'::pg_catalog.regnamespace
          UNION ALL
          SELECT 'function ' || p.proname FROM pg_catalog.pg_proc p
           WHERE p.proname LIKE 'pghistory\\_%' AND p.proname NOT IN

@@ -4,26 +4,12 @@
 //! caught here instead of being reported as a run on 13.
 
 use diesel::prelude::*;
-use diesel::sql_types::Integer;
-use pghistory_diesel_tests::server_url;
-
-#[derive(QueryableByName)]
-struct Version {
-    #[diesel(sql_type = Integer)]
-    num: i32,
-}
-
-fn server_version_num() -> i32 {
-    let mut conn = PgConnection::establish(&server_url()).expect("connect to the server");
-    diesel::sql_query("SELECT current_setting('server_version_num')::int AS num")
-        .get_result::<Version>(&mut conn)
-        .expect("read server_version_num")
-        .num
-}
+use pghistory_diesel_tests::{server_major, server_url};
 
 #[test]
 fn the_server_is_a_supported_major_and_the_one_asked_for() {
-    let major = server_version_num() / 10000;
+    let mut conn = PgConnection::establish(&server_url()).expect("connect to the server");
+    let major = server_major(&mut conn);
     assert!(
         (13..=18).contains(&major),
         "PostgreSQL {major} is outside the supported range 13 to 18"

@@ -721,10 +721,12 @@ fn events_tables_copy_the_exact_column_types_of_the_tracked_tables() {
     }
 
     // No key, unique or foreign-key constraint is copied: only the (pgh_obj_id, pgh_id) key.
+    // PostgreSQL 18 also lists NOT NULL as constraints (contype 'n'); nullability is
+    // checked with the column types above.
     let constraints: Vec<String> = diesel::dsl::sql::<Text>(
         "SELECT c.conname::text FROM pg_catalog.pg_constraint c
          JOIN pg_catalog.pg_class e ON e.oid = c.conrelid
-         WHERE e.relname = 'accounts_events' ORDER BY 1",
+         WHERE e.relname = 'accounts_events' AND c.contype <> 'n' ORDER BY 1",
     )
     .load(&mut conn)
     .unwrap();
@@ -1060,6 +1062,16 @@ fn upsert_records_the_inserted_rows_and_the_changed_conflicting_rows() {
 fn merge_records_each_of_its_actions() {
     let db = TestDb::migrated();
     let mut conn = db.conn();
+    let major = pghistory_diesel_tests::server_major(&mut conn);
+    if major < 15 {
+        // Straight to stderr: libtest hides eprintln! of a passing test.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("merge test skipped: MERGE is PostgreSQL 15+, this server is {major}\n")
+                .as_bytes(),
+        );
+        return;
+    }
     insert_numbered_posts(&mut conn, 3);
     let before = post_events(&mut conn).len();
     diesel::sql_query(
