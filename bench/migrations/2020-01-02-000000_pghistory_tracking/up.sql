@@ -26,7 +26,7 @@ $pghistory$;
 COMMENT ON TABLE "public"."bench_floor_events" IS 'History of "public"."bench_floor", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=40fb8985267f8d40 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=768e700328c5a3e0 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -87,7 +87,8 @@ BEGIN
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_tracked,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
-    IF (SELECT pg_catalog.count(*) FROM (SELECT FROM "pgh_old" LIMIT 2) AS pgh_s) OPERATOR(pg_catalog.=) 1 THEN
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
         INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
@@ -124,11 +125,11 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_tracked" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_tracked_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 40fb8985267f8d40';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 40fb8985267f8d40';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 40fb8985267f8d40';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 768e700328c5a3e0';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 768e700328c5a3e0';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 768e700328c5a3e0';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=ab965ce16ced438e types=Int8%2CNullable%253CVarchar%253E
+-- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=f7334713ee151320 types=Int8%2CNullable%253CVarchar%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -189,7 +190,8 @@ BEGIN
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_fields,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
-    IF (SELECT pg_catalog.count(*) FROM (SELECT FROM "pgh_old" LIMIT 2) AS pgh_s) OPERATOR(pg_catalog.=) 1 THEN
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
         INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
@@ -226,11 +228,11 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_fields" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_fields_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel ab965ce16ced438e';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel ab965ce16ced438e';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel ab965ce16ced438e';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel f7334713ee151320';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel f7334713ee151320';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel f7334713ee151320';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=d3118d9300e0ef02 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=e695c65086bfcf90 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -291,7 +293,8 @@ BEGIN
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_json,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
-    IF (SELECT pg_catalog.count(*) FROM (SELECT FROM "pgh_old" LIMIT 2) AS pgh_s) OPERATOR(pg_catalog.=) 1 THEN
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
         INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
@@ -328,7 +331,7 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_json" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_json_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel d3118d9300e0ef02';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel d3118d9300e0ef02';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel d3118d9300e0ef02';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel e695c65086bfcf90';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel e695c65086bfcf90';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel e695c65086bfcf90';
 -- pghistory-diesel:end
