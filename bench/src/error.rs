@@ -24,6 +24,9 @@ pub enum Error {
     /// A diesel-async client failed.
     #[error("async client: {0}")]
     Async(String),
+    /// A measurement's result is wrong (e.g. a trigger wrote fewer events than rows).
+    #[error("check failed: {0}")]
+    Check(String),
     /// The instruction-counting phase cannot run or failed.
     #[error("cpu phase: {0}")]
     Cpu(String),

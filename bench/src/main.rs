@@ -17,6 +17,7 @@ mod db;
 mod error;
 mod ops;
 mod report;
+mod scale;
 mod schema;
 mod variant;
 
@@ -36,7 +37,7 @@ use crate::variant::{Mode, Variant};
 /// Command-line help.
 pub const USAGE: &str =
     "usage: pghistory-diesel-bench [--smoke] [--reps N] [--rows N] [--loop-rows N]
-                              [--duration-ms N] [--phases bulk,loop,single,concurrent,cpu]
+                              [--duration-ms N] [--phases bulk,loop,single,concurrent,cpu,scale]
                               [--cpu-copies N] [--out DIR]
   --smoke        tiny sizes, one repetition: checks that every measurement runs
   --reps N       repetitions, median taken (default 3)
@@ -44,8 +45,12 @@ pub const USAGE: &str =
   --loop-rows N  statements of each server-side loop (default 50000)
   --duration-ms  duration of each single-row / concurrent measurement (default 1000),
                  taken in 5 slices with the variants in turn
-  --phases LIST  which measurements to run (default: all; cpu needs valgrind and the
-                 server's binaries, and is skipped with a warning when not asked for by name)
+  --phases LIST  which measurements to run (default: all but scale; cpu needs valgrind and
+                 the server's binaries, and is skipped with a warning when not asked for by name)
+  scale          the same as --phases scale: single statements of 100k rows (narrow and
+                 ~1 KB), 1.2M x 1 KB (more than 1 GB) and 10M narrow rows, untracked, floor
+                 and tracked, with each backend's peak memory and temp files (about 30 min,
+                 15 GB of disk at most)
   --cpu-copies N valgrind runs at once in the cpu phase (default 2)
   --out DIR      where the CSV and JSON go (default bench-results)";
 
@@ -57,6 +62,8 @@ struct Phases {
     single: bool,
     concurrent: bool,
     cpu: bool,
+    /// Opt-in: never part of the default run.
+    scale: bool,
 }
 
 /// Parsed arguments.
@@ -94,6 +101,7 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
             single: true,
             concurrent: true,
             cpu: true,
+            scale: false,
         },
         cpu_required: false,
         cpu_sizes: if smoke {
@@ -125,6 +133,16 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
         };
         match arg.as_str() {
             "--smoke" => {}
+            "scale" => {
+                config.phases = Phases {
+                    bulk: false,
+                    looped: false,
+                    single: false,
+                    concurrent: false,
+                    cpu: false,
+                    scale: true,
+                };
+            }
             "--reps" => config.reps = number(value()?)? as usize,
             "--rows" => config.sizes.rows = number(value()?)? as i64,
             "--loop-rows" => config.sizes.loop_rows = number(value()?)? as i64,
@@ -139,6 +157,7 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
                     single: false,
                     concurrent: false,
                     cpu: false,
+                    scale: false,
                 };
                 for phase in list.split(',') {
                     match phase {
@@ -150,9 +169,10 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
                             config.phases.cpu = true;
                             config.cpu_required = true;
                         }
+                        "scale" => config.phases.scale = true,
                         other => {
                             return Err(Error::Usage(format!(
-                                "unknown phase `{other}`; expected bulk, loop, single, concurrent or cpu"
+                                "unknown phase `{other}`; expected bulk, loop, single, concurrent, cpu or scale"
                             )))
                         }
                     }
@@ -287,6 +307,22 @@ fn run(config: &Config) -> Result<(), Error> {
             "repetition {} of {} done ({:.0} s)",
             rep + 1,
             config.reps,
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    if config.phases.scale {
+        scale::run(&db, &mut conn, config.smoke, &mut |row, variant, value| {
+            samples.push(Sample {
+                row,
+                mode: Mode::Outside,
+                variant,
+                rep: 0,
+                value,
+            })
+        })?;
+        eprintln!(
+            "scale phase done ({:.0} s)",
             started.elapsed().as_secs_f64()
         );
     }

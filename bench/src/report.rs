@@ -179,6 +179,141 @@ pub const ROWS: &[RowDef] = &[
         label: "WAL per row, bulk delete",
         unit: "B",
     },
+    RowDef {
+        key: "scale_i100k_n_ms",
+        label: "scale: INSERT ... SELECT 100k narrow rows: time",
+        unit: "ms",
+    },
+    RowDef {
+        key: "scale_i100k_n_hwm",
+        label: "scale: INSERT ... SELECT 100k narrow rows: backend peak memory (VmHWM)",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_i100k_n_tmp",
+        label: "scale: INSERT ... SELECT 100k narrow rows: temp files written",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_u100k_n_ms",
+        label: "scale: UPDATE 100k narrow rows: time",
+        unit: "ms",
+    },
+    RowDef {
+        key: "scale_u100k_n_hwm",
+        label: "scale: UPDATE 100k narrow rows: backend peak memory (VmHWM)",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_u100k_n_tmp",
+        label: "scale: UPDATE 100k narrow rows: temp files written",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_d100k_n_ms",
+        label: "scale: DELETE 100k narrow rows: time",
+        unit: "ms",
+    },
+    RowDef {
+        key: "scale_d100k_n_hwm",
+        label: "scale: DELETE 100k narrow rows: backend peak memory (VmHWM)",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_d100k_n_tmp",
+        label: "scale: DELETE 100k narrow rows: temp files written",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_i100k_w_ms",
+        label: "scale: INSERT ... SELECT 100k rows x 1 KB: time",
+        unit: "ms",
+    },
+    RowDef {
+        key: "scale_i100k_w_hwm",
+        label: "scale: INSERT ... SELECT 100k rows x 1 KB: backend peak memory (VmHWM)",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_i100k_w_tmp",
+        label: "scale: INSERT ... SELECT 100k rows x 1 KB: temp files written",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_u100k_w_ms",
+        label: "scale: UPDATE 100k rows x 1 KB: time",
+        unit: "ms",
+    },
+    RowDef {
+        key: "scale_u100k_w_hwm",
+        label: "scale: UPDATE 100k rows x 1 KB: backend peak memory (VmHWM)",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_u100k_w_tmp",
+        label: "scale: UPDATE 100k rows x 1 KB: temp files written",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_d100k_w_ms",
+        label: "scale: DELETE 100k rows x 1 KB: time",
+        unit: "ms",
+    },
+    RowDef {
+        key: "scale_d100k_w_hwm",
+        label: "scale: DELETE 100k rows x 1 KB: backend peak memory (VmHWM)",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_d100k_w_tmp",
+        label: "scale: DELETE 100k rows x 1 KB: temp files written",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_u1m2_w_ms",
+        label: "scale: UPDATE 1.2M rows x 1 KB: time",
+        unit: "ms",
+    },
+    RowDef {
+        key: "scale_u1m2_w_hwm",
+        label: "scale: UPDATE 1.2M rows x 1 KB: backend peak memory (VmHWM)",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_u1m2_w_tmp",
+        label: "scale: UPDATE 1.2M rows x 1 KB: temp files written",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_d1m2_w_ms",
+        label: "scale: DELETE 1.2M rows x 1 KB: time",
+        unit: "ms",
+    },
+    RowDef {
+        key: "scale_d1m2_w_hwm",
+        label: "scale: DELETE 1.2M rows x 1 KB: backend peak memory (VmHWM)",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_d1m2_w_tmp",
+        label: "scale: DELETE 1.2M rows x 1 KB: temp files written",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_u10m_n_ms",
+        label: "scale: UPDATE 10M narrow rows: time",
+        unit: "ms",
+    },
+    RowDef {
+        key: "scale_u10m_n_hwm",
+        label: "scale: UPDATE 10M narrow rows: backend peak memory (VmHWM)",
+        unit: "MB",
+    },
+    RowDef {
+        key: "scale_u10m_n_tmp",
+        label: "scale: UPDATE 10M narrow rows: temp files written",
+        unit: "MB",
+    },
 ];
 
 /// The median of one (row, mode) for every variant.

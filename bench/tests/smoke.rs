@@ -150,3 +150,37 @@ fn cpu_phase_counts_more_instructions_for_a_tracked_insert() {
         "the tracked INSERT also writes an event: {tracked} vs {untracked} instructions"
     );
 }
+
+#[test]
+fn smoke_scale_phase_reports_time_memory_and_temp_files_for_untracked_floor_and_tracked() {
+    let (json, stdout) = run_bench("scale", &["--smoke", "scale"]);
+    let rows = json["rows"].as_array().expect("rows is an array");
+    let scale: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["row"].as_str().is_some_and(|k| k.starts_with("scale_")))
+        .collect();
+    // 9 statements (INSERT, UPDATE, DELETE at 100k narrow and wide; UPDATE and DELETE at
+    // 1.2M x 1 KB; UPDATE at 10M narrow), 3 figures each.
+    assert_eq!(scale.len(), 27, "scale rows reported: {scale:#?}");
+    for row in scale {
+        for variant in ["untracked", "floor", "tracked"] {
+            let value = row["median"][variant]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{} has no value for {variant}", row["row"]));
+            assert!(
+                value.is_finite() && value >= 0.0,
+                "{} {variant} = {value}",
+                row["row"]
+            );
+        }
+        let key = row["row"].as_str().unwrap();
+        if key.ends_with("_hwm") {
+            let peak = row["median"]["tracked"].as_f64().unwrap();
+            assert!(
+                peak > 1.0,
+                "a backend's peak memory is megabytes: {key} = {peak}"
+            );
+        }
+        assert!(stdout.contains(row["label"].as_str().unwrap()));
+    }
+}

@@ -26,7 +26,7 @@ $pghistory$;
 COMMENT ON TABLE "public"."bench_floor_events" IS 'History of "public"."bench_floor", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=04d6724fe420fb69 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=768e700328c5a3e0 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -53,7 +53,10 @@ $pghistory$;
 COMMENT ON TABLE "public"."bench_tracked_events" IS 'History of "public"."bench_tracked", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
 CREATE FUNCTION "public"."pghistory_bench_tracked_insert"() RETURNS trigger
-LANGUAGE plpgsql AS $pghistory$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
@@ -70,7 +73,12 @@ END
 $pghistory$;
 CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_tracked" REFERENCING NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_tracked_insert"();
 CREATE FUNCTION "public"."pghistory_bench_tracked_update"() RETURNS trigger
-LANGUAGE plpgsql AS $pghistory$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET enable_nestloop = off
+SET enable_mergejoin = off
+AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
@@ -79,19 +87,29 @@ BEGIN
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_tracked,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
-    INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
-    SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-        FROM (SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::"public"."bench_tracked" FROM "pgh_old" AS pgh_o)) AS pgh_o,
-                pg_catalog.unnest(ARRAY(SELECT pgh_n::"public"."bench_tracked" FROM "pgh_new" AS pgh_n)) AS pgh_n) AS pgh_z
-        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
-        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
-        WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
+        INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+    ELSE
+        INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+            FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+            JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+    END IF;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_tracked" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_tracked_update"();
 CREATE FUNCTION "public"."pghistory_bench_tracked_delete"() RETURNS trigger
-LANGUAGE plpgsql AS $pghistory$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
@@ -107,11 +125,11 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_tracked" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_tracked_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 04d6724fe420fb69';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 04d6724fe420fb69';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 04d6724fe420fb69';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 768e700328c5a3e0';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 768e700328c5a3e0';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 768e700328c5a3e0';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=1d0d3b673992bbe6 types=Int8%2CNullable%253CVarchar%253E
+-- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=f7334713ee151320 types=Int8%2CNullable%253CVarchar%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -138,7 +156,10 @@ $pghistory$;
 COMMENT ON TABLE "public"."bench_fields_events" IS 'History of "public"."bench_fields", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
 CREATE FUNCTION "public"."pghistory_bench_fields_insert"() RETURNS trigger
-LANGUAGE plpgsql AS $pghistory$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
@@ -155,7 +176,12 @@ END
 $pghistory$;
 CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_fields" REFERENCING NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_fields_insert"();
 CREATE FUNCTION "public"."pghistory_bench_fields_update"() RETURNS trigger
-LANGUAGE plpgsql AS $pghistory$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET enable_nestloop = off
+SET enable_mergejoin = off
+AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
@@ -164,19 +190,29 @@ BEGIN
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_fields,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
-    INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
-    SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
-        FROM (SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::"public"."bench_fields" FROM "pgh_old" AS pgh_o)) AS pgh_o,
-                pg_catalog.unnest(ARRAY(SELECT pgh_n::"public"."bench_fields" FROM "pgh_new" AS pgh_n)) AS pgh_n) AS pgh_z
-        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
-        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
-        WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
+        INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
+        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
+    ELSE
+        INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
+        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
+            FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+            JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
+    END IF;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_fields" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_fields_update"();
 CREATE FUNCTION "public"."pghistory_bench_fields_delete"() RETURNS trigger
-LANGUAGE plpgsql AS $pghistory$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
@@ -192,11 +228,11 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_fields" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_fields_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel 1d0d3b673992bbe6';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel 1d0d3b673992bbe6';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel 1d0d3b673992bbe6';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel f7334713ee151320';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel f7334713ee151320';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel f7334713ee151320';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=5554682c032aaef2 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=e695c65086bfcf90 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -223,7 +259,10 @@ $pghistory$;
 COMMENT ON TABLE "public"."bench_json_events" IS 'History of "public"."bench_json", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
 CREATE FUNCTION "public"."pghistory_bench_json_insert"() RETURNS trigger
-LANGUAGE plpgsql AS $pghistory$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
@@ -240,7 +279,12 @@ END
 $pghistory$;
 CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_json" REFERENCING NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_json_insert"();
 CREATE FUNCTION "public"."pghistory_bench_json_update"() RETURNS trigger
-LANGUAGE plpgsql AS $pghistory$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET enable_nestloop = off
+SET enable_mergejoin = off
+AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
@@ -249,19 +293,29 @@ BEGIN
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_json,') OPERATOR(pg_catalog.>) 0) THEN
         RETURN NULL;
     END IF;
-    INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
-    SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
-        FROM (SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::"public"."bench_json" FROM "pgh_old" AS pgh_o)) AS pgh_o,
-                pg_catalog.unnest(ARRAY(SELECT pgh_n::"public"."bench_json" FROM "pgh_new" AS pgh_n)) AS pgh_n) AS pgh_z
-        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
-        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
-        WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
+        INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
+        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+    ELSE
+        INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
+        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
+            FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+            JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+    END IF;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_json" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_json_update"();
 CREATE FUNCTION "public"."pghistory_bench_json_delete"() RETURNS trigger
-LANGUAGE plpgsql AS $pghistory$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
@@ -277,7 +331,7 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."bench_json" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_json_delete"();
-COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel 5554682c032aaef2';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel 5554682c032aaef2';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel 5554682c032aaef2';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel e695c65086bfcf90';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel e695c65086bfcf90';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel e695c65086bfcf90';
 -- pghistory-diesel:end

@@ -12,10 +12,12 @@
 //! Updates pair old and new rows by their position in the transition tables (Postgres
 //! appends each updated row's old and new version together), not by primary key, so an
 //! `UPDATE` that changes keys, or swaps two of them, still pairs every row with itself.
-//! The pairing zips two arrays rather than joining on a row number: a join's plan is
-//! cached by PL/pgSQL with the estimate of its first call, so a first single-row update
-//! made later bulk updates quadratic (nested loop), and a first bulk update made every
-//! later single-row update in the session pay JIT compilation (about 280 ms each).
+//! A one-row statement cross-joins its one old and one new row; any other joins the two
+//! tables on `row_number() OVER ()` with a hash join, which streams both sides and
+//! spills to temp files under `work_mem`, so memory does not grow with the statement.
+//! PL/pgSQL caches each statement's plan with the row count of the call that planned
+//! it; the functions' `SET` lines (see [`settings`]) keep that plan linear (no nested
+//! loop, no merge join) and free of JIT whatever size planned it.
 //!
 //! Every name in a body is schema-qualified, so the caller's `search_path` does not matter.
 
@@ -30,27 +32,86 @@ pub fn operations(table: &TrackedTable) -> Vec<Operation> {
         .collect()
 }
 
-/// The old and new rows of an UPDATE, paired: one row of `pgh_o` and `pgh_n` (both of the
-/// table's row type) per updated row.
+/// How an UPDATE's trigger pairs its old and new rows.
 ///
-/// The transition tables are zipped by position: each becomes one array of the table's row
-/// type, and two set-returning functions in one select list advance in lockstep. Linear
-/// whatever the planner believes: there is no join whose estimate (transition tables have
-/// no statistics) could choose a nested loop from a cached one-row plan, or set off JIT
-/// compilation on every later call of the function.
-fn zip(table: &TrackedTable) -> String {
+/// By position, never by key (keys can change or be swapped): each transition table is
+/// numbered with `row_number() OVER ()` and the numbers are joined. A statement of one
+/// row needs no numbering, and the trigger checks for that first, so the cheap case gets
+/// a plan of its own (PL/pgSQL caches one plan per statement of the function).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pairing {
+    /// Exactly one row: the two transition tables cross-joined (1 × 1).
+    Single,
+    /// Any number of rows: a hash join on the row numbers. The function's `SET` lines
+    /// (see [`settings`]) keep the planner from choosing a nested loop or a merge join,
+    /// whatever row count the cached plan was made with, so the join stays linear and
+    /// spills to temp files under `work_mem` like any hash join.
+    Bulk,
+}
+
+/// The name of the row-number column in a bulk pairing: one that no column of the table
+/// has, so that `"old".col` and `"new".col` keep naming the table's columns.
+fn row_number_name(table: &TrackedTable) -> String {
+    let mut name = "pgh_row_number".to_owned();
+    while table.columns.iter().any(|c| c.sql_name == name) {
+        name.push('_');
+    }
+    name
+}
+
+/// The `FROM` of one tracker's SELECT on an UPDATE (a single tracker): the transition
+/// tables aliased `"old"` and `"new"`, their columns read directly.
+fn paired_from(table: &TrackedTable, pairing: Pairing) -> String {
+    let old = quote::ident(names::OLD_TABLE);
+    let new = quote::ident(names::NEW_TABLE);
+    if pairing == Pairing::Single {
+        return format!("{old} AS \"old\" CROSS JOIN {new} AS \"new\"");
+    }
+    let rn = quote::ident(&row_number_name(table));
+    let cols: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| quote::ident(&c.sql_name))
+        .collect();
+    let cols = cols.join(", ");
+    let side = |source: &str, alias: &str| {
+        format!(
+            "(SELECT {cols}, pg_catalog.row_number() OVER () FROM {source}) AS {alias}({cols}, {rn})"
+        )
+    };
     format!(
-        "SELECT pg_catalog.unnest(ARRAY(SELECT pgh_o::{rowtype} FROM {old} AS pgh_o)) AS pgh_o,\n                pg_catalog.unnest(ARRAY(SELECT pgh_n::{rowtype} FROM {new} AS pgh_n)) AS pgh_n",
-        rowtype = event_table::tracked_name(table),
-        old = quote::ident(names::OLD_TABLE),
-        new = quote::ident(names::NEW_TABLE),
+        "{}\n        JOIN {}\n        ON \"old\".{rn} OPERATOR(pg_catalog.=) \"new\".{rn}",
+        side(&old, "\"old\""),
+        side(&new, "\"new\"")
     )
+}
+
+/// The old and new rows of an UPDATE, paired, as one row of `pgh_o` and `pgh_n` (both of
+/// the table's row type) per updated row: what several trackers share (see [`ctes`]).
+fn zip(table: &TrackedTable, pairing: Pairing) -> String {
+    let rowtype = event_table::tracked_name(table);
+    let old = quote::ident(names::OLD_TABLE);
+    let new = quote::ident(names::NEW_TABLE);
+    match pairing {
+        Pairing::Single => format!(
+            "SELECT pgh_o::{rowtype} AS pgh_o, pgh_n::{rowtype} AS pgh_n FROM {old} AS pgh_o CROSS JOIN {new} AS pgh_n"
+        ),
+        Pairing::Bulk => format!(
+            "SELECT pgh_zo.pgh_o, pgh_zn.pgh_n\n             FROM (SELECT pgh_o::{rowtype} AS pgh_o, pg_catalog.row_number() OVER () AS pgh_i FROM {old} AS pgh_o) AS pgh_zo\n             JOIN (SELECT pgh_n::{rowtype} AS pgh_n, pg_catalog.row_number() OVER () AS pgh_i FROM {new} AS pgh_n) AS pgh_zn\n             ON pgh_zo.pgh_i OPERATOR(pg_catalog.=) pgh_zn.pgh_i"
+        ),
+    }
 }
 
 /// The `SELECT` of one tracker's events. `shared`: several trackers share the statement's
 /// CTEs (see [`ctes`]), so the context comes from `pgh_c` and an UPDATE's paired rows from
 /// `pgh_z`, rather than each tracker reading and building them again.
-fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation, shared: bool) -> String {
+fn select_for(
+    table: &TrackedTable,
+    tracker: &Tracker,
+    op: Operation,
+    shared: bool,
+    pairing: Pairing,
+) -> String {
     let row = match tracker.row {
         Row::Old => "\"old\"",
         Row::New => "\"new\"",
@@ -79,15 +140,9 @@ fn select_for(table: &TrackedTable, tracker: &Tracker, op: Operation, shared: bo
     let from = match op {
         Operation::Insert => format!("{} AS \"new\"", quote::ident(names::NEW_TABLE)),
         Operation::Delete => format!("{} AS \"old\"", quote::ident(names::OLD_TABLE)),
-        // One tracker zips inline; several share the zip.
-        _ => format!(
-            "{}\n        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS \"old\"\n        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS \"new\"",
-            if shared {
-                "pgh_z".to_owned()
-            } else {
-                format!("({}) AS pgh_z", zip(table))
-            }
-        ),
+        // One tracker pairs inline; several share the pairs.
+        _ if shared => "pgh_z\n        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS \"old\"\n        CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS \"new\"".to_owned(),
+        _ => paired_from(table, pairing),
     };
     let mut sql = format!("    SELECT {}\n        FROM {}", values.join(", "), from);
     if let Some(cond) = &tracker.condition {
@@ -137,7 +192,7 @@ fn context_metadata_value() -> String {
 /// (`pgh_c`) and, for an UPDATE, the old and new rows paired once (`pgh_z`). A CTE that
 /// more than one tracker reads is materialized, so each is computed once per statement
 /// instead of once per tracker; empty when there is nothing to share.
-fn ctes(table: &TrackedTable, op: Operation) -> String {
+fn ctes(table: &TrackedTable, op: Operation, pairing: Pairing) -> String {
     let mut ctes = Vec::new();
     let mut context = Vec::new();
     if table.context.has_id() {
@@ -150,7 +205,7 @@ fn ctes(table: &TrackedTable, op: Operation) -> String {
         ctes.push(format!("pgh_c AS (SELECT {})", context.join(", ")));
     }
     if op == Operation::Update {
-        ctes.push(format!("pgh_z AS ({})", zip(table)));
+        ctes.push(format!("pgh_z AS ({})", zip(table, pairing)));
     }
     if ctes.is_empty() {
         return String::new();
@@ -171,11 +226,50 @@ pub fn insert_columns(table: &TrackedTable) -> Vec<String> {
     cols
 }
 
-/// `CREATE FUNCTION` for the trigger of `op`.
+/// The settings every trigger function of `op` runs with, as `SET name = value` lines of
+/// its header (Postgres sets them on entry and restores them on exit).
 ///
-/// The pause setting is read once into a variable; the `INSERT` itself takes no
-/// parameters, so PL/pgSQL keeps one generic plan for it (see [`context_id_expr`]).
-pub fn function(table: &TrackedTable, op: Operation) -> String {
+/// PL/pgSQL plans a statement once per session and keeps that plan, made with the row
+/// count of the transition tables of the call that planned it (they have no other
+/// statistics). So:
+///
+/// - `jit = off` for every operation: a cached plan made for a statement of millions of
+///   rows would otherwise carry JIT compilation into every later call of the session,
+///   single-row ones included (~280 ms each, measured);
+/// - for UPDATE also `enable_nestloop = off` and `enable_mergejoin = off`: the pairing
+///   join must be a hash join whatever the first call's size. A nested loop planned for
+///   a small statement is quadratic on a later large one (a 20k-row update took 137 s),
+///   and a merge join would sort both sides, which the planner cannot know are already
+///   in row-number order.
+fn settings(op: Operation) -> &'static [(&'static str, &'static str)] {
+    match op {
+        Operation::Update => &[
+            ("jit", "off"),
+            ("enable_nestloop", "off"),
+            ("enable_mergejoin", "off"),
+        ],
+        _ => &[("jit", "off")],
+    }
+}
+
+/// The header of every function pghistory-diesel generates for a trigger (the trigger
+/// functions and the append-only guard): `SECURITY DEFINER`, so that it writes history
+/// as the history owner whatever the caller may do, with a fixed `search_path` (the
+/// bodies are schema-qualified anyway; `pg_temp` last so that no temporary object can
+/// stand in for a catalog one), then `extra` settings.
+fn header(func: &str, extra: &[(&str, &str)]) -> String {
+    let mut sql = format!(
+        "CREATE FUNCTION {func}() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\n"
+    );
+    for (name, value) in extra {
+        sql.push_str(&format!("SET {name} = {value}\n"));
+    }
+    sql.push_str("AS $pghistory$\n");
+    sql
+}
+
+/// The `INSERT` that writes the events of `op` for every tracker of it.
+fn insert(table: &TrackedTable, op: Operation, pairing: Pairing) -> String {
     let trackers: Vec<&Tracker> = table.trackers_for(op).collect();
     let columns: Vec<String> = insert_columns(table)
         .iter()
@@ -185,23 +279,44 @@ pub fn function(table: &TrackedTable, op: Operation) -> String {
     let shared = trackers.len() > 1;
     let selects: Vec<String> = trackers
         .iter()
-        .map(|t| select_for(table, t, op, shared))
+        .map(|t| select_for(table, t, op, shared, pairing))
         .collect();
     let with = if shared {
-        ctes(table, op)
+        ctes(table, op, pairing)
     } else {
         String::new()
     };
-    let body = format!(
+    format!(
         "INSERT INTO {events} ({columns})\n{with}{selects};",
         events = event_table::events_name(table),
         columns = columns.join(", "),
         selects = selects.join("\n    UNION ALL\n"),
-    );
+    )
+}
+
+/// `CREATE FUNCTION` for the trigger of `op`.
+///
+/// The pause setting is read once into a variable; the `INSERT` itself takes no
+/// parameters, so PL/pgSQL keeps one generic plan for it (see [`context_id_expr`]).
+/// An UPDATE's function first asks whether the statement changed more than one row, by
+/// reading at most two old rows (`PERFORM ... OFFSET 1 LIMIT 1` sets `FOUND`; the
+/// cheapest form measured: about 9k instructions a call, against 15k for `IF NOT EXISTS`
+/// and 28k for comparing a `count(*)` with 1):
+/// if not, it writes the event from the 1 × 1 cross join (for no row, 0 × 0), otherwise
+/// from the join on row numbers; each `INSERT` keeps a cached plan of its own.
+pub fn function(table: &TrackedTable, op: Operation) -> String {
+    let body = if op == Operation::Update {
+        format!(
+            "PERFORM FROM {old} OFFSET 1 LIMIT 1;\n    IF NOT FOUND THEN\n        {single}\n    ELSE\n        {bulk}\n    END IF;",
+            old = quote::ident(names::OLD_TABLE),
+            single = insert(table, op, Pairing::Single).replace('\n', "\n    "),
+            bulk = insert(table, op, Pairing::Bulk).replace('\n', "\n    "),
+        )
+    } else {
+        insert(table, op, Pairing::Bulk)
+    };
     format!(
-        r#"CREATE FUNCTION {func}() RETURNS trigger
-LANGUAGE plpgsql AS $pghistory$
-#variable_conflict use_column
+        r#"{header}#variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting({pause}, true);
 BEGIN
@@ -214,7 +329,7 @@ BEGIN
 END
 $pghistory$;
 "#,
-        func = function_name(table, op),
+        header = header(&function_name(table, op), settings(op)),
         pause = quote::literal(names::PAUSE_SETTING),
         key = quote::literal(&names::pause_key(table)),
         body = body,
@@ -252,9 +367,7 @@ pub fn trigger(table: &TrackedTable, op: Operation) -> String {
 pub fn protect(table: &TrackedTable) -> String {
     let func = quote::qualified(&table.events_schema, &names::protect_function(table));
     format!(
-        r#"CREATE FUNCTION {func}() RETURNS trigger
-LANGUAGE plpgsql AS $pghistory$
-BEGIN
+        r#"{header}BEGIN
     IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND pg_catalog.current_setting({prune}, true) OPERATOR(pg_catalog.=) 'on' THEN
         RETURN NULL;
     END IF;
@@ -266,6 +379,7 @@ $pghistory$;
 CREATE TRIGGER {trig} BEFORE UPDATE OR DELETE ON {events_ident} FOR EACH STATEMENT EXECUTE FUNCTION {func}();
 CREATE TRIGGER {trunc} BEFORE TRUNCATE ON {events_ident} FOR EACH STATEMENT EXECUTE FUNCTION {func}();
 "#,
+        header = header(&func, &[]),
         prune = quote::literal(names::PRUNE_SETTING),
         events = quote::literal(&event_table::events_name(table)),
         events_ident = event_table::events_name(table),
