@@ -15,9 +15,12 @@ pub(crate) fn run(cmd: &Command) -> Result<ExitCode, Error> {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Setup { migrations_dir } => {
+        Command::Setup {
+            migrations_dir,
+            roles,
+        } => {
             let dir = migrations_dir_or_config(migrations_dir.as_deref())?;
-            setup(&dir)
+            setup(&dir, roles)
         }
         Command::Generate {
             schema,
@@ -69,8 +72,11 @@ fn write_files(dir: &Path, files: &MigrationFiles) -> Result<PathBuf, Error> {
     Ok(folder)
 }
 
-fn setup(dir: &Path) -> Result<ExitCode, Error> {
-    let files = migration::setup_files();
+fn setup(
+    dir: &Path,
+    roles: &pghistory_diesel_codegen::sql::setup::Roles,
+) -> Result<ExitCode, Error> {
+    let files = migration::setup_files_with(roles);
     let folder = dir.join(&files.dir_name);
     if folder.exists() {
         let up =

@@ -77,6 +77,16 @@ pub enum Error {
         /// The tracked table.
         table: String,
     },
+    /// The connection's role may not pause tracking or prune history: `EXECUTE` on the
+    /// setup migration's `pghistory_pause` / `pghistory_prune` is granted only to the
+    /// maintainer role (and the history owner). Nothing was paused or deleted.
+    #[error("the current role may not {capability}: EXECUTE on {function} is granted only to the maintainer role (`pghistory-diesel setup --maintainer-role`, default pghistory_maintainer); GRANT pghistory_maintainer TO the role that should")]
+    NotGranted {
+        /// `"pause tracking"` or `"prune history"`.
+        capability: &'static str,
+        /// The function the role may not execute.
+        function: &'static str,
+    },
     /// A database error.
     #[error(transparent)]
     Database(#[from] diesel::result::Error),

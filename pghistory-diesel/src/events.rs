@@ -8,6 +8,10 @@
 //! same); an undeclared label is refused before anything is sent.
 //!
 //! Pausing (see [`pause`](crate::pause)) does not apply: a manual event is an explicit request.
+//!
+//! The event is written by the table's `SECURITY DEFINER` function `pghistory_<table>_event`,
+//! so the connection's role needs no privilege on the events table; the function reads the
+//! row itself and checks the label again, so a manual event is always a true snapshot.
 
 use diesel::pg::Pg;
 use diesel::query_builder::QueryId;
@@ -22,8 +26,9 @@ pub type PrimaryKeySqlType<T> = <<T as Table>::PrimaryKey as Expression>::SqlTyp
 
 #[derive(QueryableByName)]
 struct Written {
-    #[diesel(sql_type = BigInt)]
-    pgh_id: i64,
+    /// NULL when no row has the key.
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    pgh_id: Option<i64>,
 }
 
 fn check_label(info: &TableInfo, label: &str) -> Result<()> {
@@ -40,10 +45,12 @@ fn check_label(info: &TableInfo, label: &str) -> Result<()> {
 
 fn written(info: &TableInfo, result: diesel::QueryResult<Written>) -> Result<i64> {
     match result {
-        Ok(row) => Ok(row.pgh_id),
-        Err(diesel::result::Error::NotFound) => Err(Error::NoSuchRow {
-            table: format!("{}.{}", info.schema, info.table),
-        }),
+        Ok(Written { pgh_id: Some(id) }) => Ok(id),
+        Ok(Written { pgh_id: None }) | Err(diesel::result::Error::NotFound) => {
+            Err(Error::NoSuchRow {
+                table: format!("{}.{}", info.schema, info.table),
+            })
+        }
         Err(err) => Err(err.into()),
     }
 }
@@ -134,10 +141,40 @@ diesel::define_sql_function! {
     fn pghistory_prune(events: Text, before: diesel::sql_types::Timestamptz) -> BigInt;
 }
 
+diesel::define_sql_function! {
+    /// Postgres' `has_function_privilege(function, privilege)`, for the current role.
+    #[sql_name = "pg_catalog.has_function_privilege"]
+    fn has_function_privilege(function: Text, privilege: Text) -> diesel::sql_types::Bool;
+}
+
+/// The signature of the setup migration's prune function.
+const PRUNE_FUNCTION: &str = "public.pghistory_prune(regclass, timestamptz)";
+
+/// `Ok` when the current role may execute `function` (`granted`, asked with
+/// [`has_function_privilege`] before calling it: a refused call would abort the caller's
+/// transaction, and its message is the server's, in the server's language).
+pub(crate) fn check_granted(
+    granted: bool,
+    function: &'static str,
+    capability: &'static str,
+) -> Result<()> {
+    if granted {
+        Ok(())
+    } else {
+        Err(Error::NotGranted {
+            capability,
+            function,
+        })
+    }
+}
+
 /// Deletes the events of `T` written before `before` and returns how many were deleted.
 ///
 /// This is the way to trim history, including from `append_only` events tables, whose
 /// guard lets only `pghistory_prune` delete. It runs in the caller's transaction, if any.
+/// Pruning is a capability: the connection's role must be the maintainer role (or a member
+/// of it) or the history owner; any other gets [`Error::NotGranted`] and nothing is
+/// deleted. Each prune is recorded in `pghistory_capability`.
 ///
 /// ```no_run
 /// # mod schema {
@@ -159,6 +196,9 @@ pub fn prune<T: Tracked>(
     before: chrono::DateTime<chrono::Utc>,
 ) -> Result<i64> {
     use diesel::RunQueryDsl;
+    let granted =
+        diesel::select(has_function_privilege(PRUNE_FUNCTION, "EXECUTE")).get_result(conn)?;
+    check_granted(granted, PRUNE_FUNCTION, "prune history")?;
     Ok(diesel::select(pghistory_prune(T::INFO.events_relation, before)).get_result(conn)?)
 }
 
@@ -169,6 +209,10 @@ pub async fn prune_async<T: Tracked>(
     before: chrono::DateTime<chrono::Utc>,
 ) -> Result<i64> {
     use diesel_async::RunQueryDsl;
+    let granted = diesel::select(has_function_privilege(PRUNE_FUNCTION, "EXECUTE"))
+        .get_result(conn)
+        .await?;
+    check_granted(granted, PRUNE_FUNCTION, "prune history")?;
     Ok(
         diesel::select(pghistory_prune(T::INFO.events_relation, before))
             .get_result(conn)

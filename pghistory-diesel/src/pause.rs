@@ -26,10 +26,17 @@
 //!
 //! Manual events ([`create_event`](crate::create_event)) are explicit and are written even
 //! inside a pause.
+//!
+//! Pausing is a capability. The value is set by the setup migration's `pghistory_pause`,
+//! executable only by the maintainer role (and the history owner), which records the grant
+//! for this transaction in `pghistory_capability`; the triggers honour the setting only
+//! with that record. A role without it gets [`Error::NotGranted`](crate::Error::NotGranted)
+//! and `f` does not run; a `SET pghistory.pause` by hand pauses nothing (the triggers track
+//! as usual and raise a warning).
 
 use diesel::sql_types::{Bool, Text};
 
-use crate::{TableInfo, Tracked};
+use crate::{Error, TableInfo, Tracked};
 
 /// The setting the triggers read.
 const PAUSE_SETTING: &str = pghistory_diesel_codegen::sql::names::PAUSE_SETTING;
@@ -41,6 +48,20 @@ diesel::define_sql_function! {
     #[sql_name = "pg_catalog.set_config"]
     fn set_config(name: Text, value: Text, is_local: Bool) -> Text;
 }
+diesel::define_sql_function! {
+    /// The setup migration's `pghistory_pause(tables)`: records the grant, sets the value.
+    #[sql_name = "public.pghistory_pause"]
+    fn pghistory_pause(tables: Text) -> Text;
+}
+diesel::define_sql_function! {
+    /// Postgres' `has_function_privilege(function, privilege)`, for the current role.
+    #[sql_name = "pg_catalog.has_function_privilege"]
+    fn has_function_privilege(function: Text, privilege: Text) -> Bool;
+}
+
+/// The signature of the setup migration's pause function.
+const PAUSE_FUNCTION: &str = "public.pghistory_pause(text)";
+
 diesel::define_sql_function! {
     /// Postgres' `current_setting(name, missing_ok)`.
     #[sql_name = "pg_catalog.current_setting"]
@@ -106,7 +127,7 @@ pub fn pause<P, R, E, F>(conn: &mut diesel::PgConnection, f: F) -> Result<R, E>
 where
     P: PauseSet,
     F: FnOnce(&mut diesel::PgConnection) -> Result<R, E>,
-    E: From<diesel::result::Error>,
+    E: From<diesel::result::Error> + From<Error>,
 {
     paused(conn, keys(&P::tables()), f)
 }
@@ -119,7 +140,7 @@ pub fn pause_tables<R, E, F>(
 ) -> Result<R, E>
 where
     F: FnOnce(&mut diesel::PgConnection) -> Result<R, E>,
-    E: From<diesel::result::Error>,
+    E: From<diesel::result::Error> + From<Error>,
 {
     paused(conn, keys(tables), f)
 }
@@ -128,7 +149,7 @@ where
 pub fn pause_all<R, E, F>(conn: &mut diesel::PgConnection, f: F) -> Result<R, E>
 where
     F: FnOnce(&mut diesel::PgConnection) -> Result<R, E>,
-    E: From<diesel::result::Error>,
+    E: From<diesel::result::Error> + From<Error>,
 {
     paused(conn, ALL.to_owned(), f)
 }
@@ -136,15 +157,20 @@ where
 fn paused<R, E, F>(conn: &mut diesel::PgConnection, added: String, f: F) -> Result<R, E>
 where
     F: FnOnce(&mut diesel::PgConnection) -> Result<R, E>,
-    E: From<diesel::result::Error>,
+    E: From<diesel::result::Error> + From<Error>,
 {
     use diesel::{Connection, RunQueryDsl};
     conn.transaction(|conn| {
-        let previous: Option<String> =
-            diesel::select(current_setting_or_null(PAUSE_SETTING, true)).get_result(conn)?;
+        let (previous, granted): (Option<String>, bool) = diesel::select((
+            current_setting_or_null(PAUSE_SETTING, true),
+            has_function_privilege(PAUSE_FUNCTION, "EXECUTE"),
+        ))
+        .get_result(conn)?;
+        crate::events::check_granted(granted, PAUSE_FUNCTION, "pause tracking")?;
         let value = merged(previous.as_deref(), &added);
-        diesel::select(set_config(PAUSE_SETTING, value, true)).execute(conn)?;
+        diesel::select(pghistory_pause(value)).execute(conn)?;
         let out = f(conn)?;
+        // The enclosing scope's value was granted in this transaction too (or is empty).
         diesel::select(set_config(
             PAUSE_SETTING,
             previous.unwrap_or_default(),
@@ -169,7 +195,7 @@ pub async fn pause_async<P, R, E, F>(
 where
     P: PauseSet,
     F: AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<R, E>,
-    E: From<diesel::result::Error>,
+    E: From<diesel::result::Error> + From<Error>,
 {
     paused_async(conn, keys(&P::tables()), f).await
 }
@@ -183,7 +209,7 @@ pub async fn pause_tables_async<R, E, F>(
 ) -> Result<R, E>
 where
     F: AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<R, E>,
-    E: From<diesel::result::Error>,
+    E: From<diesel::result::Error> + From<Error>,
 {
     paused_async(conn, keys(tables), f).await
 }
@@ -196,7 +222,7 @@ pub async fn pause_all_async<R, E, F>(
 ) -> Result<R, E>
 where
     F: AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<R, E>,
-    E: From<diesel::result::Error>,
+    E: From<diesel::result::Error> + From<Error>,
 {
     paused_async(conn, ALL.to_owned(), f).await
 }
@@ -209,7 +235,7 @@ async fn paused_async<R, E, F>(
 ) -> Result<R, E>
 where
     F: AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<R, E>,
-    E: From<diesel::result::Error>,
+    E: From<diesel::result::Error> + From<Error>,
 {
     use diesel_async::{AnsiTransactionManager, RunQueryDsl, TransactionManager};
     type Tm = AnsiTransactionManager;
@@ -217,13 +243,15 @@ where
     // closure.
     Tm::begin_transaction(conn).await?;
     let result: Result<R, E> = async {
-        let previous: Option<String> = diesel::select(current_setting_or_null(PAUSE_SETTING, true))
-            .get_result(conn)
-            .await?;
+        let (previous, granted): (Option<String>, bool) = diesel::select((
+            current_setting_or_null(PAUSE_SETTING, true),
+            has_function_privilege(PAUSE_FUNCTION, "EXECUTE"),
+        ))
+        .get_result(conn)
+        .await?;
+        crate::events::check_granted(granted, PAUSE_FUNCTION, "pause tracking")?;
         let value = merged(previous.as_deref(), &added);
-        diesel::select(set_config(PAUSE_SETTING, value, true))
-            .execute(conn)
-            .await?;
+        diesel::select(pghistory_pause(value)).execute(conn).await?;
         let out = f(&mut *conn).await?;
         diesel::select(set_config(
             PAUSE_SETTING,

@@ -88,9 +88,11 @@ fn leftovers(conn: &mut PgConnection) -> Vec<String> {
          UNION ALL
          SELECT 'function ' || p.proname FROM pg_catalog.pg_proc p
           WHERE p.proname LIKE 'pghistory\\_%' AND p.proname NOT IN
-                ('pghistory_attach_context', 'pghistory_detach_context', 'pghistory_prune')
+                ('pghistory_attach_context', 'pghistory_detach_context', 'pghistory_prune',
+                 'pghistory_pause', 'pghistory_immutable', 'pghistory_owner_only')
          UNION ALL
          SELECT 'trigger ' || t.tgname FROM pg_catalog.pg_trigger t WHERE t.tgname LIKE 'pghistory%'
+            AND t.tgrelid NOT IN ('public.pghistory_context'::regclass, 'public.pghistory_capability'::regclass)
          ORDER BY 1",
     )
     .load::<Name>(conn)

@@ -59,11 +59,16 @@ pub struct Installed {
     pub migration: String,
 }
 
-/// The setup migration's files.
+/// The setup migration's files, with the default roles.
 pub fn setup_files() -> MigrationFiles {
+    setup_files_with(&setup::Roles::default())
+}
+
+/// The setup migration's files, naming `roles`.
+pub fn setup_files_with(roles: &setup::Roles) -> MigrationFiles {
     MigrationFiles {
         dir_name: setup::MIGRATION_NAME.to_owned(),
-        up: setup::up(),
+        up: setup::up_with(roles),
         down: setup::down(),
         metadata: metadata(),
     }
@@ -239,6 +244,12 @@ fn uninstall_by_name(schema: &str, table: &str, events_schema: &str, events_tabl
         quote::ident(names::PROTECT_TRUNCATE_TRIGGER),
         quote::qualified(events_schema, &names::protect_function_for(events_table)),
     );
+    sql.push_str(&format!(
+        "DROP TRIGGER IF EXISTS {} ON {events};\nDROP TRIGGER IF EXISTS {} ON {events};\nDROP FUNCTION IF EXISTS {};\n",
+        quote::ident(names::OWNER_ONLY_TRIGGER),
+        quote::ident(names::OWNER_ONLY_TRUNCATE_TRIGGER),
+        quote::qualified(schema, &names::event_function_for(table)),
+    ));
     for op in [Operation::Delete, Operation::Update, Operation::Insert] {
         sql.push_str(&format!(
             "DROP TRIGGER IF EXISTS {} ON {tracked};\nDROP FUNCTION IF EXISTS {}();\n",

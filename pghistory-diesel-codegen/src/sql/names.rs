@@ -48,6 +48,25 @@ pub const PROTECT_TRIGGER: &str = "pghistory_append_only";
 /// The append-only guard on TRUNCATE.
 pub const PROTECT_TRUNCATE_TRIGGER: &str = "pghistory_append_only_truncate";
 
+/// The guard triggers of an events table that is not append-only (owner only).
+pub const OWNER_ONLY_TRIGGER: &str = "pghistory_owner_only";
+/// The owner-only guard on TRUNCATE.
+pub const OWNER_ONLY_TRUNCATE_TRIGGER: &str = "pghistory_owner_only_truncate";
+/// The row level security policy on events tables: reading is for whoever is granted
+/// `SELECT`; there is no policy for writing, so only the owner (who bypasses row level
+/// security) writes.
+pub const READ_POLICY: &str = "pghistory_read";
+
+/// The manual-event function of one table.
+pub fn event_function(table: &TrackedTable) -> String {
+    event_function_for(&table.sql_name)
+}
+
+/// The manual-event function of the table with this SQL name.
+pub fn event_function_for(sql_name: &str) -> String {
+    fit(&format!("pghistory_{}_event", sql_name))
+}
+
 /// The transition table of new rows.
 pub const NEW_TABLE: &str = "pgh_new";
 /// The transition table of old rows.
@@ -57,9 +76,11 @@ pub const OLD_TABLE: &str = "pgh_old";
 pub const CONTEXT_ID_SETTING: &str = "pghistory.context_id";
 /// The session setting holding the current context metadata (JSON text).
 pub const CONTEXT_METADATA_SETTING: &str = "pghistory.context_metadata";
-/// The session setting listing paused tables (`,schema.table,` entries, or `*`).
+/// The session setting listing paused tables (`,schema.table,` entries, or `*`), honoured
+/// only with the grant `pghistory_pause` records.
 pub const PAUSE_SETTING: &str = "pghistory.pause";
-/// The session setting that lets `pghistory_prune` delete from append-only tables.
+/// The session setting naming the table `pghistory_prune` is deleting from (honoured only
+/// with the grant `pghistory_prune` records).
 pub const PRUNE_SETTING: &str = "pghistory.prune";
 
 /// The key of a table in the pause list.

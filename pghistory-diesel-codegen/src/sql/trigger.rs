@@ -21,7 +21,7 @@
 //!
 //! Every name in a body is schema-qualified, so the caller's `search_path` does not matter.
 
-use super::{condition, event_table, names, quote};
+use super::{condition, event_table, manual, names, quote, setup};
 use crate::model::{Operation, Row, TrackedTable, Tracker};
 
 /// The operations that get a trigger, in a fixed order.
@@ -241,31 +241,32 @@ pub fn insert_columns(table: &TrackedTable) -> Vec<String> {
 ///   a small statement is quadratic on a later large one (a 20k-row update took 137 s),
 ///   and a merge join would sort both sides, which the planner cannot know are already
 ///   in row-number order.
-fn settings(op: Operation) -> &'static [(&'static str, &'static str)] {
+fn settings(op: Operation) -> &'static [&'static str] {
     match op {
-        Operation::Update => &[
-            ("jit", "off"),
-            ("enable_nestloop", "off"),
-            ("enable_mergejoin", "off"),
-        ],
-        _ => &[("jit", "off")],
+        Operation::Update => &["jit = off", "enable_nestloop = off", "enable_mergejoin = off"],
+        _ => &["jit = off"],
     }
 }
 
-/// The header of every function pghistory-diesel generates for a trigger (the trigger
-/// functions and the append-only guard): `SECURITY DEFINER`, so that it writes history
-/// as the history owner whatever the caller may do, with a fixed `search_path` (the
-/// bodies are schema-qualified anyway; `pg_temp` last so that no temporary object can
-/// stand in for a catalog one), then `extra` settings.
-fn header(func: &str, extra: &[(&str, &str)]) -> String {
-    let mut sql = format!(
-        "CREATE FUNCTION {func}() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\n"
+/// The head of every pghistory function, up to and including the opening dollar quote:
+/// `CREATE FUNCTION <signature> RETURNS <returns>`, PL/pgSQL, `SECURITY DEFINER` and a
+/// pinned `search_path`, then one `SET name = value` line per entry of `settings`.
+///
+/// Definer: the functions run as the history owner (the owner of `pghistory_context`,
+/// which the migrations make the owner of every events table and function), so the
+/// application role needs no privilege on history to be tracked, and gets none to forge
+/// or rewrite it. The pinned `search_path` (`pg_temp` last, so temporary objects shadow
+/// nothing) keeps a caller's `search_path` from redirecting anything a body names; bodies
+/// are schema-qualified as well.
+pub fn header(signature: &str, returns: &str, settings: &[&str]) -> String {
+    let mut head = format!(
+        "CREATE FUNCTION {signature} RETURNS {returns}\nLANGUAGE plpgsql SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\n"
     );
-    for (name, value) in extra {
-        sql.push_str(&format!("SET {name} = {value}\n"));
+    for setting in settings {
+        head.push_str(&format!("SET {setting}\n"));
     }
-    sql.push_str("AS $pghistory$\n");
-    sql
+    head.push_str("AS $pghistory$\n");
+    head
 }
 
 /// The `INSERT` that writes the events of `op` for every tracker of it.
@@ -304,6 +305,12 @@ fn insert(table: &TrackedTable, op: Operation, pairing: Pairing) -> String {
 /// and 28k for comparing a `count(*)` with 1):
 /// if not, it writes the event from the 1 × 1 cross join (for no row, 0 × 0), otherwise
 /// from the join on row numbers; each `INSERT` keeps a cached plan of its own.
+///
+/// A pause is honoured only when `pghistory_pause` granted exactly this value in this
+/// transaction (a row of the capability table); that lookup runs only when the setting
+/// names this table, so the tracked path costs one `current_setting` as before. A value
+/// set by hand (`SET`, `PGOPTIONS`) is ignored with a warning: tracking never fails the
+/// application's statement.
 pub fn function(table: &TrackedTable, op: Operation) -> String {
     let body = if op == Operation::Update {
         format!(
@@ -316,22 +323,27 @@ pub fn function(table: &TrackedTable, op: Operation) -> String {
         insert(table, op, Pairing::Bulk)
     };
     format!(
-        r#"{header}#variable_conflict use_column
+        r#"{head}#variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting({pause}, true);
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, {key}) OPERATOR(pg_catalog.>) 0) THEN
-        RETURN NULL;
+        IF {granted} THEN
+            RETURN NULL;
+        END IF;
+        RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', {tracked};
     END IF;
     {body}
     RETURN NULL;
 END
 $pghistory$;
 "#,
-        header = header(&function_name(table, op), settings(op)),
+        head = header(&format!("{}()", function_name(table, op)), "trigger", settings(op)),
         pause = quote::literal(names::PAUSE_SETTING),
         key = quote::literal(&names::pause_key(table)),
+        granted = setup::granted("pause", "pgh_pause"),
+        tracked = quote::literal(&event_table::tracked_name(table)),
         body = body,
     )
 }
@@ -362,29 +374,110 @@ pub fn trigger(table: &TrackedTable, op: Operation) -> String {
     )
 }
 
-/// The append-only guard on the events table: refuses UPDATE, DELETE and TRUNCATE unless
-/// `pghistory_prune` (which sets a transaction-local flag) is the one deleting.
+/// The append-only guard on the events table: refuses UPDATE, DELETE and TRUNCATE, to its
+/// owner and superusers too, unless a granted `pghistory_prune` of this table is the one
+/// deleting (the setting names the table, and the capability table holds the grant for
+/// this transaction: a hand-set `pghistory.prune` opens nothing).
 pub fn protect(table: &TrackedTable) -> String {
     let func = quote::qualified(&table.events_schema, &names::protect_function(table));
     format!(
-        r#"{header}BEGIN
-    IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND pg_catalog.current_setting({prune}, true) OPERATOR(pg_catalog.=) 'on' THEN
+        r#"{head}BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'DELETE'
+       AND pg_catalog.current_setting({prune}, true) OPERATOR(pg_catalog.=) TG_RELID::pg_catalog.regclass::pg_catalog.text
+       AND {granted} THEN
         RETURN NULL;
     END IF;
     RAISE EXCEPTION 'pghistory-diesel: % is append-only; % is refused', {events}, TG_OP
         USING ERRCODE = 'insufficient_privilege',
-              HINT = 'delete old history with SELECT pghistory_prune(...)';
+              HINT = 'old history is deleted by the maintainer role with SELECT pghistory_prune(...)';
 END
 $pghistory$;
 CREATE TRIGGER {trig} BEFORE UPDATE OR DELETE ON {events_ident} FOR EACH STATEMENT EXECUTE FUNCTION {func}();
 CREATE TRIGGER {trunc} BEFORE TRUNCATE ON {events_ident} FOR EACH STATEMENT EXECUTE FUNCTION {func}();
 "#,
-        header = header(&func, &[]),
+        head = header(&format!("{func}()"), "trigger", &[]),
         prune = quote::literal(names::PRUNE_SETTING),
+        granted = setup::granted("prune", "TG_RELID::pg_catalog.regclass::pg_catalog.text"),
         events = quote::literal(&event_table::events_name(table)),
         events_ident = event_table::events_name(table),
         trig = quote::ident(names::PROTECT_TRIGGER),
         trunc = quote::ident(names::PROTECT_TRUNCATE_TRIGGER),
+    )
+}
+
+/// The guard of an events table that is not `append_only`: only its owner (the history
+/// owner) and superusers may update, delete or truncate it. Row level security already
+/// hides its rows from everyone else's UPDATE and DELETE; the guard makes that an error
+/// rather than "0 rows", and covers TRUNCATE, which row level security does not.
+pub fn owner_only(table: &TrackedTable) -> String {
+    let events = event_table::events_name(table);
+    let func = quote::qualified("public", setup::OWNER_ONLY_FUNCTION);
+    format!(
+        "CREATE TRIGGER {trig} BEFORE UPDATE OR DELETE ON {events} FOR EACH STATEMENT EXECUTE FUNCTION {func}();\nCREATE TRIGGER {trunc} BEFORE TRUNCATE ON {events} FOR EACH STATEMENT EXECUTE FUNCTION {func}();\n",
+        trig = quote::ident(names::OWNER_ONLY_TRIGGER),
+        trunc = quote::ident(names::OWNER_ONLY_TRUNCATE_TRIGGER),
+    )
+}
+
+/// Hands the events table and every function of `table` to the history owner (the owner of
+/// `public.pghistory_context`, looked up when the migration runs), grants the owner what
+/// the definer functions read (`SELECT` on the tracked table, for manual events; `USAGE` on
+/// the schemas), and closes the events table: no privilege for `PUBLIC`, row level
+/// security with only a `SELECT` policy (the owner, who writes it, bypasses it).
+pub fn ownership(table: &TrackedTable) -> String {
+    let mut functions: Vec<String> = operations(table)
+        .into_iter()
+        .map(|op| format!("{}()", function_name(table, op)))
+        .collect();
+    if table.append_only {
+        functions.push(format!(
+            "{}()",
+            quote::qualified(&table.events_schema, &names::protect_function(table))
+        ));
+    }
+    functions.push(manual::function_signature(table));
+    let events = event_table::events_name(table);
+    let mut alters = vec![format!(
+        "    EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', {}, pgh_owner);",
+        quote::literal(&events)
+    )];
+    for f in &functions {
+        alters.push(format!(
+            "    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', {}, pgh_owner);",
+            quote::literal(f)
+        ));
+    }
+    alters.push(format!(
+        "    EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', {}, pgh_owner);",
+        quote::literal(&event_table::tracked_name(table))
+    ));
+    let mut schemas = vec![table.schema.clone()];
+    if table.events_schema != table.schema {
+        schemas.push(table.events_schema.clone());
+    }
+    for schema in schemas {
+        alters.push(format!(
+            "    IF NOT pg_catalog.has_schema_privilege(pgh_owner, {s}, 'USAGE') THEN\n        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', {s}, pgh_owner);\n    END IF;",
+            s = quote::literal(&schema)
+        ));
+    }
+    format!(
+        r#"DO $pghistory$
+DECLARE
+    pgh_owner name := (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c
+                       WHERE c.oid OPERATOR(pg_catalog.=) {ctx}::pg_catalog.regclass);
+BEGIN
+{alters}
+END
+$pghistory$;
+REVOKE ALL ON {events} FROM PUBLIC;
+ALTER TABLE {events} ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS {policy} ON {events};
+CREATE POLICY {policy} ON {events} FOR SELECT USING (true);
+"#,
+        ctx = quote::literal(&quote::qualified("public", setup::CONTEXT_TABLE)),
+        alters = alters.join("\n"),
+        policy = quote::ident(names::READ_POLICY),
     )
 }
 
@@ -458,7 +551,11 @@ pub fn install(table: &TrackedTable) -> String {
     }
     if table.append_only {
         sql.push_str(&protect(table));
+    } else {
+        sql.push_str(&owner_only(table));
     }
+    sql.push_str(&manual::function(table));
+    sql.push_str(&ownership(table));
     let fp = fingerprint(table);
     for op in operations(table) {
         sql.push_str(&format!(
@@ -483,7 +580,13 @@ pub fn uninstall(table: &TrackedTable) -> String {
             event_table::events_name(table),
             func
         ));
+    } else {
+        sql.push_str(&drop_owner_only(table));
     }
+    sql.push_str(&format!(
+        "DROP FUNCTION IF EXISTS {};\n",
+        manual::function_signature(table)
+    ));
     for op in operations(table).into_iter().rev() {
         sql.push_str(&format!(
             "DROP TRIGGER IF EXISTS {} ON {};\nDROP FUNCTION IF EXISTS {}();\n",
@@ -493,6 +596,16 @@ pub fn uninstall(table: &TrackedTable) -> String {
         ));
     }
     sql
+}
+
+/// Drops the triggers of [`owner_only`].
+pub fn drop_owner_only(table: &TrackedTable) -> String {
+    let events = event_table::events_name(table);
+    format!(
+        "DROP TRIGGER IF EXISTS {} ON {events};\nDROP TRIGGER IF EXISTS {} ON {events};\n",
+        quote::ident(names::OWNER_ONLY_TRIGGER),
+        quote::ident(names::OWNER_ONLY_TRUNCATE_TRIGGER),
+    )
 }
 
 /// The fingerprint of the trigger functions and triggers (not of the comments that carry
@@ -505,7 +618,10 @@ pub fn fingerprint(table: &TrackedTable) -> String {
     }
     if table.append_only {
         text.push_str(&protect(table));
+    } else {
+        text.push_str(&owner_only(table));
     }
+    text.push_str(&manual::function(table));
     super::fingerprint(&text)
 }
 
