@@ -1,8 +1,8 @@
 //! Rust code for a checked [`TrackedTable`]: the unchanged Diesel table, the events table,
 //! the model struct, joins, and the runtime's description of the table.
 
-use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote, ToTokens};
+use proc_macro2::TokenStream;
+use quote::{quote, ToTokens};
 
 use crate::model::{ContextMode, Operation, TrackedTable};
 use crate::parse::TableDecl;
@@ -46,20 +46,10 @@ pub fn expand(table: &TrackedTable) -> TokenStream {
     }
 }
 
-fn events_schema_prefix(table: &TrackedTable) -> Option<TokenStream> {
-    if table.events_schema_explicit || table.rust_schema.is_some() {
-        let ident = syn::parse_str::<Ident>(&table.events_schema)
-            .unwrap_or_else(|_| format_ident!("invalid_schema_name"));
-        Some(quote!(#ident .))
-    } else {
-        None
-    }
-}
-
 fn events_table(table: &TrackedTable) -> TokenStream {
     let uses = &table.uses;
     let name = &table.events_rust_name;
-    let schema = events_schema_prefix(table);
+    let schema = table.events_rust_schema.as_ref().map(|s| quote!(#s .));
     let sql_name = &table.events_sql_name;
     let pk = table.pk();
     let pk_ty = strip_nullable(&pk.ty);

@@ -2,8 +2,9 @@
 //! with user input already validated and resolved (column names to SQL names, options to
 //! enums). Generation from a [`TrackedTable`] cannot fail.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
+use syn::ext::IdentExt;
 use syn::{Attribute, Ident, ItemUse, Type};
 
 use crate::attr::{self, ColumnOptions, TableOptions};
@@ -164,6 +165,9 @@ pub struct TrackedTable {
     pub events_sql_name: String,
     /// The Postgres schema of the events table.
     pub events_schema: String,
+    /// The Rust schema ident of the events `table!`, when it is qualified; raw
+    /// (`r#type`) where the schema's name is a keyword.
+    pub events_rust_schema: Option<Ident>,
     /// Whether `schema = "..."` placed the events table in its own schema.
     pub events_schema_explicit: bool,
     /// The model struct's name.
@@ -216,6 +220,43 @@ fn lit_string(lit: &syn::Lit) -> Option<String> {
     }
 }
 
+/// The SQL name of a Rust name, read as Diesel reads it: `r#type` is `type`.
+pub(crate) fn sql_name_of(ident: &Ident) -> String {
+    ident.unraw().to_string()
+}
+
+/// The SQL name of a `#[sql_name = "..."]`, read as Diesel reads it: a leading `r#` is
+/// dropped.
+fn sql_name_attr(attrs: &[Attribute]) -> Option<String> {
+    attr::diesel_name_value(attrs, "sql_name")
+        .and_then(|l| lit_string(&l))
+        .map(|name| name.strip_prefix("r#").map(str::to_owned).unwrap_or(name))
+}
+
+/// The Rust identifier of a schema named `name`, or why there is none. Diesel's `table!`
+/// writes a schema's identifier into its SQL as it is spelled, `r#` included, so only a
+/// plain identifier names the same schema in Rust and in SQL.
+fn schema_ident(name: &str, span: Span) -> Result<Ident, SchemaName> {
+    if name.starts_with("r#") {
+        return Err(SchemaName::NotAnIdentifier);
+    }
+    match syn::parse_str::<Ident>(name) {
+        Ok(ident) if ident == name => Ok(Ident::new(name, span)),
+        _ if syn::parse::Parser::parse_str(Ident::parse_any, name).is_ok() => {
+            Err(SchemaName::Keyword)
+        }
+        _ => Err(SchemaName::NotAnIdentifier),
+    }
+}
+
+/// Why a schema name has no Rust identifier.
+enum SchemaName {
+    /// A Rust keyword (`type`): Diesel would query it as `r#type`.
+    Keyword,
+    /// Not an identifier at all (`my-history`, `1st`).
+    NotAnIdentifier,
+}
+
 /// Builds the checked model from a parsed `table!` body, recording every error in `cx`.
 /// Returns `None` only when the input is too broken to model at all.
 pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
@@ -227,9 +268,7 @@ pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
     for col in &decl.columns {
         let (ours, theirs) = attr::split_attrs(&col.attrs);
         let copts = attr::column_options(cx, &ours);
-        let sql_name = attr::diesel_name_value(&theirs, "sql_name")
-            .and_then(|l| lit_string(&l))
-            .unwrap_or_else(|| col.name.to_string().trim_start_matches("r#").to_owned());
+        let sql_name = sql_name_attr(&theirs).unwrap_or_else(|| sql_name_of(&col.name));
         if sql_name.starts_with("pgh_") {
             cx.error_spanned_by(
                 &col.name,
@@ -256,14 +295,25 @@ pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
 
     let primary_key = resolve_primary_key(cx, decl, &columns)?;
 
-    let sql_name = attr::diesel_name_value(&table_attrs, "sql_name")
-        .and_then(|l| lit_string(&l))
-        .unwrap_or_else(|| decl.name.to_string().trim_start_matches("r#").to_owned());
+    let sql_name = sql_name_attr(&table_attrs).unwrap_or_else(|| sql_name_of(&decl.name));
     let schema = decl
         .schema
         .as_ref()
-        .map(|s| s.to_string())
+        .map(sql_name_of)
         .unwrap_or_else(|| "public".to_owned());
+    if let Some(raw) = decl
+        .schema
+        .as_ref()
+        .filter(|s| s.to_string().starts_with("r#"))
+    {
+        cx.error_spanned_by(
+            raw,
+            format!(
+                "a schema written raw (`{raw}`) names different schemas in Diesel and in SQL\n\
+                 help: Diesel's `table!` queries it as \"{raw}\", pghistory-diesel as \"{schema}\"; use a schema whose name is not a Rust keyword"
+            ),
+        );
+    }
 
     let tracked = resolve_fields(cx, &opts, &columns);
     let context = resolve_context(cx, &opts);
@@ -271,29 +321,51 @@ pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
     let events_rust_name = opts
         .table_name
         .clone()
-        .unwrap_or_else(|| Ident::new(&format!("{}_events", decl.name), decl.name.span()));
+        // `<name>_events` and `<Name>Event` are never keywords, so they need no `r#`.
+        .unwrap_or_else(|| {
+            Ident::new(
+                &format!("{}_events", sql_name_of(&decl.name)),
+                decl.name.span(),
+            )
+        });
     let events_sql_name = match &opts.table_name {
-        Some(name) => name.to_string(),
+        Some(name) => sql_name_of(name),
         None => format!("{sql_name}_events"),
     };
     let model_name = opts.model.clone().unwrap_or_else(|| {
         Ident::new(
-            &format!("{}Event", pascal_case(&decl.name.to_string())),
+            &format!("{}Event", pascal_case(&sql_name_of(&decl.name))),
             decl.name.span(),
         )
     });
-    let (events_schema, events_schema_explicit) = match &opts.schema {
+    let (events_schema, events_schema_explicit, events_rust_schema) = match &opts.schema {
         Some(lit) => {
             let value = lit.value();
+            let ident = schema_ident(&value, lit.span());
             if value.is_empty() {
                 cx.error_spanned_by(
                     lit,
                     "the events schema name must not be empty\nhelp: name a schema, like schema = \"history\", or leave out `schema` to keep the events beside the table",
                 );
+            } else if let Err(why) = &ident {
+                // Diesel's `table!` names its schema with a Rust identifier and has no
+                // `sql_name` for schemas, so the events table could not be queried.
+                let what = match why {
+                    SchemaName::Keyword => "is a Rust keyword",
+                    SchemaName::NotAnIdentifier => "is not a Rust identifier",
+                };
+                cx.error_spanned_by(
+                    lit,
+                    format!(
+                        "the events schema `{value}` {what}, so the events table's `table!` cannot name it\n\
+                         help: use a schema name made of letters, digits and `_` that is not a keyword, like schema = \"{}\"",
+                        suggest_identifier(&value)
+                    ),
+                );
             }
-            (value, true)
+            (value, true, ident.ok())
         }
-        None => (schema.clone(), false),
+        None => (schema.clone(), false, decl.schema.clone()),
     };
 
     let mut table = TrackedTable {
@@ -309,6 +381,7 @@ pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
         events_sql_name,
         events_schema,
         events_schema_explicit,
+        events_rust_schema,
         model_name,
         trackers: Vec::new(),
         context,
@@ -612,6 +685,21 @@ pub fn validate_label(label: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `my-history` → `my_history`, for the help line of a schema that is no identifier.
+fn suggest_identifier(name: &str) -> String {
+    if syn::parse::Parser::parse_str(Ident::parse_any, name).is_ok() {
+        return format!("{name}_history");
+    }
+    let mut out: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        out.insert_str(0, "history_");
+    }
+    out
+}
+
 pub(crate) fn pascal_case(name: &str) -> String {
     name.trim_start_matches("r#")
         .split('_')
@@ -652,6 +740,61 @@ mod tests {
         assert!(text("json"));
         assert!(!text("jsonb"));
         assert!(!text("text"));
+    }
+
+    #[test]
+    fn raw_identifiers_are_names_without_their_prefix() {
+        let table = crate::table_from_tokens(::quote::quote! {
+            #[sql_name = "r#loop"]
+            r#type (id) {
+                id -> Int4,
+                r#match -> Text,
+            }
+        })
+        .unwrap();
+        assert_eq!(table.rust_name.to_string(), "r#type");
+        assert_eq!(
+            table.sql_name, "loop",
+            "Diesel drops `r#` from `sql_name` too"
+        );
+        assert_eq!(table.events_rust_name.to_string(), "type_events");
+        assert_eq!(table.events_sql_name, "loop_events");
+        assert_eq!(table.model_name.to_string(), "TypeEvent");
+        assert_eq!(table.column("match").unwrap().sql_name, "match");
+        let named = crate::table_from_tokens(::quote::quote! {
+            #[pghistory(table_name = r#match)]
+            app.posts (id) { id -> Int4, }
+        })
+        .unwrap();
+        assert_eq!(named.events_sql_name, "match");
+        assert_eq!(named.events_rust_schema.unwrap().to_string(), "app");
+    }
+
+    #[test]
+    fn a_schema_whose_rust_and_sql_names_differ_is_refused() {
+        let error = |tokens: proc_macro2::TokenStream| match crate::table_from_tokens(tokens) {
+            Ok(_) => panic!("accepted"),
+            Err(err) => err.to_string(),
+        };
+        for (schema, what) in [
+            ("my-history", "is not a Rust identifier"),
+            ("my schema", "is not a Rust identifier"),
+            ("1st", "is not a Rust identifier"),
+            ("type", "is a Rust keyword"),
+            ("self", "is a Rust keyword"),
+            ("r#x", "is not a Rust identifier"),
+        ] {
+            let err = error(::quote::quote! {
+                #[pghistory(schema = #schema)]
+                posts (id) { id -> Int4, }
+            });
+            assert!(
+                err.starts_with(&format!("the events schema `{schema}` {what}")),
+                "{schema}: {err}"
+            );
+        }
+        let err = error(::quote::quote! { r#type.posts (id) { id -> Int4, } });
+        assert!(err.starts_with("a schema written raw (`r#type`)"), "{err}");
     }
 
     #[test]
