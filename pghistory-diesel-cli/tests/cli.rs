@@ -197,3 +197,17 @@ fn check_exits_one_and_writes_nothing_when_a_migration_is_missing() {
     );
     assert!(!dir.path().join("migrations").exists(), "nothing written");
 }
+
+#[test]
+fn an_events_table_named_like_another_table_of_the_schema_is_refused() {
+    let dir = project(
+        "diesel::table! {\n    posts_events (id) {\n        id -> Int4,\n    }\n}\n\npghistory_diesel::tracked_table! {\n    posts (id) {\n        id -> Int4,\n    }\n}\n",
+    );
+    let (code, out, err) = outcome(&run(dir.path(), &["generate"]));
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("src/schema.rs:8:5: the events table of `posts` would be `public.posts_events`, a name schema.rs already gives the table `posts_events`"),
+        "{err}"
+    );
+    assert!(!dir.path().join("migrations").exists(), "nothing written");
+}

@@ -24,8 +24,103 @@ fn raw_sql_has_tag(cond: &Condition) -> bool {
     }
 }
 
+/// Postgres' identifier limit, in bytes. Longer names are cut without a word, so two
+/// long names that share their first 63 bytes would name one object.
+const MAX_IDENT: usize = 63;
+
+fn too_long(what: &str, name: &str, help: &str) -> String {
+    format!(
+        "{what} `{name}` is {} bytes, longer than Postgres' {MAX_IDENT}-byte limit for names\n\
+         help: Postgres would cut it to {MAX_IDENT} bytes without a word, and two long names could then collide; {help}",
+        name.len()
+    )
+}
+
+/// Refuses the names we create, or compare as text, that do not fit in an identifier.
+/// Function, constraint and index names are derived and cut with a hash
+/// (`sql::names::fit`), and trigger names are short, so those always fit.
+fn check_lengths(cx: &Ctxt, table: &TrackedTable) {
+    if table.events_sql_name.len() > MAX_IDENT {
+        cx.error_spanned_by(
+            &table.events_rust_name,
+            too_long(
+                "the events table name",
+                &table.events_sql_name,
+                "name the events table with #[pghistory(table_name = ...)]",
+            ),
+        );
+    }
+    if table.events_schema_explicit && table.events_schema.len() > MAX_IDENT {
+        cx.error_spanned_by(
+            &table.rust_name,
+            too_long(
+                "the events schema name",
+                &table.events_schema,
+                "use a shorter `schema = \"...\"`",
+            ),
+        );
+    }
+    for col in table.tracked_columns() {
+        if col.sql_name.len() > MAX_IDENT {
+            cx.error_spanned_by(
+                &col.rust_name,
+                too_long(
+                    "the column name",
+                    &col.sql_name,
+                    "rename the column, or leave it out of the history with #[pghistory(exclude(...))]",
+                ),
+            );
+        }
+    }
+}
+
+/// A table that a schema.rs declares with Diesel's `table!`, outside `tracked_table!`.
+pub struct DeclaredTable {
+    /// Where it is declared: its Rust name.
+    pub rust_name: syn::Ident,
+    /// Its Postgres schema (`public` when not qualified).
+    pub schema: String,
+    /// Its SQL name.
+    pub sql_name: String,
+}
+
+/// Refuses an events table whose name is taken by another table of the same file: a
+/// plain `table!`, a tracked table, or another tracked table's events table.
+pub fn check_file(cx: &Ctxt, tables: &[TrackedTable], declared: &[DeclaredTable]) {
+    for (i, table) in tables.iter().enumerate() {
+        let events = (table.events_schema.as_str(), table.events_sql_name.as_str());
+        let taken_by = declared
+            .iter()
+            .find(|d| (d.schema.as_str(), d.sql_name.as_str()) == events)
+            .map(|d| format!("the table `{}`", d.rust_name))
+            .or_else(|| {
+                tables
+                    .iter()
+                    .find(|t| (t.schema.as_str(), t.sql_name.as_str()) == events)
+                    .map(|t| format!("the tracked table `{}`", t.rust_name))
+            })
+            .or_else(|| {
+                tables[..i]
+                    .iter()
+                    .find(|t| (t.events_schema.as_str(), t.events_sql_name.as_str()) == events)
+                    .map(|t| format!("the events table of `{}`", t.rust_name))
+            });
+        if let Some(other) = taken_by {
+            cx.error_spanned_by(
+                &table.events_rust_name,
+                format!(
+                    "the events table of `{}` would be `{}.{}`, a name schema.rs already gives {other}\n\
+                     help: name the events table with #[pghistory(table_name = ...)], or rename the other table",
+                    table.rust_name, events.0, events.1
+                ),
+            );
+        }
+    }
+}
+
 /// Records every cross-field mistake of `table` in `cx`.
 pub fn check(cx: &Ctxt, table: &TrackedTable) {
+    check_lengths(cx, table);
     // Pause keys are `,schema.table,` entries of one setting; the schema is a Rust ident,
     // so only a comma in the table's SQL name could make two keys overlap.
     if table.sql_name.contains(',') {
@@ -135,5 +230,119 @@ mod tests {
             posts (id) { id -> Int4, #[sql_name = "price$"] price -> Int4, }
         })
         .is_ok());
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    fn errors_of(source: &str) -> Vec<String> {
+        let file = syn::parse_file(source).unwrap();
+        match crate::tables_in_file(&file) {
+            Ok(_) => Vec::new(),
+            Err(err) => err.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn an_events_table_may_not_take_the_name_of_a_plain_table() {
+        let errors = errors_of(
+            r#"
+            diesel::table! { foo_events (id) { id -> Int4, } }
+            pghistory_diesel::tracked_table! { foo (id) { id -> Int4, } }
+            "#,
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("the events table of `foo` would be `public.foo_events`, a name schema.rs already gives the table `foo_events`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn names_collide_by_their_sql_names_and_schemas() {
+        // `#[sql_name]` and the schema decide, not the Rust names.
+        let errors = errors_of(
+            r#"
+            mod inner {
+                table! { #[sql_name = "foo_events"] app.other (id) { id -> Int4, } }
+            }
+            tracked_table! { app.foo (id) { id -> Int4, } }
+            tracked_table! { bar (id) { id -> Int4, } }
+            "#,
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("`app.foo_events`"), "{errors:?}");
+        assert!(errors[0].contains("the table `other`"), "{errors:?}");
+        // The same names in another schema do not collide.
+        assert!(errors_of(
+            r#"
+            table! { app.foo_events (id) { id -> Int4, } }
+            tracked_table! { foo (id) { id -> Int4, } }
+            "#
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn an_events_table_may_not_take_the_name_of_a_tracked_table_or_its_events() {
+        let errors = errors_of(
+            r#"
+            tracked_table! { foo_events (id) { id -> Int4, } }
+            tracked_table! { foo (id) { id -> Int4, } }
+            tracked_table! {
+                #[pghistory(table_name = foo_events_events)]
+                bar (id) { id -> Int4, }
+            }
+            "#,
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].contains("a name schema.rs already gives the tracked table `foo_events`"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].contains("a name schema.rs already gives the events table of `foo_events`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn every_error_of_every_table_is_returned() {
+        let errors = errors_of(
+            r#"
+            tracked_table! { #[pghistory(nope)] a (id) { id -> Int4, } }
+            tracked_table! { b (id) { id -> Int4, pgh_x -> Int4, } }
+            "#,
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+    }
+
+    #[test]
+    fn names_longer_than_63_bytes_are_refused() {
+        let long = "t".repeat(57);
+        let errors = errors_of(&format!(
+            "tracked_table! {{ {long} (id) {{ id -> Int4, }} }}"
+        ));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with(&format!(
+                "the events table name `{long}_events` is 64 bytes, longer than Postgres' 63-byte limit"
+            )),
+            "{errors:?}"
+        );
+        // 56 bytes plus `_events` is exactly 63: accepted.
+        let fits = "t".repeat(56);
+        assert!(errors_of(&format!(
+            "tracked_table! {{ {fits} (id) {{ id -> Int4, }} }}"
+        ))
+        .is_empty());
+        let schema = "s".repeat(64);
+        let errors = errors_of(&format!(
+            "tracked_table! {{ #[pghistory(schema = \"{schema}\")] t (id) {{ id -> Int4, }} }}"
+        ));
+        assert!(
+            errors[0].starts_with("the events schema name `sss"),
+            "{errors:?}"
+        );
     }
 }

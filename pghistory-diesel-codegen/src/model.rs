@@ -257,6 +257,20 @@ enum SchemaName {
     NotAnIdentifier,
 }
 
+/// The names of a plain Diesel `table!`, read as Diesel reads them.
+pub(crate) fn declared_table(decl: &TableDecl) -> crate::check::DeclaredTable {
+    let (_, attrs) = attr::split_attrs(&decl.attrs);
+    crate::check::DeclaredTable {
+        rust_name: decl.name.clone(),
+        schema: decl
+            .schema
+            .as_ref()
+            .map(sql_name_of)
+            .unwrap_or_else(|| "public".to_owned()),
+        sql_name: sql_name_attr(&attrs).unwrap_or_else(|| sql_name_of(&decl.name)),
+    }
+}
+
 /// Builds the checked model from a parsed `table!` body, recording every error in `cx`.
 /// Returns `None` only when the input is too broken to model at all.
 pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
