@@ -4,13 +4,13 @@
 //! both read schema.rs the same way and install the same SQL. It does no I/O and needs no
 //! database. It is an implementation detail: its API follows the macro and CLI, not semver.
 //!
-//! The pipeline, one module each: [`parse`] (syntax, spans) → [`model`] (options read,
-//! names resolved, errors collected in a [`Ctxt`]) → [`expand`] (Rust) and [`sql`] (SQL),
-//! which cannot fail on a checked model.
+//! A one-way pipeline, one module per stage, each importing only from the stages before
+//! it: [`parse`] (syntax, spans) → `attr` (our options, typed) → [`model`] (names resolved,
+//! rules checked, errors collected in a [`Ctxt`]) → [`sql`] (SQL text) → [`expand`] (Rust
+//! tokens, embedding SQL). The last two cannot fail on a checked model. [`symbol`],
+//! [`types`] and `ctxt` are leaves every stage may use.
 
 mod attr;
-mod check;
-pub mod condition;
 mod ctxt;
 pub mod expand;
 pub mod model;
@@ -20,6 +20,7 @@ pub mod symbol;
 pub mod types;
 
 pub use ctxt::Ctxt;
+pub use model::condition;
 pub use model::TrackedTable;
 
 use proc_macro2::TokenStream;
@@ -79,8 +80,7 @@ fn fallback_table(decl: &parse::TableDecl) -> TokenStream {
             .first()
             .map(|first| std::iter::once(first.name.clone()).collect());
     }
-    let tokens = expand::table_decl_tokens(&clean);
-    quote!(::diesel::table! { #tokens })
+    quote!(::diesel::table! { #clean })
 }
 
 /// Every `tracked_table!` in a Rust source file (schema.rs), in order.
@@ -94,7 +94,7 @@ pub fn tables_in_file(file: &syn::File) -> Result<Vec<TrackedTable>, syn::Error>
     let mut tables = Vec::new();
     let mut declared = Vec::new();
     collect(&cx, &file.items, &mut tables, &mut declared);
-    check::check_file(&cx, &tables, &declared);
+    model::check::check_file(&cx, &tables, &declared);
     cx.check()?;
     Ok(tables)
 }
@@ -103,7 +103,7 @@ fn collect(
     cx: &Ctxt,
     items: &[syn::Item],
     tables: &mut Vec<TrackedTable>,
-    declared: &mut Vec<check::DeclaredTable>,
+    declared: &mut Vec<model::check::DeclaredTable>,
 ) {
     for item in items {
         match item {

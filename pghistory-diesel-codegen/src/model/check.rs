@@ -1,8 +1,8 @@
 //! Rules that span several options or columns, run once the model is built.
 
-use crate::condition::Condition;
+use super::condition::Condition;
+use super::TrackedTable;
 use crate::ctxt::Ctxt;
-use crate::model::TrackedTable;
 
 /// The dollar-quote tag around every function body and `DO` block we generate; a name
 /// containing it would end the quoted body early.
@@ -156,7 +156,7 @@ pub fn check(cx: &Ctxt, table: &TrackedTable) {
             &table.model_name,
             format!(
                 "the model struct needs a name of its own, not the name of a table\nhelp: leave out `model` for `{}Event`, or pick another name",
-                crate::model::pascal_case(&table.rust_name.to_string())
+                super::build::pascal_case(&table.rust_name.to_string())
             ),
         );
     }

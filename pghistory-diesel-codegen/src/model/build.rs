@@ -1,217 +1,16 @@
-//! The checked model of one tracked table: everything the Rust and SQL generators need,
-//! with user input already validated and resolved (column names to SQL names, options to
-//! enums). Generation from a [`TrackedTable`] cannot fail.
+//! Reads a parsed `table!` body and its options into a [`TrackedTable`].
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::ext::IdentExt;
-use syn::{Attribute, Ident, ItemUse, Type};
+use syn::{Attribute, Ident, Type};
 
+use super::check::{self, DeclaredTable};
+use super::{tracker, Column, ContextMode, TrackedTable};
 use crate::attr::{self, ColumnOptions, TableOptions};
-use crate::condition::{self, Condition};
 use crate::ctxt::Ctxt;
-use crate::parse::TableDecl;
+use crate::parse::{ColumnDecl, TableDecl};
 use crate::types;
-
-/// The statement that writes an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Operation {
-    /// `INSERT`; the snapshot is the new row.
-    Insert,
-    /// `UPDATE`; the snapshot is the new row unless `row = old`.
-    Update,
-    /// `DELETE`; the snapshot is the old row.
-    Delete,
-    /// No trigger: events written from Rust with `create_event`.
-    Manual,
-}
-
-impl Operation {
-    /// The kind as written in `#[pghistory]` and used as the default label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::Insert => "insert",
-            Operation::Update => "update",
-            Operation::Delete => "delete",
-            Operation::Manual => "manual",
-        }
-    }
-
-    /// The SQL keyword of the triggering statement.
-    pub fn sql_keyword(self) -> &'static str {
-        match self {
-            Operation::Insert => "INSERT",
-            Operation::Update => "UPDATE",
-            Operation::Delete => "DELETE",
-            Operation::Manual => "",
-        }
-    }
-}
-
-impl std::str::FromStr for Operation {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "insert" => Ok(Operation::Insert),
-            "update" => Ok(Operation::Update),
-            "delete" => Ok(Operation::Delete),
-            "manual" => Ok(Operation::Manual),
-            _ => Err(()),
-        }
-    }
-}
-
-/// Which row an event stores.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Row {
-    /// The row before the statement (`OLD`).
-    Old,
-    /// The row after the statement (`NEW`).
-    New,
-}
-
-/// How the context is stored on each event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ContextMode {
-    /// `pgh_context_id` referencing a `pghistory_context` row (the default).
-    ForeignKey,
-    /// The metadata copied onto the event (`pgh_context` jsonb) beside `pgh_context_id`.
-    Json,
-    /// No context columns at all.
-    None,
-}
-
-impl ContextMode {
-    /// Whether events carry `pgh_context_id`.
-    pub fn has_id(self) -> bool {
-        !matches!(self, ContextMode::None)
-    }
-    /// Whether events carry the `pgh_context` jsonb copy of the metadata.
-    pub fn has_json(self) -> bool {
-        matches!(self, ContextMode::Json)
-    }
-}
-
-/// One column of the tracked table.
-#[derive(Clone)]
-pub struct Column {
-    /// Rust name.
-    pub rust_name: Ident,
-    /// SQL name (`#[sql_name]` or the Rust name).
-    pub sql_name: String,
-    /// Diesel SQL type as written.
-    pub ty: Type,
-    /// Diesel's attributes on the column (docs, `#[sql_name]`, `#[max_length]`), ours removed.
-    pub attrs: Vec<Attribute>,
-    /// The Rust type of the model field.
-    pub rust_type: TokenStream,
-    /// `#[pghistory(pg_type)]`, when given.
-    pub pg_type: Option<String>,
-}
-
-impl Column {
-    /// The Postgres type name: `#[pghistory(pg_type)]`, else the one Diesel's type names.
-    pub fn pg_type_name(&self) -> Option<String> {
-        self.pg_type.clone().or_else(|| types::pg_type(&self.ty))
-    }
-
-    /// Whether triggers compare this column's old and new values by their text rather
-    /// than with `IS DISTINCT FROM`: `json` (and arrays of it) has no `=` operator, so
-    /// `IS DISTINCT FROM` on it fails when the trigger runs. Its text is the stored value
-    /// verbatim, so comparing text is exact.
-    pub fn compares_as_text(&self) -> bool {
-        self.pg_type_name().is_some_and(|t| {
-            let t = t.trim().to_ascii_lowercase();
-            t == "json" || t.starts_with("json[")
-        })
-    }
-}
-
-/// One tracker: an event kind, its label, its condition and which row it stores.
-#[derive(Clone)]
-pub struct Tracker {
-    /// The statement that writes the event.
-    pub operation: Operation,
-    /// `pgh_label` of its events.
-    pub label: String,
-    /// The row stored.
-    pub row: Row,
-    /// When the event is written (`None`: always, for inserts and deletes).
-    pub condition: Option<Condition>,
-}
-
-/// A tracked table, checked.
-#[derive(Clone)]
-pub struct TrackedTable {
-    /// `use` items of the body, copied into the events table.
-    pub uses: Vec<ItemUse>,
-    /// The table's Rust name.
-    pub rust_name: Ident,
-    /// The Rust schema ident of `schema.table`, if any.
-    pub rust_schema: Option<Ident>,
-    /// The table's SQL name.
-    pub sql_name: String,
-    /// The Postgres schema of the table (`public` when not qualified).
-    pub schema: String,
-    /// Every column, in order.
-    pub columns: Vec<Column>,
-    /// Index into `columns` of the primary key.
-    pub primary_key: usize,
-    /// Indexes into `columns` of the snapshotted columns.
-    pub tracked: Vec<usize>,
-    /// The events table's Rust name.
-    pub events_rust_name: Ident,
-    /// The events table's SQL name.
-    pub events_sql_name: String,
-    /// The Postgres schema of the events table.
-    pub events_schema: String,
-    /// The Rust schema ident of the events `table!`, when it is qualified; raw
-    /// (`r#type`) where the schema's name is a keyword.
-    pub events_rust_schema: Option<Ident>,
-    /// Whether `schema = "..."` placed the events table in its own schema.
-    pub events_schema_explicit: bool,
-    /// The model struct's name.
-    pub model_name: Ident,
-    /// Trackers, in declaration order.
-    pub trackers: Vec<Tracker>,
-    /// How context is stored.
-    pub context: ContextMode,
-    /// Whether the events table refuses UPDATE and DELETE.
-    pub append_only: bool,
-    /// The user's `table!` input minus our attributes, re-emitted as is.
-    pub table_tokens: TokenStream,
-}
-
-impl TrackedTable {
-    /// The primary key column.
-    pub fn pk(&self) -> &Column {
-        &self.columns[self.primary_key]
-    }
-
-    /// The snapshotted columns, in table order.
-    pub fn tracked_columns(&self) -> impl Iterator<Item = &Column> {
-        self.tracked.iter().map(|&i| &self.columns[i])
-    }
-
-    /// The column with this Rust or SQL name.
-    pub fn column(&self, name: &str) -> Option<&Column> {
-        self.columns
-            .iter()
-            .find(|c| c.rust_name == name || c.sql_name == name)
-    }
-
-    /// Trackers that fire on this operation.
-    pub fn trackers_for(&self, op: Operation) -> impl Iterator<Item = &Tracker> {
-        self.trackers.iter().filter(move |t| t.operation == op)
-    }
-
-    /// The Postgres type of `pgh_obj_id`.
-    pub fn pk_pg_type(&self) -> String {
-        self.pk()
-            .pg_type_name()
-            .unwrap_or_else(|| "text".to_owned())
-    }
-}
 
 fn lit_string(lit: &syn::Lit) -> Option<String> {
     match lit {
@@ -258,9 +57,9 @@ enum SchemaName {
 }
 
 /// The names of a plain Diesel `table!`, read as Diesel reads them.
-pub(crate) fn declared_table(decl: &TableDecl) -> crate::check::DeclaredTable {
+pub(crate) fn declared_table(decl: &TableDecl) -> DeclaredTable {
     let (_, attrs) = attr::split_attrs(&decl.attrs);
-    crate::check::DeclaredTable {
+    DeclaredTable {
         rust_name: decl.name.clone(),
         schema: decl
             .schema
@@ -330,7 +129,10 @@ pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
     }
 
     let tracked = resolve_fields(cx, &opts, &columns);
-    let context = resolve_context(cx, &opts);
+    let context = opts
+        .context
+        .as_ref()
+        .map_or(ContextMode::ForeignKey, |mode| mode.value);
 
     let events_rust_name = opts
         .table_name
@@ -382,6 +184,11 @@ pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
         None => (schema.clone(), false, decl.schema.clone()),
     };
 
+    let clean = TableDecl {
+        attrs: table_attrs,
+        columns: clean_columns,
+        ..decl.clone()
+    };
     let mut table = TrackedTable {
         uses: decl.uses.clone(),
         rust_name: decl.name.clone(),
@@ -400,25 +207,14 @@ pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
         trackers: Vec::new(),
         context,
         append_only: opts.append_only.is_some(),
-        table_tokens: TokenStream::new(),
+        decl: clean,
     };
-    table.trackers = resolve_trackers(cx, &opts, &table);
-
-    let clean = TableDecl {
-        attrs: table_attrs,
-        columns: clean_columns,
-        ..decl.clone()
-    };
-    table.table_tokens = crate::expand::table_decl_tokens(&clean);
-    crate::check::check(cx, &table);
+    table.trackers = tracker::resolve_trackers(cx, &opts, &table);
+    check::check(cx, &table);
     Some(table)
 }
 
-fn resolve_rust_type(
-    cx: &Ctxt,
-    col: &crate::parse::ColumnDecl,
-    opts: &ColumnOptions,
-) -> TokenStream {
+fn resolve_rust_type(cx: &Ctxt, col: &ColumnDecl, opts: &ColumnOptions) -> TokenStream {
     if let Some(lit) = &opts.rust_type {
         let wrap_nullable = types::is_nullable(&col.ty);
         return match lit.parse::<Type>() {
@@ -533,172 +329,6 @@ fn resolve_fields(cx: &Ctxt, opts: &TableOptions, columns: &[Column]) -> Vec<usi
     }
 }
 
-fn resolve_context(cx: &Ctxt, opts: &TableOptions) -> ContextMode {
-    match &opts.context {
-        None => ContextMode::ForeignKey,
-        Some(ident) => match ident.to_string().as_str() {
-            "fk" => ContextMode::ForeignKey,
-            "json" => ContextMode::Json,
-            "none" => ContextMode::None,
-            other => {
-                cx.error_spanned_by(
-                    ident,
-                    format!(
-                        "unknown context mode `{other}`\nhelp: expected one of: fk, json, none"
-                    ),
-                );
-                ContextMode::ForeignKey
-            }
-        },
-    }
-}
-
-fn resolve_trackers(cx: &Ctxt, opts: &TableOptions, table: &TrackedTable) -> Vec<Tracker> {
-    if !opts.present || opts.trackers.is_empty() {
-        // django-pghistory's default: insert and update snapshots.
-        return vec![
-            Tracker {
-                operation: Operation::Insert,
-                label: "insert".to_owned(),
-                row: Row::New,
-                condition: None,
-            },
-            Tracker {
-                operation: Operation::Update,
-                label: "update".to_owned(),
-                row: Row::New,
-                condition: Some(Condition::AnyChange(Vec::new())),
-            },
-        ];
-    }
-    let mut out = Vec::new();
-    for raw in &opts.trackers {
-        let Ok(operation) = raw.kind.to_string().parse::<Operation>() else {
-            cx.error_spanned_by(
-                &raw.kind,
-                format!(
-                    "unknown event kind `{}`\nhelp: expected one of: insert, update, delete, manual",
-                    raw.kind
-                ),
-            );
-            continue;
-        };
-        let label = match &raw.label {
-            Some(lit) => {
-                let value = lit.value();
-                if let Err(msg) = validate_label(&value) {
-                    cx.error_spanned_by(lit, msg);
-                }
-                value
-            }
-            None if operation == Operation::Manual => {
-                cx.error_spanned_by(
-                    &raw.kind,
-                    "a manual event needs a label\nhelp: event(manual, label = \"archived\")",
-                );
-                continue;
-            }
-            None => operation.as_str().to_owned(),
-        };
-        let row = match &raw.row {
-            None => match operation {
-                Operation::Delete => Row::Old,
-                _ => Row::New,
-            },
-            Some(ident) => match (ident.to_string().as_str(), operation) {
-                ("new", Operation::Delete) => {
-                    cx.error_spanned_by(
-                        ident,
-                        "a delete event has no `new` row\nhelp: a delete event stores the old row; remove `row = new`",
-                    );
-                    Row::Old
-                }
-                ("old", Operation::Insert) => {
-                    cx.error_spanned_by(
-                        ident,
-                        "an insert event has no `old` row\nhelp: an insert event stores the new row; remove `row = old`",
-                    );
-                    Row::New
-                }
-                ("new", _) => Row::New,
-                ("old", _) => Row::Old,
-                (other, _) => {
-                    cx.error_spanned_by(
-                        ident,
-                        format!("unknown row `{other}`\nhelp: expected `old` or `new`"),
-                    );
-                    Row::New
-                }
-            },
-        };
-        if let (Some(row), Operation::Manual) = (&raw.row, operation) {
-            cx.error_spanned_by(
-                row,
-                "a manual event stores the row as it is now; `row` does not apply\nhelp: remove `row = ...`",
-            );
-        }
-        let condition = match (&raw.when, operation) {
-            (Some(expr), Operation::Manual) => {
-                cx.error_spanned_by(
-                    expr,
-                    "a manual event has no trigger, so no `when` condition\nhelp: remove `when = ...`; the event is written when you call `create_event`",
-                );
-                None
-            }
-            (Some(expr), _) => condition::parse(cx, expr, table, operation),
-            (None, Operation::Update) => Some(Condition::AnyChange(Vec::new())),
-            (None, _) => None,
-        };
-        if out.iter().any(|t: &Tracker| t.label == label) {
-            let span = raw
-                .label
-                .as_ref()
-                .map(|l| l.span())
-                .unwrap_or_else(|| raw.kind.span());
-            cx.syn_error(syn::Error::new(
-                span,
-                if raw.label.is_some() {
-                    format!("duplicate event label `{label}`\nhelp: every tracker of a table needs its own label")
-                } else {
-                    format!(
-                        "duplicate event label `{label}`: a tracker without `label` is labelled `{label}`\nhelp: every tracker of a table needs its own label: event({label}, label = \"...\", ...)"
-                    )
-                },
-            ));
-        }
-        out.push(Tracker {
-            operation,
-            label,
-            row,
-            condition,
-        });
-    }
-    out
-}
-
-/// Labels are stored in `pgh_label` and written into trigger SQL as literals: keep them to
-/// a plain, readable alphabet so they never need thought.
-pub fn validate_label(label: &str) -> Result<(), String> {
-    if label.is_empty() {
-        return Err(
-            "an event label must not be empty\nhelp: name the event, like label = \"archived\""
-                .to_owned(),
-        );
-    }
-    if label.len() > 63 {
-        return Err("an event label must be at most 63 characters".to_owned());
-    }
-    if !label
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
-    {
-        return Err(format!(
-            "invalid event label `{label}`\nhelp: use letters, digits, `_`, `-`, `.` and `:` only"
-        ));
-    }
-    Ok(())
-}
-
 /// `my-history` → `my_history`, for the help line of a schema that is no identifier.
 fn suggest_identifier(name: &str) -> String {
     if syn::parse::Parser::parse_str(Ident::parse_any, name).is_ok() {
@@ -809,12 +439,5 @@ mod tests {
         }
         let err = error(::quote::quote! { r#type.posts (id) { id -> Int4, } });
         assert!(err.starts_with("a schema written raw (`r#type`)"), "{err}");
-    }
-
-    #[test]
-    fn labels_are_checked() {
-        assert!(validate_label("title_changed").is_ok());
-        assert!(validate_label("").is_err());
-        assert!(validate_label("x'; drop table y; --").is_err());
     }
 }
