@@ -100,7 +100,10 @@ fn explicit_paths_override_the_defaults() {
         ],
     ));
     assert_eq!(code, Some(0), "{err}");
-    assert!(out.contains("track \"public\".\"posts\""), "{out}");
+    assert!(
+        out.contains("track public.posts: events table public.posts_events and triggers"),
+        "{out}"
+    );
     assert!(
         err.contains("pghistory-diesel setup"),
         "warns that setup is missing: {err}"

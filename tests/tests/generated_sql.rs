@@ -40,7 +40,7 @@ fn migrate(
         })
         .collect();
     let version = format!("2024-01-{:02}-000000", applied.len() + 1);
-    let (files, _) = migration::plan(tables, &existing, &version);
+    let migration::Plan { files, .. } = migration::plan(tables, &existing, &version);
     let files = files.expect("a migration to apply");
     conn.transaction::<_, diesel::result::Error, _>(|c| c.batch_execute(&files.up))
         .unwrap_or_else(|e| panic!("up.sql of {} failed: {e}\n{}", files.dir_name, files.up));
@@ -634,7 +634,7 @@ fn a_compared_column_whose_type_has_no_equality_stops_the_migration_by_name() {
             name -> Nullable<Text>,
         }
     });
-    let (files, _) = migration::plan(&[places], &[], "2024-01-01-000000");
+    let migration::Plan { files, .. } = migration::plan(&[places], &[], "2024-01-01-000000");
     let files = files.expect("a migration");
     let err = conn
         .transaction::<_, diesel::result::Error, _>(|c| c.batch_execute(&files.up))
