@@ -577,6 +577,20 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_is_named_for_its_one_table_in_plain_characters() {
+        let weird = table(quote! {
+            #[sql_name = "we ird\"name's 100%"]
+            weird (id) { id -> Text, }
+        });
+        let (files, _) = must_plan(std::slice::from_ref(&weird), &[], "2024-01-01-000000");
+        assert_eq!(
+            files.dir_name,
+            "2024-01-01-000000_pghistory_we_ird_name_s_100_"
+        );
+        assert!(nothing_to_do(&[weird], &[&files]));
+    }
+
+    #[test]
     fn migrations_written_before_types_were_recorded_plan_no_type_change() {
         let v1 = table(quote! {
             items (id) { id -> Int4, code -> Int4, }

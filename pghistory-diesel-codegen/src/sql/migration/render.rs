@@ -2,7 +2,7 @@
 
 use super::diff::{Step, Upgrade};
 use super::ledger::{self, Marker};
-use crate::model::Operation;
+use crate::model::{Operation, TrackedTable};
 use crate::sql::{event_table, names, quote, trigger};
 
 /// The `up.sql` and `down.sql` that carry out `steps`; `down` undoes them in reverse order.
@@ -40,7 +40,7 @@ pub(super) fn render(steps: &[Step<'_>]) -> (String, String) {
     (up, down)
 }
 
-fn install(table: &crate::model::TrackedTable) -> (String, String) {
+fn install(table: &TrackedTable) -> (String, String) {
     let mut up = ledger::state_marker(Marker::Install, table);
     up.push_str(&event_table::create(table));
     up.push_str(&ledger::trigger_section(&trigger::install(table)));
