@@ -4,7 +4,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use pghistory_diesel_codegen::sql::migration::{self, Change, ExistingMigration, MigrationFiles};
+use pghistory_diesel_codegen::sql::migration::{
+    self, Change, ChangeKind, ExistingMigration, MigrationFiles,
+};
 
 use crate::args::{Command, USAGE};
 use crate::error::Error;
@@ -146,7 +148,7 @@ fn generate(
     let version = version
         .map(str::to_owned)
         .unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string());
-    let (files, changes) = migration::plan(&tables, &existing, &version);
+    let migration::Plan { files, changes } = migration::plan(&tables, &existing, &version);
     let has_setup = existing
         .iter()
         .any(|m| m.dir_name == pghistory_diesel_codegen::sql::setup::MIGRATION_NAME);
@@ -191,9 +193,50 @@ fn generate(
 }
 
 fn describe(change: &Change) -> String {
-    match change {
-        Change::Track(t) => format!("track {t}: events table and triggers"),
-        Change::Update(t) => format!("update tracking of {t}"),
-        Change::Untrack(t) => format!("stop tracking {t} (its events table is kept)"),
+    let table = format!("{}.{}", change.schema, change.table);
+    match &change.kind {
+        ChangeKind::Track {
+            events_schema,
+            events_table,
+            events_kept: false,
+        } => format!("track {table}: events table {events_schema}.{events_table} and triggers"),
+        ChangeKind::Track {
+            events_schema,
+            events_table,
+            events_kept: true,
+        } => {
+            format!("track {table} again: triggers, history kept in {events_schema}.{events_table}")
+        }
+        ChangeKind::Update {
+            triggers,
+            added,
+            removed,
+            retyped,
+            events_moved,
+        } => {
+            let mut what = Vec::new();
+            if *triggers {
+                what.push("triggers".to_owned());
+            }
+            for (label, columns) in [
+                ("new columns", added),
+                ("columns no longer written", removed),
+                ("retyped columns", retyped),
+            ] {
+                if !columns.is_empty() {
+                    what.push(format!("{label} {}", columns.join(", ")));
+                }
+            }
+            if *events_moved {
+                what.push("a new events table".to_owned());
+            }
+            format!("update tracking of {table}: {}", what.join("; "))
+        }
+        ChangeKind::Untrack {
+            events_schema,
+            events_table,
+        } => format!(
+            "stop tracking {table} (its events table {events_schema}.{events_table} is kept)"
+        ),
     }
 }

@@ -100,7 +100,10 @@ fn explicit_paths_override_the_defaults() {
         ],
     ));
     assert_eq!(code, Some(0), "{err}");
-    assert!(out.contains("track \"public\".\"posts\""), "{out}");
+    assert!(
+        out.contains("track public.posts: events table public.posts_events and triggers"),
+        "{out}"
+    );
     assert!(
         err.contains("pghistory-diesel setup"),
         "warns that setup is missing: {err}"
@@ -194,6 +197,20 @@ fn check_exits_one_and_writes_nothing_when_a_migration_is_missing() {
     assert!(
         err.contains("run `pghistory-diesel generate`"),
         "names the fix: {err}"
+    );
+    assert!(!dir.path().join("migrations").exists(), "nothing written");
+}
+
+#[test]
+fn an_events_table_named_like_another_table_of_the_schema_is_refused() {
+    let dir = project(
+        "diesel::table! {\n    posts_events (id) {\n        id -> Int4,\n    }\n}\n\npghistory_diesel::tracked_table! {\n    posts (id) {\n        id -> Int4,\n    }\n}\n",
+    );
+    let (code, out, err) = outcome(&run(dir.path(), &["generate"]));
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("src/schema.rs:8:5: the events table of `posts` would be `public.posts_events`, a name schema.rs already gives the table `posts_events`"),
+        "{err}"
     );
     assert!(!dir.path().join("migrations").exists(), "nothing written");
 }

@@ -1,38 +1,15 @@
 //! Rust code for a checked [`TrackedTable`]: the unchanged Diesel table, the events table,
 //! the model struct, joins, and the runtime's description of the table.
 
-use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote, ToTokens};
+use proc_macro2::TokenStream;
+use quote::quote;
 
 use crate::model::{ContextMode, Operation, TrackedTable};
-use crate::parse::TableDecl;
-use crate::sql;
-
-/// Re-emits a parsed `table!` body as tokens.
-pub fn table_decl_tokens(decl: &TableDecl) -> TokenStream {
-    let uses = &decl.uses;
-    let attrs = &decl.attrs;
-    let schema = decl.schema.as_ref().map(|s| quote!(#s .));
-    let name = &decl.name;
-    let pk = decl.primary_key.as_ref().map(|keys| quote!((#keys)));
-    let columns = decl.columns.iter().map(|c| {
-        let attrs = &c.attrs;
-        let name = &c.name;
-        let ty = &c.ty;
-        quote!(#(#attrs)* #name -> #ty)
-    });
-    quote! {
-        #(#uses)*
-        #(#attrs)*
-        #schema #name #pk {
-            #(#columns,)*
-        }
-    }
-}
+use crate::{sql, types};
 
 /// Everything `tracked_table!` expands to.
 pub fn expand(table: &TrackedTable) -> TokenStream {
-    let original = &table.table_tokens;
+    let original = &table.decl;
     let events_table = events_table(table);
     let model = model(table);
     let joins = joins(table);
@@ -46,23 +23,13 @@ pub fn expand(table: &TrackedTable) -> TokenStream {
     }
 }
 
-fn events_schema_prefix(table: &TrackedTable) -> Option<TokenStream> {
-    if table.events_schema_explicit || table.rust_schema.is_some() {
-        let ident = syn::parse_str::<Ident>(&table.events_schema)
-            .unwrap_or_else(|_| format_ident!("invalid_schema_name"));
-        Some(quote!(#ident .))
-    } else {
-        None
-    }
-}
-
 fn events_table(table: &TrackedTable) -> TokenStream {
     let uses = &table.uses;
     let name = &table.events_rust_name;
-    let schema = events_schema_prefix(table);
+    let schema = table.events_rust_schema.as_ref().map(|s| quote!(#s .));
     let sql_name = &table.events_sql_name;
     let pk = table.pk();
-    let pk_ty = strip_nullable(&pk.ty);
+    let pk_ty = types::not_null(&pk.ty);
     let st = quote!(::diesel::sql_types);
     let mut pgh = vec![
         quote!(#[doc = "Event id, increasing in write order."] pgh_id -> #st::Int8),
@@ -99,21 +66,6 @@ fn events_table(table: &TrackedTable) -> TokenStream {
     }
 }
 
-fn strip_nullable(ty: &syn::Type) -> TokenStream {
-    if let syn::Type::Path(p) = ty {
-        if let Some(last) = p.path.segments.last() {
-            if last.ident == "Nullable" {
-                if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
-                    if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
-                        return inner.to_token_stream();
-                    }
-                }
-            }
-        }
-    }
-    ty.to_token_stream()
-}
-
 fn joins(table: &TrackedTable) -> TokenStream {
     let events = &table.events_rust_name;
     let tracked = &table.rust_name;
@@ -143,9 +95,7 @@ fn model(table: &TrackedTable) -> TokenStream {
     let name = &table.model_name;
     let events = &table.events_rust_name;
     let p = quote!(::pghistory_diesel::__private);
-    let pk_rust = match crate::types::rust_type(
-        &syn::parse2(strip_nullable(&table.pk().ty)).unwrap_or_else(|_| table.pk().ty.clone()),
-    ) {
+    let pk_rust = match types::rust_type(types::not_null(&table.pk().ty)) {
         Some(ty) => ty,
         None => table.pk().rust_type.clone(),
     };

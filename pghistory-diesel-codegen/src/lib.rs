@@ -4,13 +4,13 @@
 //! both read schema.rs the same way and install the same SQL. It does no I/O and needs no
 //! database. It is an implementation detail: its API follows the macro and CLI, not semver.
 //!
-//! The pipeline, one module each: [`parse`] (syntax, spans) → [`model`] (options read,
-//! names resolved, errors collected in a [`Ctxt`]) → [`expand`] (Rust) and [`sql`] (SQL),
-//! which cannot fail on a checked model.
+//! A one-way pipeline, one module per stage, each importing only from the stages before
+//! it: [`parse`] (syntax, spans) → `attr` (our options, typed) → [`model`] (names resolved,
+//! rules checked, errors collected in a [`Ctxt`]) → [`sql`] (SQL text) → [`expand`] (Rust
+//! tokens, embedding SQL). The last two cannot fail on a checked model. [`symbol`],
+//! [`types`] and `ctxt` are leaves every stage may use.
 
 mod attr;
-mod check;
-pub mod condition;
 mod ctxt;
 pub mod expand;
 pub mod model;
@@ -20,6 +20,7 @@ pub mod symbol;
 pub mod types;
 
 pub use ctxt::Ctxt;
+pub use model::condition;
 pub use model::TrackedTable;
 
 use proc_macro2::TokenStream;
@@ -79,45 +80,53 @@ fn fallback_table(decl: &parse::TableDecl) -> TokenStream {
             .first()
             .map(|first| std::iter::once(first.name.clone()).collect());
     }
-    let tokens = expand::table_decl_tokens(&clean);
-    quote!(::diesel::table! { #tokens })
+    quote!(::diesel::table! { #clean })
 }
 
 /// Every `tracked_table!` in a Rust source file (schema.rs), in order.
 ///
 /// Finds invocations whose macro path ends in `tracked_table`, at the top level and inside
-/// inline modules.
+/// inline modules, and checks them against each other and against the file's plain
+/// `table!`s: an events table may not take a name another table has. Every error of every
+/// table is returned, combined.
 pub fn tables_in_file(file: &syn::File) -> Result<Vec<TrackedTable>, syn::Error> {
-    let mut out = Vec::new();
-    let mut errors: Option<syn::Error> = None;
-    collect(&file.items, &mut out, &mut errors);
-    match errors {
-        Some(err) => Err(err),
-        None => Ok(out),
-    }
+    let cx = Ctxt::new();
+    let mut tables = Vec::new();
+    let mut declared = Vec::new();
+    collect(&cx, &file.items, &mut tables, &mut declared);
+    model::check::check_file(&cx, &tables, &declared);
+    cx.check()?;
+    Ok(tables)
 }
 
-fn collect(items: &[syn::Item], out: &mut Vec<TrackedTable>, errors: &mut Option<syn::Error>) {
+fn collect(
+    cx: &Ctxt,
+    items: &[syn::Item],
+    tables: &mut Vec<TrackedTable>,
+    declared: &mut Vec<model::check::DeclaredTable>,
+) {
     for item in items {
         match item {
-            syn::Item::Macro(m)
-                if m.mac
-                    .path
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.ident == "tracked_table") =>
-            {
-                match table_from_tokens(m.mac.tokens.clone()) {
-                    Ok(t) => out.push(t),
-                    Err(e) => match errors {
-                        Some(all) => all.combine(e),
-                        None => *errors = Some(e),
-                    },
+            syn::Item::Macro(m) => {
+                let Some(last) = m.mac.path.segments.last() else {
+                    continue;
+                };
+                if last.ident == "tracked_table" {
+                    match table_from_tokens(m.mac.tokens.clone()) {
+                        Ok(t) => tables.push(t),
+                        Err(e) => cx.syn_error(e),
+                    }
+                } else if last.ident == "table" {
+                    // Diesel reports its own syntax errors; a `table!` we cannot read
+                    // simply takes no name here.
+                    if let Ok(decl) = syn::parse2::<parse::TableDecl>(m.mac.tokens.clone()) {
+                        declared.push(model::declared_table(&decl));
+                    }
                 }
             }
             syn::Item::Mod(m) => {
                 if let Some((_, items)) = &m.content {
-                    collect(items, out, errors);
+                    collect(cx, items, tables, declared);
                 }
             }
             _ => {}

@@ -8,6 +8,8 @@
 //! Our own `#[pghistory(...)]` attributes are ordinary outer attributes at this stage; the
 //! model stage reads and strips them, so Diesel later sees exactly what the user wrote.
 
+use proc_macro2::TokenStream;
+use quote::{quote, ToTokens};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{braced, parenthesized, Attribute, Ident, ItemUse, Token, Type};
@@ -94,6 +96,35 @@ impl Parse for ColumnDecl {
     }
 }
 
+/// Writes the body back as `table!` input: what was parsed, in order, with the attributes
+/// it still has (the model strips ours before Diesel sees it).
+impl ToTokens for TableDecl {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let uses = &self.uses;
+        let attrs = &self.attrs;
+        let schema = self.schema.as_ref().map(|s| quote!(#s .));
+        let name = &self.name;
+        let pk = self.primary_key.as_ref().map(|keys| quote!((#keys)));
+        let columns = &self.columns;
+        tokens.extend(quote! {
+            #(#uses)*
+            #(#attrs)*
+            #schema #name #pk {
+                #(#columns,)*
+            }
+        });
+    }
+}
+
+impl ToTokens for ColumnDecl {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let attrs = &self.attrs;
+        let name = &self.name;
+        let ty = &self.ty;
+        tokens.extend(quote!(#(#attrs)* #name -> #ty));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +152,13 @@ mod tests {
         assert_eq!(decl.primary_key.unwrap().len(), 1);
         assert_eq!(decl.columns.len(), 4);
         assert_eq!(decl.columns[1].attrs.len(), 1);
+    }
+
+    #[test]
+    fn a_body_is_written_back_as_it_was_read() {
+        let text = "use diesel :: sql_types :: * ; # [sql_name = \"blog_posts\"] app . posts (id) { id -> Int4 , # [max_length = 200] title -> Varchar , }";
+        let decl: TableDecl = syn::parse_str(text).unwrap();
+        assert_eq!(decl.to_token_stream().to_string(), text);
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub const MODEL: &str = "model";
 pub const TABLE_NAME: &str = "table_name";
 /// `schema = "name"`: the Postgres schema of the events table.
 pub const SCHEMA: &str = "schema";
-/// `context = fk | json | both | none`: how context is stored on events.
+/// `context = fk | json | none`: how context is stored on events.
 pub const CONTEXT: &str = "context";
 /// `append_only`: the database refuses UPDATE and DELETE on the events table.
 pub const APPEND_ONLY: &str = "append_only";
@@ -45,5 +45,7 @@ pub const TABLE_OPTIONS: &[&str] = &[
     CONTEXT,
     APPEND_ONLY,
 ];
+/// Options inside `event(...)`.
+pub const EVENT_OPTIONS: &[&str] = &[LABEL, WHEN, ROW];
 /// Column-level option names.
 pub const COLUMN_OPTIONS: &[&str] = &[RUST_TYPE, PG_TYPE];

@@ -23,6 +23,14 @@ pub fn is_nullable(ty: &Type) -> bool {
     matches!(head(ty), Some((name, Some(_))) if name == "Nullable")
 }
 
+/// The type inside `Nullable<_>`, or `ty` itself.
+pub fn not_null(ty: &Type) -> &Type {
+    match head(ty) {
+        Some((name, Some(inner))) if name == "Nullable" => inner,
+        _ => ty,
+    }
+}
+
 /// The Rust type a column of this SQL type reads into with Diesel on Postgres, or `None`
 /// for a type we do not know (a custom SQL type needs `#[pghistory(rust_type = "...")]`).
 pub fn rust_type(ty: &Type) -> Option<TokenStream> {

@@ -186,20 +186,28 @@ fn an_invalid_table_expands_to_the_error_and_the_plain_table() {
 
 #[test]
 fn posts_install_migration_sql() {
-    let (planned, changes) = migration::plan(&[table(posts())], &[], "2020-01-02-000000");
+    let migration::Plan {
+        files: planned,
+        changes,
+    } = migration::plan(&[table(posts())], &[], "2020-01-02-000000");
     assert_eq!(changes.len(), 1);
     insta::assert_snapshot!(files(&planned.expect("a migration for a new table")));
 }
 
 #[test]
 fn posts_upgrade_migration_sql_after_adding_a_column() {
-    let (installed, _) = migration::plan(&[table(posts())], &[], "2020-01-02-000000");
+    let migration::Plan {
+        files: installed, ..
+    } = migration::plan(&[table(posts())], &[], "2020-01-02-000000");
     let installed = installed.unwrap();
     let existing = [ExistingMigration {
         dir_name: installed.dir_name.clone(),
         up: installed.up.clone(),
     }];
-    let (unchanged, changes) = migration::plan(&[table(posts())], &existing, "2020-01-03-000000");
+    let migration::Plan {
+        files: unchanged,
+        changes,
+    } = migration::plan(&[table(posts())], &existing, "2020-01-03-000000");
     assert!(
         unchanged.is_none() && changes.is_empty(),
         "nothing to do when nothing changed"
@@ -215,19 +223,23 @@ fn posts_upgrade_migration_sql_after_adding_a_column() {
             published -> Bool,
         }
     });
-    let (upgrade, _) = migration::plan(&[with_column], &existing, "2020-01-03-000000");
+    let migration::Plan { files: upgrade, .. } =
+        migration::plan(&[with_column], &existing, "2020-01-03-000000");
     insta::assert_snapshot!(files(&upgrade.expect("an upgrade migration")));
 }
 
 #[test]
 fn untracking_keeps_the_events_table() {
-    let (installed, _) = migration::plan(&[table(posts())], &[], "2020-01-02-000000");
+    let migration::Plan {
+        files: installed, ..
+    } = migration::plan(&[table(posts())], &[], "2020-01-02-000000");
     let installed = installed.unwrap();
     let existing = [ExistingMigration {
         dir_name: installed.dir_name,
         up: installed.up,
     }];
-    let (removal, _) = migration::plan(&[], &existing, "2020-01-03-000000");
+    let migration::Plan { files: removal, .. } =
+        migration::plan(&[], &existing, "2020-01-03-000000");
     insta::assert_snapshot!(files(&removal.expect("a migration removing tracking")));
 }
 
@@ -245,7 +257,8 @@ fn keyword_table_and_column_names_are_quoted_in_sql() {
             user -> Text,
         }
     });
-    let (planned, _) = migration::plan(&[order], &[], "2020-01-02-000000");
+    let migration::Plan { files: planned, .. } =
+        migration::plan(&[order], &[], "2020-01-02-000000");
     insta::assert_snapshot!(files(&planned.expect("a migration for a new table")));
 }
 

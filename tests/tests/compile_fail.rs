@@ -13,4 +13,8 @@ fn misuses_of_tracked_table_are_spanned_errors() {
     cases.compile_fail("ui/*.rs");
     // Misuses of trackers, conditions and tracking options.
     cases.compile_fail("ui/trackers/*.rs");
+    // Names Postgres or Rust cannot take.
+    cases.compile_fail("ui/names/*.rs");
+    // Valid input that once broke the expansion; each `main` checks the SQL Diesel builds.
+    cases.pass("ui/pass/*.rs");
 }

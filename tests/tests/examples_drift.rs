@@ -23,7 +23,7 @@ fn assert_in_sync(project: &str) {
         "{project}/src/schema.rs tracks no table"
     );
     let existing = pghistory_diesel_tests::existing_migrations(&root.join("migrations"));
-    let (files, changes) = migration::plan(&tables, &existing, "0");
+    let migration::Plan { files, changes } = migration::plan(&tables, &existing, "0");
     assert!(
         files.is_none(),
         "{project}/migrations do not install what {project}/src/schema.rs declares: {changes:?}\n\

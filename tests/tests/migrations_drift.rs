@@ -50,7 +50,8 @@ fn test_migrations_install_exactly_what_schema_rs_declares() {
     }
 
     let existing = pghistory_diesel_tests::existing_migrations(&crate_dir().join("migrations"));
-    let (files, changes) = migration::plan(&tables, &existing, "2099-01-01-000000");
+    let migration::Plan { files, changes } =
+        migration::plan(&tables, &existing, "2099-01-01-000000");
     assert!(
         files.is_none(),
         "tests/migrations does not install what tests/src/schema.rs declares ({changes:?}); \

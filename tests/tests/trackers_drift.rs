@@ -34,7 +34,8 @@ fn tracker_migrations_install_exactly_what_trackers_schema_rs_declares() {
             });
         }
     }
-    let (files, changes) = migration::plan(&tables, &existing, "2099-01-01-000000");
+    let migration::Plan { files, changes } =
+        migration::plan(&tables, &existing, "2099-01-01-000000");
     assert!(
         files.is_none(),
         "tests/migrations_trackers does not install what tests/src/trackers_schema.rs declares \

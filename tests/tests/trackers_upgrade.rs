@@ -45,7 +45,7 @@ fn a_tracker_added_later_is_installed_by_an_upgrade_migration_and_reverted_by_it
     );
     let tables =
         pghistory_diesel_codegen::tables_in_file(&syn::parse_file(&edited).unwrap()).unwrap();
-    let (files, changes) = migration::plan(
+    let migration::Plan { files, changes } = migration::plan(
         &tables,
         &pghistory_diesel_tests::existing_migrations(&crate_dir().join("migrations_trackers")),
         "2099-01-01-000000",

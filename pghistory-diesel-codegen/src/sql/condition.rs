@@ -1,17 +1,18 @@
 //! Renders a checked [`Condition`] as a `WHERE` clause over the aliases `"old"` and `"new"`.
 
 use super::quote;
-use crate::condition::{CompareOp, Condition, Operand, Side, Value};
+use crate::model::condition::{CompareOp, Condition, Operand, Value};
+use crate::model::Row;
 use crate::model::TrackedTable;
 
-fn side(s: Side) -> &'static str {
+fn side(s: Row) -> &'static str {
     match s {
-        Side::Old => "\"old\"",
-        Side::New => "\"new\"",
+        Row::Old => "\"old\"",
+        Row::New => "\"new\"",
     }
 }
 
-fn column(s: Side, name: &str) -> String {
+fn column(s: Row, name: &str) -> String {
     format!("{}.{}", side(s), quote::ident(name))
 }
 
@@ -25,7 +26,7 @@ fn value(v: &Value) -> String {
 }
 
 /// A column as an operand of an equality test: its text when its type has no `=`.
-fn compared(s: Side, name: &str, table: &TrackedTable) -> String {
+fn compared(s: Row, name: &str, table: &TrackedTable) -> String {
     let text = table.column(name).is_some_and(|c| c.compares_as_text());
     if text {
         format!("{}::pg_catalog.text", column(s, name))
@@ -49,7 +50,7 @@ fn compared_operand(o: &Operand, table: &TrackedTable) -> String {
     }
 }
 
-fn row_of(s: Side, cols: &[&str], table: &TrackedTable) -> String {
+fn row_of(s: Row, cols: &[&str], table: &TrackedTable) -> String {
     let items: Vec<String> = cols.iter().map(|c| compared(s, c, table)).collect();
     format!("ROW({})", items.join(", "))
 }
@@ -71,21 +72,21 @@ pub fn render(cond: &Condition, table: &TrackedTable) -> String {
             }
             format!(
                 "{} IS DISTINCT FROM {}",
-                row_of(Side::Old, &names, table),
-                row_of(Side::New, &names, table)
+                row_of(Row::Old, &names, table),
+                row_of(Row::New, &names, table)
             )
         }
         Condition::Always => "true".to_owned(),
         Condition::ChangedTo(col, v) => format!(
             "({old} IS DISTINCT FROM {new} AND {new} IS NOT DISTINCT FROM {v})",
-            old = compared(Side::Old, col, table),
-            new = compared(Side::New, col, table),
+            old = compared(Row::Old, col, table),
+            new = compared(Row::New, col, table),
             v = value(v)
         ),
         Condition::ChangedFrom(col, v) => format!(
             "({old} IS DISTINCT FROM {new} AND {old} IS NOT DISTINCT FROM {v})",
-            old = compared(Side::Old, col, table),
-            new = compared(Side::New, col, table),
+            old = compared(Row::Old, col, table),
+            new = compared(Row::New, col, table),
             v = value(v)
         ),
         Condition::Compare(l, op, r) => {
@@ -137,7 +138,7 @@ mod tests {
         .unwrap()
     }
 
-    fn col(side: Side, name: &str) -> Operand {
+    fn col(side: Row, name: &str) -> Operand {
         Operand::Column(side, name.to_owned())
     }
 
@@ -165,7 +166,7 @@ mod tests {
             r#"ROW("old"."id", "old"."payload"::pg_catalog.text, "old"."data") IS DISTINCT FROM ROW("new"."id", "new"."payload"::pg_catalog.text, "new"."data")"#
         );
         let eq = Condition::Compare(
-            col(Side::New, "payload"),
+            col(Row::New, "payload"),
             CompareOp::Eq,
             Operand::Value(Value::Str("{}".to_owned())),
         );
@@ -211,7 +212,7 @@ mod tests {
             (CompareOp::Ge, ">="),
         ];
         for (op, sql) in cases {
-            let cond = Condition::Compare(col(Side::Old, "score"), op, col(Side::New, "score"));
+            let cond = Condition::Compare(col(Row::Old, "score"), op, col(Row::New, "score"));
             assert_eq!(
                 render(&cond, &table()),
                 format!(r#"("old"."score" {sql} "new"."score")"#)
@@ -224,7 +225,7 @@ mod tests {
         let t = table();
         let with = |v: Value| {
             render(
-                &Condition::Compare(col(Side::New, "body"), CompareOp::Eq, Operand::Value(v)),
+                &Condition::Compare(col(Row::New, "body"), CompareOp::Eq, Operand::Value(v)),
                 &t,
             )
         };
@@ -253,10 +254,10 @@ mod tests {
     #[test]
     fn is_null_and_boolean_combinations_are_parenthesized() {
         let t = table();
-        let is_null = Condition::IsNull(col(Side::New, "body"));
+        let is_null = Condition::IsNull(col(Row::New, "body"));
         assert_eq!(render(&is_null, &t), r#"("new"."body" IS NULL)"#);
         let gt = Condition::Compare(
-            col(Side::New, "score"),
+            col(Row::New, "score"),
             CompareOp::Gt,
             Operand::Value(Value::Number("1".into())),
         );

@@ -15,17 +15,8 @@
 
 use syn::{BinOp, Expr, ExprCall, Lit, UnOp};
 
+use super::{Operation, Row, TrackedTable};
 use crate::ctxt::Ctxt;
-use crate::model::{Operation, TrackedTable};
-
-/// Which side of the change a column reference reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// The row before the statement.
-    Old,
-    /// The row after the statement.
-    New,
-}
 
 /// A comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +52,7 @@ pub enum Value {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Operand {
     /// `old.col` / `new.col`, resolved to the column's SQL name.
-    Column(Side, String),
+    Column(Row, String),
     /// A literal.
     Value(Value),
 }
@@ -124,8 +115,8 @@ impl Condition {
     pub fn sides(&self) -> (bool, bool) {
         fn operand(o: &Operand) -> (bool, bool) {
             match o {
-                Operand::Column(Side::Old, _) => (true, false),
-                Operand::Column(Side::New, _) => (false, true),
+                Operand::Column(Row::Old, _) => (true, false),
+                Operand::Column(Row::New, _) => (false, true),
                 Operand::Value(_) => (false, false),
             }
         }
@@ -321,8 +312,8 @@ fn operand(cx: &Ctxt, expr: &Expr, table: &TrackedTable) -> Option<Operand> {
         Expr::Paren(p) => operand(cx, &p.expr, table),
         Expr::Field(field) => {
             let side = match &*field.base {
-                Expr::Path(p) if p.path.is_ident("old") => Side::Old,
-                Expr::Path(p) if p.path.is_ident("new") => Side::New,
+                Expr::Path(p) if p.path.is_ident("old") => Row::Old,
+                Expr::Path(p) if p.path.is_ident("new") => Row::New,
                 other => {
                     cx.error_spanned_by(other, "expected `old` or `new` before the column");
                     return None;
