@@ -105,8 +105,15 @@ fn generate(project: &Project, args: &GenerateArgs) -> Result<ExitCode, Error> {
     let schema = project.schema(args.schema.as_deref());
     let dir = project.migrations_dir(args.migrations.migrations_dir.as_deref());
     let tables = read_schema(&schema)?;
-    if !args.check {
-        // --check writes nothing, so it leaves leftovers alone; the reader ignores them.
+    if args.check {
+        // --check writes nothing, so it only names the leftovers; the reader ignores them.
+        for path in write::leftovers(&dir)? {
+            eprintln!(
+                "warning: {} is an unfinished migration left by an interrupted run; ignored (the next `pghistory-diesel generate` removes it)",
+                path.display()
+            );
+        }
+    } else {
         report_leftovers(&dir)?;
     }
     let existing = read_existing(&dir)?;

@@ -94,24 +94,31 @@ pub(crate) fn is_temp(name: &str) -> bool {
     name.starts_with(TEMP_PREFIX)
 }
 
-/// Removes the unfinished writes an interrupted run left in `dir` and returns their paths.
-pub(crate) fn remove_leftovers(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+/// The unfinished writes an interrupted run left in `dir`, sorted.
+pub(crate) fn leftovers(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io(dir)(e)),
     };
-    let mut removed = Vec::new();
+    let mut found = Vec::new();
     for entry in entries {
         let entry = entry.map_err(Error::io(dir))?;
         if is_temp(&entry.file_name().to_string_lossy()) {
-            let path = entry.path();
-            fs::remove_dir_all(&path).map_err(Error::io(&path))?;
-            removed.push(path);
+            found.push(entry.path());
         }
     }
-    removed.sort();
-    Ok(removed)
+    found.sort();
+    Ok(found)
+}
+
+/// Removes the unfinished writes an interrupted run left in `dir` and returns their paths.
+pub(crate) fn remove_leftovers(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let found = leftovers(dir)?;
+    for path in &found {
+        fs::remove_dir_all(path).map_err(Error::io(path))?;
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

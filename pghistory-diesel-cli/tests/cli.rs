@@ -268,6 +268,10 @@ fn an_unfinished_write_is_not_taken_for_an_installed_migration() {
         "--check still sees posts missing: {out}{err}"
     );
     assert!(err.contains("posts"), "{err}");
+    assert!(
+        err.contains("unfinished migration") && err.contains("ignored"),
+        "--check names the leftover: {err}"
+    );
     assert!(left.exists(), "--check writes and removes nothing");
 
     let (code, out, err) = outcome(&run(
