@@ -22,12 +22,16 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 pub const TRACKER_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations_trackers");
 
 /// The migrations already in `dir` (a diesel migrations directory), as
-/// `pghistory-diesel generate` reads them: every subfolder with an `up.sql`.
+/// `pghistory-diesel generate` reads them: every subfolder with an `up.sql`, except hidden
+/// ones (diesel skips them, and the CLI's unfinished writes are hidden).
 pub fn existing_migrations(dir: &std::path::Path) -> Vec<ExistingMigration> {
     std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .map(|entry| entry.expect("a directory entry"))
-        .filter(|entry| entry.path().join("up.sql").is_file())
+        .filter(|entry| {
+            !entry.file_name().to_string_lossy().starts_with('.')
+                && entry.path().join("up.sql").is_file()
+        })
         .map(|entry| ExistingMigration {
             dir_name: entry.file_name().to_string_lossy().into_owned(),
             up: std::fs::read_to_string(entry.path().join("up.sql")).expect("read up.sql"),

@@ -5,10 +5,20 @@
 //!
 //! Needs `DATABASE_URL` (a server where it may create a database) and the diesel CLI on
 //! PATH or in `$HOME/.cargo/bin`; `scripts/test` provides both.
+//!
+//! The scenarios are split into steps, one `#[test]` each, so that one failure does not
+//! hide the steps after it: every step starts from a fresh project and database, brought
+//! to the step's starting point by the stage functions below (`generated`, `migrated`,
+//! `upgraded`, ...), which only check that each command succeeded.
+//!
+//! `pghistory-diesel` is another package's binary, so `CARGO_BIN_EXE_*` does not exist
+//! here; [`pghistory_diesel_bin`] asks cargo to build it and uses the path cargo reports
+//! (or `PGHISTORY_DIESEL_BIN`, when set, to test a binary built elsewhere).
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -77,6 +87,49 @@ struct CountRow {
 /// A database of its own, dropped (even when the test fails): the integration tests'
 /// `TestDb`, created empty; the real diesel CLI migrates it.
 use pghistory_diesel_tests::TestDb as Database;
+
+/// The `pghistory-diesel` binary: `PGHISTORY_DIESEL_BIN` if set, else the one
+/// `cargo build -p pghistory-diesel-cli` builds (once per test process; a no-op when it is
+/// up to date). Asking cargo for the path, rather than guessing `target/debug`, follows
+/// `CARGO_TARGET_DIR`, `--target` and build-directory settings, and never runs a stale copy.
+fn pghistory_diesel_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("PGHISTORY_DIESEL_BIN") {
+            return PathBuf::from(bin);
+        }
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("tests/ is inside the workspace");
+        let out = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "pghistory-diesel-cli",
+                "--bin",
+                "pghistory-diesel",
+                "--message-format=json",
+            ])
+            .current_dir(workspace)
+            .output()
+            .expect("run cargo build");
+        assert!(
+            out.status.success(),
+            "cargo build -p pghistory-diesel-cli failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|msg| {
+                msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "pghistory-diesel"
+            })
+            .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+            .expect("cargo build reports the pghistory-diesel executable")
+    })
+}
 
 /// The real diesel CLI: on PATH, else where `cargo install` puts it.
 fn diesel_cli() -> PathBuf {
@@ -175,8 +228,10 @@ impl Project {
 
     /// Runs `pghistory-diesel` in the project directory.
     fn ours(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_pghistory-diesel"))
+        Command::new(pghistory_diesel_bin())
             .args(args)
+            .env_remove("DIESEL_CONFIG_FILE")
+            .env_remove("MIGRATION_DIRECTORY")
             .current_dir(self.dir.path())
             .output()
             .expect("run pghistory-diesel")
@@ -352,18 +407,121 @@ const POST_COLUMNS: &str = "pgh_label, pgh_obj_id, title, body, score";
 const POST_COLUMNS_V2: &str = "pgh_label, pgh_obj_id, title, body, score, published";
 const ORDER_COLUMNS: &str = r#"pgh_label, pgh_obj_id, "user", total"#;
 
-#[test]
-fn the_real_diesel_cli_applies_upgrades_redoes_and_reverts_our_migrations() {
+const APP_TABLES_UP: &str = "CREATE TABLE posts (\n    id integer PRIMARY KEY,\n    title text NOT NULL,\n    body text,\n    score integer NOT NULL\n);\n\
+     CREATE TABLE comments (\n    id integer PRIMARY KEY,\n    post_id integer NOT NULL REFERENCES posts (id),\n    text text NOT NULL\n);\n";
+
+/// The columns of `posts_events` before the upgrade.
+const POST_EVENT_COLUMNS: [&str; 9] = [
+    "pgh_id",
+    "pgh_created_at",
+    "pgh_obj_id",
+    "pgh_context_id",
+    "pgh_label",
+    "id",
+    "title",
+    "body",
+    "score",
+];
+
+/// Stage 1: the app's migration creating posts and comments; nothing of ours yet.
+fn with_app_tables() -> Project {
     let project = Project::new(SCHEMA);
     project.app_migration(
         "2020-01-01-000000_create_posts",
-        "CREATE TABLE posts (\n    id integer PRIMARY KEY,\n    title text NOT NULL,\n    body text,\n    score integer NOT NULL\n);\n\
-         CREATE TABLE comments (\n    id integer PRIMARY KEY,\n    post_id integer NOT NULL REFERENCES posts (id),\n    text text NOT NULL\n);\n",
+        APP_TABLES_UP,
         "DROP TABLE comments;\nDROP TABLE posts;\n",
     );
-    let mut conn = project.db.conn();
+    project
+}
 
-    // setup + generate write the setup and tracking migrations next to the app's.
+/// Stage 2: setup and generate (default version) have written their migrations; returns
+/// the tracking migration's folder name.
+fn generated() -> (Project, String) {
+    let project = with_app_tables();
+    expect_ok(&project.ours(&["setup"]), "pghistory-diesel setup");
+    expect_ok(&project.ours(&["generate"]), "pghistory-diesel generate");
+    let tracking = project
+        .folder_names()
+        .into_iter()
+        .find(|f| f.ends_with("_pghistory_posts"))
+        .expect("generate wrote the tracking migration");
+    (project, tracking)
+}
+
+/// Stage 3: `diesel migration run` applied the three migrations.
+fn migrated() -> (Project, PgConnection, String) {
+    let (project, tracking) = generated();
+    let conn = project.db.conn();
+    expect_ok(
+        &project.diesel(&["migration", "run"]),
+        "diesel migration run",
+    );
+    (project, conn, tracking)
+}
+
+/// The schema with `published` added to posts.
+fn schema_with_published() -> String {
+    SCHEMA.replace(
+        "        score -> Int4,\n",
+        "        score -> Int4,\n        published -> Bool,\n",
+    )
+}
+
+/// The app's migration adding `published`, as the user writes it after editing schema.rs.
+fn add_published(project: &Project) {
+    project.set_schema(&schema_with_published());
+    project.app_migration(
+        "2100-01-01-000000_add_posts_published",
+        "ALTER TABLE posts ADD COLUMN published boolean NOT NULL DEFAULT false;\n",
+        "ALTER TABLE posts DROP COLUMN published;\n",
+    );
+}
+
+/// Stage 4: posts gained `published`; the upgrade migration `2100-01-01-000001` is applied.
+fn upgraded() -> (Project, PgConnection, String) {
+    let (project, conn, tracking) = migrated();
+    add_published(&project);
+    expect_ok(
+        &project.ours(&["generate", "--version", "2100-01-01-000001"]),
+        "pghistory-diesel generate (upgrade)",
+    );
+    expect_ok(
+        &project.diesel(&["migration", "run"]),
+        "diesel migration run (upgrade)",
+    );
+    (project, conn, tracking)
+}
+
+/// Adds the table `order` to schema.rs and the app's migration creating it.
+fn add_order(project: &Project) {
+    let mut schema = project.schema();
+    schema.push_str(ORDER_TABLE);
+    project.set_schema(&schema);
+    project.app_migration(
+        "2100-01-02-000000_create_order",
+        "CREATE TABLE \"order\" (id bigint PRIMARY KEY, \"user\" text NOT NULL, total integer);\n",
+        "DROP TABLE \"order\";\n",
+    );
+}
+
+/// Stage 5: the table `order` is tracked too (migration `2100-01-02-000001`, applied).
+fn with_order() -> (Project, PgConnection, String) {
+    let (project, conn, tracking) = upgraded();
+    add_order(&project);
+    expect_ok(
+        &project.ours(&["generate", "--version", "2100-01-02-000001"]),
+        "pghistory-diesel generate (order)",
+    );
+    expect_ok(
+        &project.diesel(&["migration", "run"]),
+        "diesel migration run (order)",
+    );
+    (project, conn, tracking)
+}
+
+#[test]
+fn setup_and_generate_write_the_setup_and_tracking_migrations() {
+    let project = with_app_tables();
     let out = expect_ok(&project.ours(&["setup"]), "pghistory-diesel setup");
     assert!(out.contains("00000000000001_pghistory_setup"), "{out}");
     let out = expect_ok(&project.ours(&["setup"]), "pghistory-diesel setup (again)");
@@ -384,30 +542,38 @@ fn the_real_diesel_cli_applies_upgrades_redoes_and_reverts_our_migrations() {
     );
     assert_eq!(folders[0], "00000000000001_pghistory_setup");
     assert_eq!(folders[1], "2020-01-01-000000_create_posts");
-    let tracking = folders[2].clone();
+    let tracking = &folders[2];
     let (version, name) = tracking.split_once('_').unwrap();
     assert!(
         is_diesel_version(version),
         "default version is a timestamp: {tracking}"
     );
     assert_eq!(name, "pghistory_posts");
-    assert!(out.contains(&tracking), "{out}");
+    assert!(out.contains(tracking.as_str()), "{out}");
     let metadata = fs::read_to_string(
         project
             .path("migrations")
-            .join(&tracking)
+            .join(tracking)
             .join("metadata.toml"),
     )
     .unwrap();
     assert!(metadata.contains("run_in_transaction = true"), "{metadata}");
+}
 
-    // The real CLI applies all three and leaves schema.rs alone.
+#[test]
+fn diesel_migration_run_applies_them_and_leaves_schema_rs_alone() {
+    let (project, tracking) = generated();
+    let mut conn = project.db.conn();
     let out = expect_ok(
         &project.diesel(&["migration", "run"]),
         "diesel migration run",
     );
-    for folder in &folders {
-        assert!(out.contains(folder.as_str()), "{folder} not run:\n{out}");
+    for folder in [
+        "00000000000001_pghistory_setup",
+        "2020-01-01-000000_create_posts",
+        &tracking,
+    ] {
+        assert!(out.contains(folder), "{folder} not run:\n{out}");
     }
     assert_eq!(applied(&mut conn).len(), 3);
     assert_eq!(
@@ -415,26 +581,16 @@ fn the_real_diesel_cli_applies_upgrades_redoes_and_reverts_our_migrations() {
         SCHEMA,
         "diesel must not rewrite schema.rs"
     );
-    assert_eq!(
-        columns_of(&mut conn, "posts_events"),
-        [
-            "pgh_id",
-            "pgh_created_at",
-            "pgh_obj_id",
-            "pgh_context_id",
-            "pgh_label",
-            "id",
-            "title",
-            "body",
-            "score"
-        ]
-    );
+    assert_eq!(columns_of(&mut conn, "posts_events"), POST_EVENT_COLUMNS);
     assert!(
         !exists(&mut conn, "comments_events"),
         "comments is not tracked"
     );
+}
 
-    // redo = down.sql then up.sql of our tracking migration.
+#[test]
+fn diesel_migration_redo_reinstalls_the_triggers() {
+    let (project, mut conn, tracking) = migrated();
     let out = expect_ok(
         &project.diesel(&["migration", "redo"]),
         "diesel migration redo",
@@ -444,8 +600,11 @@ fn the_real_diesel_cli_applies_upgrades_redoes_and_reverts_our_migrations() {
         triggers_on(&mut conn, "posts"),
         ["pghistory_delete", "pghistory_insert", "pghistory_update"]
     );
+}
 
-    // Writes as psql would type them: every statement's events, exactly.
+#[test]
+fn writes_typed_as_in_psql_record_exactly_their_events() {
+    let (_project, mut conn, _) = migrated();
     assert_eq!(
         events_written_by(
             &mut conn,
@@ -507,8 +666,11 @@ fn the_real_diesel_cli_applies_upgrades_redoes_and_reverts_our_migrations() {
         0,
         "no context attached"
     );
+}
 
-    // Nothing changed: generate writes nothing and says so; --check passes.
+#[test]
+fn generate_with_nothing_changed_writes_nothing_and_check_passes() {
+    let (project, _conn, _) = migrated();
     let before = project.migrations();
     let out = expect_ok(
         &project.ours(&["generate"]),
@@ -520,19 +682,16 @@ fn the_real_diesel_cli_applies_upgrades_redoes_and_reverts_our_migrations() {
         &project.ours(&["generate", "--check"]),
         "pghistory-diesel generate --check",
     );
+}
 
-    // A new column: schema.rs and an app migration gain it; --check notices, generate
-    // writes an upgrade, diesel applies it and new events carry the column.
-    project.set_schema(&SCHEMA.replace(
-        "        score -> Int4,\n",
-        "        score -> Int4,\n        published -> Bool,\n",
-    ));
-    assert_ne!(project.schema(), SCHEMA);
-    project.app_migration(
-        "2100-01-01-000000_add_posts_published",
-        "ALTER TABLE posts ADD COLUMN published boolean NOT NULL DEFAULT false;\n",
-        "ALTER TABLE posts DROP COLUMN published;\n",
+#[test]
+fn a_new_column_is_noticed_by_check_and_installed_by_an_upgrade() {
+    let (project, mut conn, _) = migrated();
+    execute(
+        &mut conn,
+        "INSERT INTO posts (id, title, score) VALUES (1, 'first', 10), (2, 'second', 20)",
     );
+    add_published(&project);
     let before = project.migrations();
     let (_, err) = expect_code(
         &project.ours(&["generate", "--check"]),
@@ -581,7 +740,7 @@ fn the_real_diesel_cli_applies_upgrades_redoes_and_reverts_our_migrations() {
             "posts_events",
             POST_COLUMNS_V2
         ),
-        ["(update,1,first,,11,t)"]
+        ["(update,1,first,,10,t)"]
     );
     assert_eq!(
         events_written_by(
@@ -597,19 +756,15 @@ fn the_real_diesel_cli_applies_upgrades_redoes_and_reverts_our_migrations() {
             &mut conn,
             "SELECT count(*) AS n FROM posts_events WHERE published IS NULL"
         ),
-        7,
+        2,
         "events written before the upgrade keep NULL in the new column"
     );
+}
 
-    // A table named `order` with a column `user`: the real CLI runs our quoting.
-    let mut schema = project.schema();
-    schema.push_str(ORDER_TABLE);
-    project.set_schema(&schema);
-    project.app_migration(
-        "2100-01-02-000000_create_order",
-        "CREATE TABLE \"order\" (id bigint PRIMARY KEY, \"user\" text NOT NULL, total integer);\n",
-        "DROP TABLE \"order\";\n",
-    );
+#[test]
+fn keyword_table_and_column_names_run_through_the_real_cli() {
+    let (project, mut conn, _) = upgraded();
+    add_order(&project);
     let out = expect_ok(
         &project.ours(&["generate", "--version", "2100-01-02-000001"]),
         "pghistory-diesel generate (order)",
@@ -655,8 +810,11 @@ fn the_real_diesel_cli_applies_upgrades_redoes_and_reverts_our_migrations() {
         &project.ours(&["generate", "--check"]),
         "generate --check with order",
     );
+}
 
-    // Revert everything, one migration at a time, newest first.
+#[test]
+fn reverting_every_migration_newest_first_leaves_nothing_of_ours() {
+    let (project, mut conn, tracking) = with_order();
     assert!(
         !our_objects(&mut conn).is_empty(),
         "the catalog query finds our objects"
@@ -671,20 +829,7 @@ fn the_real_diesel_cli_applies_upgrades_redoes_and_reverts_our_migrations() {
 
     // Reverting the upgrade restores the previous triggers and events table.
     revert_one(&project, &mut conn, "2100-01-01-000001_pghistory_posts");
-    assert_eq!(
-        columns_of(&mut conn, "posts_events"),
-        [
-            "pgh_id",
-            "pgh_created_at",
-            "pgh_obj_id",
-            "pgh_context_id",
-            "pgh_label",
-            "id",
-            "title",
-            "body",
-            "score"
-        ]
-    );
+    assert_eq!(columns_of(&mut conn, "posts_events"), POST_EVENT_COLUMNS);
     assert_eq!(
         events_written_by(
             &mut conn,
@@ -749,8 +894,13 @@ fn schema_exists(conn: &mut PgConnection, name: &str) -> bool {
         == 1
 }
 
-#[test]
-fn schemas_default_trackers_json_context_and_untracking_through_the_real_cli() {
+/// The columns read from `app.accounts_events` and `history.notes_events`.
+const ACCOUNT_COLUMNS: &str = "pgh_label, pgh_obj_id, handle, email, balance";
+const NOTE_COLUMNS: &str = "pgh_label, pgh_obj_id, pgh_context_id IS NOT NULL, pgh_context, text";
+
+/// The schemas scenario, migrated: the app's tables, setup and tracking
+/// (`2020-01-02-000000_pghistory_tracking`) applied.
+fn schemas_migrated() -> (Project, PgConnection) {
     let project = Project::new(SCHEMAS_SCHEMA);
     project.app_migration(
         "2020-01-01-000000_create_tables",
@@ -759,7 +909,7 @@ fn schemas_default_trackers_json_context_and_untracking_through_the_real_cli() {
          CREATE TABLE notes (id integer PRIMARY KEY, text text NOT NULL);\n",
         "DROP TABLE notes;\nDROP TABLE app.accounts;\nDROP SCHEMA app;\n",
     );
-    let mut conn = project.db.conn();
+    let conn = project.db.conn();
     expect_ok(&project.ours(&["setup"]), "pghistory-diesel setup");
     let out = expect_ok(
         &project.ours(&["generate", "--version", "2020-01-02-000000"]),
@@ -767,27 +917,61 @@ fn schemas_default_trackers_json_context_and_untracking_through_the_real_cli() {
     );
     assert!(
         out.contains("2020-01-02-000000_pghistory_tracking"),
-        "{out}"
+        "one migration for both tables: {out}"
     );
     expect_ok(
         &project.diesel(&["migration", "run"]),
         "diesel migration run",
     );
+    (project, conn)
+}
+
+/// schema.rs without notes; the accounts table comes first in it.
+fn accounts_only() -> &'static str {
+    let accounts = SCHEMAS_SCHEMA
+        .split("\n\n")
+        .next()
+        .expect("the accounts table comes first");
+    assert!(accounts.contains("app.accounts") && !accounts.contains("notes"));
+    accounts
+}
+
+/// The schemas scenario with notes untracked by `2020-01-03-000000_pghistory_notes`,
+/// applied.
+fn notes_untracked() -> (Project, PgConnection) {
+    let (project, conn) = schemas_migrated();
+    project.set_schema(accounts_only());
+    expect_ok(
+        &project.ours(&["generate", "--version", "2020-01-03-000000"]),
+        "pghistory-diesel generate (untrack notes)",
+    );
+    expect_ok(
+        &project.diesel(&["migration", "run"]),
+        "diesel migration run (untrack)",
+    );
+    (project, conn)
+}
+
+#[test]
+fn schema_qualified_tables_and_an_events_schema_are_created() {
+    let (_project, mut conn) = schemas_migrated();
     assert!(
         schema_exists(&mut conn, "history"),
         "the events schema was created"
     );
     assert!(exists(&mut conn, "app.accounts_events"));
     assert!(exists(&mut conn, "history.notes_events"));
+}
 
-    // Default trackers: insert and update, no delete.
-    let accounts = "pgh_label, pgh_obj_id, handle, email, balance";
+#[test]
+fn default_trackers_record_inserts_and_updates_but_not_deletes() {
+    let (_project, mut conn) = schemas_migrated();
     assert_eq!(
         events_written_by(
             &mut conn,
             "INSERT INTO app.accounts VALUES ('ann', NULL, 10), ('bob', 'bob@example.com', 20)",
             "app.accounts_events",
-            accounts,
+            ACCOUNT_COLUMNS,
         ),
         [
             "(insert,ann,ann,,10)",
@@ -799,7 +983,7 @@ fn schemas_default_trackers_json_context_and_untracking_through_the_real_cli() {
             &mut conn,
             "UPDATE app.accounts SET balance = balance + 5 WHERE handle = 'bob'",
             "app.accounts_events",
-            accounts,
+            ACCOUNT_COLUMNS,
         ),
         ["(update,bob,bob,bob@example.com,25)"]
     );
@@ -808,24 +992,26 @@ fn schemas_default_trackers_json_context_and_untracking_through_the_real_cli() {
             &mut conn,
             "DELETE FROM app.accounts",
             "app.accounts_events",
-            accounts
+            ACCOUNT_COLUMNS
         ),
         Vec::<String>::new(),
         "no delete tracker by default"
     );
+}
 
-    // context = json: the metadata in force is copied onto the event.
+#[test]
+fn json_context_copies_the_metadata_in_force_onto_the_event() {
+    let (_project, mut conn) = schemas_migrated();
     execute(
         &mut conn,
         r#"SELECT pghistory_attach_context(NULL, '{"user": "ann"}'::jsonb, false)"#,
     );
-    let notes = "pgh_label, pgh_obj_id, pgh_context_id IS NOT NULL, pgh_context, text";
     assert_eq!(
         events_written_by(
             &mut conn,
             "INSERT INTO notes VALUES (1, 'hello')",
             "history.notes_events",
-            notes,
+            NOTE_COLUMNS,
         ),
         [r#"(insert,1,t,"{""user"": ""ann""}",hello)"#]
     );
@@ -835,19 +1021,17 @@ fn schemas_default_trackers_json_context_and_untracking_through_the_real_cli() {
             &mut conn,
             "DELETE FROM notes",
             "history.notes_events",
-            notes
+            NOTE_COLUMNS
         ),
         ["(delete,1,f,,hello)"]
     );
+}
 
-    // Untracking notes: its triggers go, its history stays; reverting that brings the
-    // triggers back.
-    let accounts_only = SCHEMAS_SCHEMA
-        .split("\n\n")
-        .next()
-        .expect("the accounts table comes first");
-    assert!(accounts_only.contains("app.accounts") && !accounts_only.contains("notes"));
-    project.set_schema(accounts_only);
+#[test]
+fn untracking_drops_the_triggers_and_keeps_the_history() {
+    let (project, mut conn) = schemas_migrated();
+    execute(&mut conn, "INSERT INTO notes VALUES (1, 'tracked')");
+    project.set_schema(accounts_only());
     let out = expect_ok(
         &project.ours(&["generate", "--version", "2020-01-03-000000"]),
         "pghistory-diesel generate (untrack notes)",
@@ -866,29 +1050,37 @@ fn schemas_default_trackers_json_context_and_untracking_through_the_real_cli() {
             &mut conn,
             "INSERT INTO notes VALUES (2, 'untracked')",
             "history.notes_events",
-            notes
+            NOTE_COLUMNS
         ),
         Vec::<String>::new()
     );
     assert_eq!(
         count(&mut conn, "SELECT count(*) AS n FROM history.notes_events"),
-        2,
+        1,
         "the history of notes is kept"
     );
+}
+
+#[test]
+fn reverting_the_untracking_brings_the_triggers_back() {
+    let (project, mut conn) = notes_untracked();
+    execute(&mut conn, "INSERT INTO notes VALUES (2, 'untracked')");
     revert_one(&project, &mut conn, "2020-01-03-000000_pghistory_notes");
     assert_eq!(
         events_written_by(
             &mut conn,
             "DELETE FROM notes",
             "history.notes_events",
-            notes
+            NOTE_COLUMNS
         ),
         ["(delete,2,f,,untracked)"]
     );
-    project.set_schema(SCHEMAS_SCHEMA);
+}
 
-    // revert --all: nothing of ours is left, the events schema included.
-    assert_eq!(applied(&mut conn).len(), 3);
+#[test]
+fn revert_all_leaves_nothing_of_ours_not_even_the_events_schema() {
+    let (project, mut conn) = notes_untracked();
+    assert_eq!(applied(&mut conn).len(), 4, "the untracking included");
     expect_ok(
         &project.diesel(&["migration", "revert", "--all"]),
         "diesel migration revert --all",
