@@ -200,7 +200,7 @@ pub fn function(table: &TrackedTable, op: Operation) -> String {
     );
     format!(
         r#"CREATE FUNCTION {func}() RETURNS trigger
-LANGUAGE plpgsql AS $pghistory$
+{header}$pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting({pause}, true);
@@ -215,10 +215,84 @@ END
 $pghistory$;
 "#,
         func = function_name(table, op),
+        header = header(),
         pause = quote::literal(names::PAUSE_SETTING),
         key = quote::literal(&names::pause_key(table)),
         body = body,
     )
+}
+
+/// The security attributes every generated trigger and guard function is created with,
+/// and that `pghistory_diesel::check` expects to find in `pg_proc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FunctionSecurity {
+    /// `SECURITY DEFINER` (`pg_proc.prosecdef`): the function runs as its owner.
+    pub security_definer: bool,
+    /// `SET name = value` clauses, as (name, value); `pg_proc.proconfig` holds them as
+    /// `name=value`, in this order.
+    pub config: &'static [(&'static str, &'static str)],
+}
+
+impl FunctionSecurity {
+    /// The `pg_proc.proconfig` entries these settings produce (empty: NULL in the catalog).
+    pub fn proconfig(&self) -> Vec<String> {
+        self.config
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect()
+    }
+}
+
+/// The one definition of the generated functions' security: the function header
+/// ([`header`]) and the check both read it, so they cannot disagree.
+///
+/// Today's functions run as the caller with the caller's settings.
+pub const FUNCTION_SECURITY: FunctionSecurity = FunctionSecurity {
+    security_definer: false,
+    config: &[],
+};
+
+/// The lines between `RETURNS trigger` and the opening dollar quote of every generated
+/// function: language, security and settings from [`FUNCTION_SECURITY`], ending in `AS `.
+fn header() -> String {
+    let mut header = "LANGUAGE plpgsql".to_owned();
+    if FUNCTION_SECURITY.security_definer {
+        header.push_str(" SECURITY DEFINER");
+    }
+    for (name, value) in FUNCTION_SECURITY.config {
+        header.push_str(&format!("\nSET {name} = {value}"));
+    }
+    if FUNCTION_SECURITY.config.is_empty() {
+        header.push(' ');
+    } else {
+        header.push('\n');
+    }
+    header.push_str("AS ");
+    header
+}
+
+/// `pg_trigger.tgtype` of the trigger of `op`: `AFTER`, `FOR EACH STATEMENT`, the
+/// operation's bit (Postgres' `TRIGGER_TYPE_INSERT` 4, `_DELETE` 8, `_UPDATE` 16).
+pub fn trigger_type(op: Operation) -> i16 {
+    match op {
+        Operation::Insert => 4,
+        Operation::Delete => 8,
+        _ => 16,
+    }
+}
+
+/// `pg_trigger.tgtype` of the append-only guard on UPDATE and DELETE (`BEFORE` 2, for each
+/// statement) and of the guard on TRUNCATE (`BEFORE`, `TRIGGER_TYPE_TRUNCATE` 32).
+pub const PROTECT_TRIGGER_TYPES: [i16; 2] = [2 | 8 | 16, 2 | 32];
+
+/// `"schema"."pghistory_<events>_protect"`, the append-only guard function.
+pub fn protect_function_name(table: &TrackedTable) -> String {
+    quote::qualified(&table.events_schema, &names::protect_function(table))
+}
+
+/// The body of the append-only guard function as Postgres stores it (`pg_proc.prosrc`).
+pub fn protect_body(table: &TrackedTable) -> String {
+    dollar_quoted(&protect(table))
 }
 
 /// `"schema"."pghistory_<table>_<op>"`.
@@ -250,10 +324,10 @@ pub fn trigger(table: &TrackedTable, op: Operation) -> String {
 /// The append-only guard on the events table: refuses UPDATE, DELETE and TRUNCATE unless
 /// `pghistory_prune` (which sets a transaction-local flag) is the one deleting.
 pub fn protect(table: &TrackedTable) -> String {
-    let func = quote::qualified(&table.events_schema, &names::protect_function(table));
+    let func = protect_function_name(table);
     format!(
         r#"CREATE FUNCTION {func}() RETURNS trigger
-LANGUAGE plpgsql AS $pghistory$
+{header}$pghistory$
 BEGIN
     IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND pg_catalog.current_setting({prune}, true) OPERATOR(pg_catalog.=) 'on' THEN
         RETURN NULL;
@@ -266,6 +340,7 @@ $pghistory$;
 CREATE TRIGGER {trig} BEFORE UPDATE OR DELETE ON {events_ident} FOR EACH STATEMENT EXECUTE FUNCTION {func}();
 CREATE TRIGGER {trunc} BEFORE TRUNCATE ON {events_ident} FOR EACH STATEMENT EXECUTE FUNCTION {func}();
 "#,
+        header = header(),
         prune = quote::literal(names::PRUNE_SETTING),
         events = quote::literal(&event_table::events_name(table)),
         events_ident = event_table::events_name(table),
@@ -398,11 +473,15 @@ pub fn fingerprint(table: &TrackedTable) -> String {
 /// The body of the trigger function of `op` exactly as Postgres stores it (`pg_proc.prosrc`,
 /// the text between the dollar quotes), so a function replaced by hand can be detected.
 pub fn function_body(table: &TrackedTable, op: Operation) -> String {
-    let full = function(table, op);
+    dollar_quoted(&function(table, op))
+}
+
+/// The text between the first `$pghistory$` and the last: a function's `prosrc`.
+fn dollar_quoted(full: &str) -> String {
     let start = full.find("$pghistory$").map(|i| i + "$pghistory$".len());
     let end = full.rfind("$pghistory$");
     match (start, end) {
         (Some(start), Some(end)) if start <= end => full[start..end].to_owned(),
-        _ => full,
+        _ => full.to_owned(),
     }
 }
