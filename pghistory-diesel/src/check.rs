@@ -903,6 +903,7 @@ fn column_findings(
         .bind::<Text, _>(&expected.relation)
         .bind::<Array<Text>, _>(&names)
         .bind::<Array<Text>, _>(&types)
+        .bind::<Bool, _>(false)
         .load(conn)?;
     for (row, ty) in rows.iter().zip(&types) {
         let object = format!("{}.{}", expected.relation, quote::ident(&row.name));
@@ -961,6 +962,7 @@ fn events_column_findings(
         .bind::<Text, _>(&expected.events_relation)
         .bind::<Array<Text>, _>(&names)
         .bind::<Array<Text>, _>(&types)
+        .bind::<Bool, _>(true)
         .load(conn)?;
     for (row, ty) in rows.iter().zip(&types) {
         if row.found.is_none() {

@@ -46,9 +46,10 @@ pub struct ExpectedColumn {
 /// How a column's type is judged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExpectedType {
-    /// A type name the server resolves (`integer`, `varchar`, `text[]`); the column's type
-    /// matches when it is that type, a domain over it, or binary-coercible to it (Diesel
-    /// reads the value the same way).
+    /// A type name the server resolves (`integer`, `varchar`, `text[]`). A tracked table's
+    /// column matches when it is that type, a domain over it, or binary-coercible to it
+    /// (Diesel reads the value the same way); an events table's `pgh_*` column must be
+    /// exactly that type, as our migration created it.
     Named(String),
     /// A type we cannot name (a custom SQL type without `pg_type`): not judged.
     Unknown,
@@ -241,13 +242,16 @@ pub const TRIGGERS: &str = r#"SELECT t.tgname::pg_catalog.text AS "name",
 
 /// Columns compared with declared type names. Binds: `$1` the quoted relation, `$2` the
 /// column names (`text[]`), `$3` their type names (`text[]`, `''` for a type not judged).
-/// One row per name, in order. Columns: `name`, `found` (the column's type, NULL when the
-/// column does not exist), `matches` (NULL when not judged or missing).
+/// `$4` (`bool`): exactly that type; else also a domain over it or a type binary-coercible
+/// to it (what Diesel reads the same way). One row per name, in order. Columns: `name`,
+/// `found` (the column's type, NULL when the column does not exist), `matches` (NULL when
+/// not judged or missing).
 ///
 /// A type name the server cannot resolve (an extension type not installed) is not judged.
 pub const DECLARED_COLUMNS: &str = r#"SELECT u.name AS "name",
        pg_catalog.format_type(a.atttypid, a.atttypmod) AS "found",
        CASE WHEN a.attnum IS NULL OR u.ty OPERATOR(pg_catalog.=) '' OR pg_catalog.to_regtype(u.ty) IS NULL THEN NULL
+            WHEN $4::pg_catalog.bool THEN a.atttypid OPERATOR(pg_catalog.=) pg_catalog.to_regtype(u.ty)
             ELSE a.atttypid OPERATOR(pg_catalog.=) pg_catalog.to_regtype(u.ty)
               OR ty.typbasetype OPERATOR(pg_catalog.=) pg_catalog.to_regtype(u.ty)
               OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast k
