@@ -1,144 +1,118 @@
-//! `setup` and `generate`: read files, ask codegen for migrations, write folders.
+//! The subcommands: read files, ask codegen for migrations, write folders.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use pghistory_diesel_codegen::sql::migration::{self, Change, ExistingMigration, MigrationFiles};
+use clap::CommandFactory;
+use pghistory_diesel_codegen::sql::migration::{self, Change, ExistingMigration};
 
-use crate::args::{Command, USAGE};
-use crate::error::Error;
+use crate::cli::{Cli, Command, CompletionsArgs, GenerateArgs, SetupArgs};
+use crate::config::Project;
+use crate::error::{Error, SchemaError};
+use crate::write;
 
-pub(crate) fn run(cmd: &Command) -> Result<ExitCode, Error> {
-    match cmd {
-        Command::Help => {
-            println!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
+pub(crate) fn run(cli: &Cli) -> Result<ExitCode, Error> {
+    match &cli.command {
+        Command::Setup(args) => setup(&Project::discover(cli.global.config_file.as_deref())?, args),
+        Command::Generate(args) => {
+            generate(&Project::discover(cli.global.config_file.as_deref())?, args)
         }
-        Command::Setup { migrations_dir } => {
-            let dir = migrations_dir_or_config(migrations_dir.as_deref())?;
-            setup(&dir)
-        }
-        Command::Generate {
-            schema,
-            migrations_dir,
-            check,
-            version,
-        } => {
-            let dir = migrations_dir_or_config(migrations_dir.as_deref())?;
-            generate(schema, &dir, *check, version.as_deref())
-        }
+        Command::Completions(args) => Ok(completions(args)),
     }
 }
 
-/// `--migrations-dir`, else diesel.toml's `[migrations_directory] dir`, else `migrations`.
-fn migrations_dir_or_config(explicit: Option<&Path>) -> Result<PathBuf, Error> {
-    if let Some(dir) = explicit {
-        return Ok(dir.to_owned());
-    }
-    let config = Path::new("diesel.toml");
-    if !config.exists() {
-        return Ok(PathBuf::from("migrations"));
-    }
-    let text = fs::read_to_string(config).map_err(Error::io(config))?;
-    let value: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Config {
-        path: config.to_owned(),
-        message: e.to_string(),
-    })?;
-    match value.get("migrations_directory").and_then(|m| m.get("dir")) {
-        None => Ok(PathBuf::from("migrations")),
-        Some(toml::Value::String(dir)) => Ok(PathBuf::from(dir)),
-        Some(_) => Err(Error::Config {
-            path: config.to_owned(),
-            message: "[migrations_directory] dir must be a string".to_owned(),
-        }),
-    }
-}
-
-fn write_files(dir: &Path, files: &MigrationFiles) -> Result<PathBuf, Error> {
-    let folder = dir.join(&files.dir_name);
-    fs::create_dir_all(&folder).map_err(Error::io(&folder))?;
-    for (name, text) in [
-        ("up.sql", &files.up),
-        ("down.sql", &files.down),
-        ("metadata.toml", &files.metadata),
-    ] {
-        let path = folder.join(name);
-        fs::write(&path, text).map_err(Error::io(&path))?;
-    }
-    Ok(folder)
-}
-
-fn setup(dir: &Path) -> Result<ExitCode, Error> {
+fn setup(project: &Project, args: &SetupArgs) -> Result<ExitCode, Error> {
+    let dir = project.migrations_dir(args.migrations.migrations_dir.as_deref());
+    report_leftovers(&dir)?;
     let files = migration::setup_files();
     let folder = dir.join(&files.dir_name);
     if folder.exists() {
-        let up =
-            fs::read_to_string(folder.join("up.sql")).map_err(Error::io(folder.join("up.sql")))?;
-        let down = fs::read_to_string(folder.join("down.sql"))
-            .map_err(Error::io(folder.join("down.sql")))?;
-        if up == files.up && down == files.down {
+        let read = |name: &str| {
+            let path = folder.join(name);
+            fs::read_to_string(&path).map_err(Error::io(path))
+        };
+        if read("up.sql")? == files.up && read("down.sql")? == files.down {
             println!("{} is up to date; nothing written", folder.display());
             return Ok(ExitCode::SUCCESS);
         }
         return Err(Error::SetupDiffers { path: folder });
     }
-    let folder = write_files(dir, &files)?;
+    let folder = write::write_migration(&dir, &files)?;
     println!("wrote {}", folder.display());
     Ok(ExitCode::SUCCESS)
 }
 
+/// Removes what an interrupted run left behind, saying so on stderr.
+fn report_leftovers(dir: &Path) -> Result<(), Error> {
+    for path in write::remove_leftovers(dir)? {
+        eprintln!(
+            "warning: removed {}, an unfinished migration left by an interrupted run",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The migration folders in `dir` that diesel would run: every folder with an `up.sql`,
+/// except hidden ones (diesel skips those, and our unfinished writes are hidden).
 fn read_existing(dir: &Path) -> Result<Vec<ExistingMigration>, Error> {
     let mut out = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => {
-            return Err(Error::Io {
-                path: dir.to_owned(),
-                source: e,
-            })
-        }
+        Err(e) => return Err(Error::io(dir)(e)),
     };
     for entry in entries {
         let entry = entry.map_err(Error::io(dir))?;
+        let dir_name = entry.file_name().to_string_lossy().into_owned();
         let up = entry.path().join("up.sql");
-        if !up.is_file() {
+        if dir_name.starts_with('.') || !up.is_file() {
             continue;
         }
         out.push(ExistingMigration {
-            dir_name: entry.file_name().to_string_lossy().into_owned(),
+            dir_name,
             up: fs::read_to_string(&up).map_err(Error::io(&up))?,
         });
     }
     Ok(out)
 }
 
-fn read_schema(path: &Path) -> Result<Vec<pghistory_diesel_codegen::TrackedTable>, Error> {
-    let text = fs::read_to_string(path).map_err(Error::io(path))?;
-    let spanned = |err: syn::Error| {
-        let start = err.span().start();
-        Error::Schema {
-            path: path.to_owned(),
-            line: start.line,
-            column: start.column + 1,
-            message: err.to_string(),
-        }
-    };
-    let file = syn::parse_file(&text).map_err(spanned)?;
-    pghistory_diesel_codegen::tables_in_file(&file).map_err(spanned)
+/// Every mistake in a `syn::Error` (which may combine several), at its place in `path`.
+fn schema_errors(path: &Path, err: syn::Error) -> Error {
+    Error::Schema(
+        err.into_iter()
+            .map(|one| {
+                let start = one.span().start();
+                SchemaError {
+                    path: path.to_owned(),
+                    line: start.line,
+                    column: start.column + 1,
+                    message: one.to_string(),
+                }
+            })
+            .collect(),
+    )
 }
 
-fn generate(
-    schema: &Path,
-    dir: &Path,
-    check: bool,
-    version: Option<&str>,
-) -> Result<ExitCode, Error> {
-    let tables = read_schema(schema)?;
-    let existing = read_existing(dir)?;
-    let version = version
-        .map(str::to_owned)
+fn read_schema(path: &Path) -> Result<Vec<pghistory_diesel_codegen::TrackedTable>, Error> {
+    let text = fs::read_to_string(path).map_err(Error::io(path))?;
+    let file = syn::parse_file(&text).map_err(|e| schema_errors(path, e))?;
+    pghistory_diesel_codegen::tables_in_file(&file).map_err(|e| schema_errors(path, e))
+}
+
+fn generate(project: &Project, args: &GenerateArgs) -> Result<ExitCode, Error> {
+    let schema = project.schema(args.schema.as_deref());
+    let dir = project.migrations_dir(args.migrations.migrations_dir.as_deref());
+    let tables = read_schema(&schema)?;
+    if !args.check {
+        // --check writes nothing, so it leaves leftovers alone; the reader ignores them.
+        report_leftovers(&dir)?;
+    }
+    let existing = read_existing(&dir)?;
+    let version = args
+        .version
+        .clone()
         .unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d-%H%M%S").to_string());
     let (files, changes) = migration::plan(&tables, &existing, &version);
     let has_setup = existing
@@ -151,14 +125,11 @@ fn generate(
             dir.display()
         );
         if !has_setup && !tables.is_empty() {
-            eprintln!(
-                "warning: no setup migration in {}; run `pghistory-diesel setup`",
-                dir.display()
-            );
+            warn_setup_missing(&dir);
         }
         return Ok(ExitCode::SUCCESS);
     };
-    if check {
+    if args.check {
         eprintln!(
             "the migrations in {} do not install what {} declares:",
             dir.display(),
@@ -170,24 +141,36 @@ fn generate(
         eprintln!("run `pghistory-diesel generate` and commit the new migration");
         return Ok(ExitCode::from(1));
     }
-    let folder = write_files(dir, &files)?;
+    let folder = write::write_migration(&dir, &files)?;
     println!("wrote {}", folder.display());
     for change in &changes {
         println!("  {}", describe(change));
     }
     if !has_setup {
-        eprintln!(
-            "warning: no setup migration in {}; run `pghistory-diesel setup`",
-            dir.display()
-        );
+        warn_setup_missing(&dir);
     }
     Ok(ExitCode::SUCCESS)
 }
 
+fn warn_setup_missing(dir: &Path) {
+    eprintln!(
+        "warning: no setup migration in {}; run `pghistory-diesel setup`",
+        dir.display()
+    );
+}
+
+/// A change, as people read it. The one place that formats changes.
 fn describe(change: &Change) -> String {
     match change {
         Change::Track(t) => format!("track {t}: events table and triggers"),
         Change::Update(t) => format!("update tracking of {t}"),
         Change::Untrack(t) => format!("stop tracking {t} (its events table is kept)"),
     }
+}
+
+fn completions(args: &CompletionsArgs) -> ExitCode {
+    let mut command = Cli::command();
+    let name = command.get_name().to_owned();
+    clap_complete::generate(args.shell, &mut command, name, &mut std::io::stdout());
+    ExitCode::SUCCESS
 }

@@ -1,0 +1,212 @@
+//! The command line, declared with clap: every subcommand and option, with its default.
+//!
+//! Usage errors belong to clap (exit code 2, one line naming the mistake, a suggestion for
+//! a typo, and "try '--help'"); the errors in [`crate::error`] are about files and the schema.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Writes the Diesel migrations that install history tracking; apply them with
+/// `diesel migration run`.
+#[derive(Debug, Parser)]
+#[command(name = "pghistory-diesel", version, arg_required_else_help = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every subcommand takes, as in diesel_cli.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub(crate) struct GlobalArgs {
+    /// The diesel.toml to read; paths in it are relative to it [default: diesel.toml in the
+    /// project root: the nearest directory upwards with a diesel.toml, else a Cargo.toml]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "DIESEL_CONFIG_FILE",
+        hide_env_values = true
+    )]
+    pub(crate) config_file: Option<PathBuf>,
+    /// Database URL, for commands that connect to one (setup and generate do not)
+    /// [default: DATABASE_URL, from the environment or a .env file]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub(crate) database_url: Option<String>,
+}
+
+/// The subcommands. Each one's options live in its own `Args` struct, so a new option is
+/// one field and a new command one variant.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Write the setup migration (context table and functions)
+    Setup(SetupArgs),
+    /// Write a migration installing the tracking declared in schema.rs
+    ///
+    /// The migration creates the events tables, trigger functions and triggers, or upgrades
+    /// what earlier migrations installed; its down.sql restores what was there before. With
+    /// nothing changed it writes nothing.
+    Generate(GenerateArgs),
+    /// Print a shell completion script to standard output
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+}
+
+/// Where each shell looks for completion scripts.
+const COMPLETIONS_HELP: &str = "Install:
+  bash  pghistory-diesel completions bash > ~/.local/share/bash-completion/completions/pghistory-diesel
+  zsh   pghistory-diesel completions zsh > ~/.zfunc/_pghistory-diesel  (with ~/.zfunc in fpath)
+  fish  pghistory-diesel completions fish > ~/.config/fish/completions/pghistory-diesel.fish";
+
+/// Where migrations are read and written.
+#[derive(Debug, Args)]
+pub(crate) struct MigrationsDirArg {
+    /// The migrations directory [default: `[migrations_directory] dir` of diesel.toml, else
+    /// migrations/ in the project root]
+    #[arg(
+        long,
+        alias = "migration-dir",
+        value_name = "DIR",
+        env = "MIGRATION_DIRECTORY",
+        hide_env_values = true
+    )]
+    pub(crate) migrations_dir: Option<PathBuf>,
+}
+
+/// `pghistory-diesel setup`.
+#[derive(Debug, Args)]
+pub(crate) struct SetupArgs {
+    #[command(flatten)]
+    pub(crate) migrations: MigrationsDirArg,
+}
+
+/// `pghistory-diesel generate`.
+#[derive(Debug, Args)]
+pub(crate) struct GenerateArgs {
+    /// The file with the `tracked_table!` declarations [default: src/schema.rs in the
+    /// project root]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) schema: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) migrations: MigrationsDirArg,
+    /// Write nothing; exit 1 if the migrations do not install what schema.rs declares
+    #[arg(long)]
+    pub(crate) check: bool,
+    /// The new folder's version, as in `<VERSION>_pghistory_posts` [default: the current
+    /// UTC time, YYYY-MM-DD-HHMMSS, as `diesel migration generate` writes it]
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+    pub(crate) version: Option<String>,
+}
+
+/// `pghistory-diesel completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to write the script for
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// Why a `--version` cannot be the start of a migration folder's name.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum VersionError {
+    /// Nothing to name the folder with.
+    #[error("the version is empty")]
+    Empty,
+    /// `/` or `\`: the folder would be written into another directory.
+    #[error("the version contains a path separator, which would put the migration outside the migrations directory")]
+    PathSeparator,
+    /// A leading `.`: `..` leaves the directory, and diesel skips hidden folders.
+    #[error("the version starts with `.`, which names a parent or hidden directory")]
+    LeadingDot,
+    /// diesel reads a folder's version up to its first `_`.
+    #[error("the version contains `_`; diesel reads a migration's version up to the first `_`")]
+    Underscore,
+    /// Control characters or `:` (a drive on Windows) have no place in a folder name.
+    #[error("the version contains {0:?}, which has no place in a folder name")]
+    BadCharacter(char),
+}
+
+/// Accepts a `--version` that names a folder inside the migrations directory.
+pub(crate) fn parse_version(version: &str) -> Result<String, VersionError> {
+    if version.is_empty() {
+        return Err(VersionError::Empty);
+    }
+    if version.contains(['/', '\\']) {
+        return Err(VersionError::PathSeparator);
+    }
+    if version.starts_with('.') {
+        return Err(VersionError::LeadingDot);
+    }
+    if version.contains('_') {
+        return Err(VersionError::Underscore);
+    }
+    if let Some(c) = version.chars().find(|c| c.is_control() || *c == ':') {
+        return Err(VersionError::BadCharacter(c));
+    }
+    Ok(version.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_declaration_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn versions_that_leave_the_migrations_directory_are_refused() {
+        assert_eq!(parse_version("../../x"), Err(VersionError::PathSeparator));
+        assert_eq!(parse_version("a\\b"), Err(VersionError::PathSeparator));
+        assert_eq!(parse_version("/etc"), Err(VersionError::PathSeparator));
+        assert_eq!(parse_version(".."), Err(VersionError::LeadingDot));
+        assert_eq!(parse_version(".hidden"), Err(VersionError::LeadingDot));
+        assert_eq!(parse_version(""), Err(VersionError::Empty));
+        assert_eq!(parse_version("1_2"), Err(VersionError::Underscore));
+        assert_eq!(parse_version("c:x"), Err(VersionError::BadCharacter(':')));
+        assert_eq!(parse_version("a\nb"), Err(VersionError::BadCharacter('\n')));
+    }
+
+    #[test]
+    fn diesel_style_versions_are_accepted() {
+        for v in [
+            "2020-01-02-000000",
+            "20200102000000",
+            "00000000000002",
+            "v2",
+        ] {
+            assert_eq!(parse_version(v).as_deref(), Ok(v));
+        }
+    }
+
+    #[test]
+    fn setup_and_generate_take_flag_equals_value_forms() {
+        let cli = Cli::try_parse_from([
+            "pghistory-diesel",
+            "generate",
+            "--schema=tables.rs",
+            "--migrations-dir=db",
+            "--version=2020-01-02-000000",
+            "--check",
+        ])
+        .unwrap();
+        let Command::Generate(args) = cli.command else {
+            panic!("generate parsed as {:?}", cli.command)
+        };
+        assert_eq!(args.schema, Some(PathBuf::from("tables.rs")));
+        assert_eq!(args.migrations.migrations_dir, Some(PathBuf::from("db")));
+        assert_eq!(args.version.as_deref(), Some("2020-01-02-000000"));
+        assert!(args.check);
+    }
+}
