@@ -182,21 +182,6 @@ fn orphan_events(events: &str) -> String {
     )
 }
 
-/// The state of one trigger function and its trigger. Binds: `$1` the function signature
-/// (`"schema"."name"()`), `$2` the tracked table (`"schema"."table"`), `$3` the trigger
-/// name. No row: the function does not exist. Columns: `body` (its source), `comment`
-/// (where our migrations record the fingerprint they installed), `enabled`
-/// (`pg_trigger.tgenabled` of that trigger on that table, NULL when there is no such
-/// trigger calling this function).
-pub const TRIGGER_STATE: &str = r#"SELECT p.prosrc AS "body",
-       pg_catalog.obj_description(p.oid, 'pg_proc') AS "comment",
-       (SELECT t.tgenabled::text FROM pg_catalog.pg_trigger t
-         WHERE t.tgfoid OPERATOR(pg_catalog.=) p.oid
-           AND t.tgrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($2)
-           AND t.tgname OPERATOR(pg_catalog.=) $3::name) AS "enabled"
-  FROM pg_catalog.pg_proc p
- WHERE p.oid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure($1)"#;
-
 /// One function's catalog state. Binds: `$1` its signature. No row: it does not exist.
 /// Columns: `oid` (bigint), `body`, `comment`, `security_definer`, `config` (`proconfig`,
 /// NULL when it sets nothing), `owner` (role name).
@@ -291,3 +276,65 @@ pub const COPIED_COLUMNS: &str = r#"SELECT u.name AS "name",
 /// Whether the setup migration's table and functions exist. Columns: `present` (bool).
 pub const SETUP_PRESENT: &str = r#"SELECT pg_catalog.to_regclass('"public"."pghistory_context"') IS NOT NULL
    AND pg_catalog.to_regprocedure('"public"."pghistory_attach_context"(uuid, jsonb, boolean)') IS NOT NULL AS "present""#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(tokens: proc_macro2::TokenStream) -> TrackedTable {
+        crate::table_from_tokens(tokens).unwrap()
+    }
+
+    #[test]
+    fn the_guard_and_context_columns_follow_the_options() {
+        let plain = expected(&table(quote::quote! {
+            #[pghistory(events(insert), context = none)]
+            labels (id) { id -> Int4, name -> Varchar, }
+        }));
+        assert!(plain.guard.is_none());
+        assert!(plain.orphans_sql.is_none());
+        let names: Vec<&str> = plain
+            .events_columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "pgh_id",
+                "pgh_created_at",
+                "pgh_obj_id",
+                "pgh_label",
+                "id",
+                "name"
+            ]
+        );
+        assert_eq!(
+            plain.columns[1].ty,
+            ExpectedType::Named("varchar".to_owned())
+        );
+        assert_eq!(plain.functions.len(), 1);
+        assert_eq!(
+            plain.functions[0].transition,
+            (None, Some("pgh_new".to_owned()))
+        );
+
+        let guarded = expected(&table(quote::quote! {
+            #[pghistory(events(insert, update, delete), append_only)]
+            ledger (id) { id -> Int4, }
+        }));
+        let guard = guarded.guard.unwrap();
+        assert_eq!(
+            guard.signature,
+            "\"public\".\"pghistory_ledger_events_protect\"()"
+        );
+        assert_eq!(guard.triggers.len(), 2);
+        assert!(guard.body.contains("is append-only"));
+        assert!(guarded
+            .orphans_sql
+            .unwrap()
+            .contains("\"public\".\"ledger_events\""));
+        let types: Vec<i16> = guarded.functions.iter().map(|f| f.trigger_type).collect();
+        assert_eq!(types, [4, 16, 8]);
+    }
+}
