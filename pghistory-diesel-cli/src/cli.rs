@@ -126,6 +126,10 @@ pub(crate) struct CheckArgs {
     /// Also count events whose context row does not exist (reads every events table)
     #[arg(long)]
     pub(crate) orphan_events: bool,
+    /// A trigger of the application's own on tracked tables (by name), not reported as
+    /// unknown; repeat for several. Triggers on events tables are always reported
+    #[arg(long, value_name = "NAME")]
+    pub(crate) allow_trigger: Vec<String>,
 }
 
 /// `pghistory-diesel completions`.

@@ -194,6 +194,7 @@ fn check(project: &Project, url: Option<&str>, args: &CheckArgs) -> Result<ExitC
         .collect();
     let options = pghistory_diesel::check::CheckOptions {
         orphan_events: args.orphan_events,
+        allowed_triggers: args.allow_trigger.clone(),
     };
     let findings = pghistory_diesel::check::check_expected(&mut conn, &expected, &options)
         .map_err(Error::Check)?;

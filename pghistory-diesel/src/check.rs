@@ -65,12 +65,16 @@ pub fn check_table<T: Tracked>(conn: &mut PgConnection) -> Result<()> {
     }
 }
 
-/// What [`check_all_with`] looks at beyond the catalog.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What [`check_all_with`] looks at beyond the catalog, and what it accepts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CheckOptions {
     /// Count events whose `pgh_context_id` names no `pghistory_context` row
     /// ([`FindingKind::OrphanEvents`]). It reads every events table in full.
     pub orphan_events: bool,
+    /// Names of the application's own triggers on tracked tables (an `updated_at` trigger,
+    /// say), not reported as [`FindingKind::UnknownTrigger`]. Every trigger on an events
+    /// table that is not ours is still reported: nothing of the application belongs there.
+    pub allowed_triggers: Vec<String>,
 }
 
 /// Every drift of the setup migration and of these tables, catalog only (no table scans).
@@ -687,6 +691,7 @@ pub fn table_findings(
                 &tracked_triggers,
                 expected,
                 false,
+                &options.allowed_triggers,
             );
         }
         return Ok(out);
@@ -730,6 +735,7 @@ pub fn table_findings(
             &tracked_triggers,
             expected,
             false,
+            &options.allowed_triggers,
         );
     }
     unknown_triggers(
@@ -739,6 +745,7 @@ pub fn table_findings(
         &events_triggers,
         expected,
         true,
+        &options.allowed_triggers,
     );
     if options.orphan_events && history_owner.is_some() {
         if let Some(sql) = &expected.orphans_sql {
@@ -853,6 +860,7 @@ fn unknown_triggers(
     found: &[TriggerRow],
     expected: &ExpectedTable,
     events: bool,
+    allowed: &[String],
 ) {
     let ours: Vec<&str> = if events {
         expected
@@ -867,7 +875,11 @@ fn unknown_triggers(
             .map(|f| f.trigger.as_str())
             .collect()
     };
-    for trigger in found.iter().filter(|t| !ours.contains(&t.name.as_str())) {
+    let allowed = |name: &str| !events && allowed.iter().any(|a| a == name);
+    for trigger in found
+        .iter()
+        .filter(|t| !ours.contains(&t.name.as_str()) && !allowed(&t.name))
+    {
         out.push(Finding::new(
             FindingKind::UnknownTrigger,
             table,
@@ -878,7 +890,7 @@ fn unknown_triggers(
             None,
             None,
             format!(
-                "`DROP TRIGGER {} ON {relation}` unless it is the application's own and never changes history",
+                "`DROP TRIGGER {} ON {relation}`; if it is the application's own and never changes history, allow it (`--allow-trigger`, `CheckOptions::allowed_triggers`)",
                 quote::ident(&trigger.name)
             ),
         ));

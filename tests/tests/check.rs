@@ -75,6 +75,7 @@ fn clean_databases_report_nothing() {
     let mut conn = db.conn();
     let all = CheckOptions {
         orphan_events: true,
+        ..CheckOptions::default()
     };
     let findings = check::check_all_with(&mut conn, &schema_tables(), &all).unwrap();
     assert!(findings.is_empty(), "{findings:#?}");
@@ -507,6 +508,33 @@ fn an_extra_trigger_deleting_events_is_found() {
 }
 
 #[test]
+fn an_allowed_application_trigger_on_a_tracked_table_is_not_reported() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    conn.batch_execute(
+        "CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RETURN NEW; END $$;
+         CREATE TRIGGER touch BEFORE UPDATE ON public.posts
+             FOR EACH ROW EXECUTE FUNCTION public.touch();
+         CREATE TRIGGER touch BEFORE INSERT ON public.posts_events
+             FOR EACH ROW EXECUTE FUNCTION public.touch();",
+    )
+    .unwrap();
+    let options = CheckOptions {
+        allowed_triggers: vec!["touch".to_owned()],
+        ..CheckOptions::default()
+    };
+    let findings = check::check_all_with(&mut conn, &schema_tables(), &options).unwrap();
+    // Allowed on the tracked table; on the events table it is still reported.
+    assert_one(
+        &findings,
+        FindingKind::UnknownTrigger,
+        "public.posts",
+        "touch on \"public\".\"posts_events\"",
+    );
+}
+
+#[test]
 fn a_missing_setup_is_found() {
     let findings = drifted("DROP FUNCTION public.pghistory_attach_context(uuid, jsonb, boolean)");
     assert_one(
@@ -534,6 +562,7 @@ fn events_pointing_at_no_context_are_found_when_asked() {
         &tables,
         &CheckOptions {
             orphan_events: true,
+            ..CheckOptions::default()
         },
     )
     .unwrap();
