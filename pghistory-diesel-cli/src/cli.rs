@@ -57,6 +57,15 @@ pub(crate) enum Command {
     /// what earlier migrations installed; its down.sql restores what was there before. With
     /// nothing changed it writes nothing.
     Generate(GenerateArgs),
+    /// Compare a live database with schema.rs: one line per drift, with its fix
+    ///
+    /// Connects to --database-url (else DATABASE_URL, from the environment or .env) and
+    /// reports every difference between the history schema.rs declares and what is
+    /// installed: missing or disabled triggers, triggers in replica or always mode,
+    /// replaced functions or their security, the append-only guard, events tables and
+    /// their columns, triggers we did not install. Exits 0 when all is as declared, 1 on
+    /// drift, 2 on error.
+    Check(CheckArgs),
     /// Print a shell completion script to standard output
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -143,6 +152,22 @@ pub(crate) struct GenerateArgs {
     /// UTC time, YYYY-MM-DD-HHMMSS, as `diesel migration generate` writes it]
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pub(crate) version: Option<String>,
+}
+
+/// `pghistory-diesel check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The file with the `tracked_table!` declarations [default: src/schema.rs in the
+    /// project root]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) schema: Option<PathBuf>,
+    /// Also count events whose context row does not exist (reads every events table)
+    #[arg(long)]
+    pub(crate) orphan_events: bool,
+    /// A trigger of the application's own on tracked tables (by name), not reported as
+    /// unknown; repeat for several. Triggers on events tables are always reported
+    #[arg(long, value_name = "NAME")]
+    pub(crate) allow_trigger: Vec<String>,
 }
 
 /// `pghistory-diesel completions`.

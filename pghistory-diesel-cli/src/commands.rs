@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 use pghistory_diesel_codegen::sql::migration::{self, Change, ChangeKind, ExistingMigration};
 
-use crate::cli::{Cli, Command, CompletionsArgs, GenerateArgs, SetupArgs};
+use crate::cli::{CheckArgs, Cli, Command, CompletionsArgs, GenerateArgs, SetupArgs};
 use crate::config::Project;
 use crate::error::{Error, SchemaError};
 use crate::write;
@@ -18,6 +18,11 @@ pub(crate) fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Generate(args) => {
             generate(&Project::discover(cli.global.config_file.as_deref())?, args)
         }
+        Command::Check(args) => check(
+            &Project::discover(cli.global.config_file.as_deref())?,
+            cli.global.database_url.as_deref(),
+            args,
+        ),
         Command::Completions(args) => Ok(completions(args)),
     }
 }
@@ -221,4 +226,41 @@ fn completions(args: &CompletionsArgs) -> ExitCode {
     let name = command.get_name().to_owned();
     clap_complete::generate(args.shell, &mut command, name, &mut std::io::stdout());
     ExitCode::SUCCESS
+}
+
+/// `check`: the runtime's comparison, fed with what schema.rs declares.
+fn check(project: &Project, url: Option<&str>, args: &CheckArgs) -> Result<ExitCode, Error> {
+    use diesel::Connection;
+
+    let schema = project.schema(args.schema.as_deref());
+    let tables = read_schema(&schema)?;
+    let url = url.ok_or(Error::NoDatabaseUrl)?;
+    let mut conn = diesel::PgConnection::establish(url).map_err(Error::Connect)?;
+    let expected: Vec<_> = tables
+        .iter()
+        .map(pghistory_diesel_codegen::sql::check::expected)
+        .collect();
+    let options = pghistory_diesel::check::CheckOptions {
+        orphan_events: args.orphan_events,
+        allowed_triggers: args.allow_trigger.clone(),
+    };
+    let findings = pghistory_diesel::check::check_expected(&mut conn, &expected, &options)
+        .map_err(Error::Check)?;
+    if findings.is_empty() {
+        println!(
+            "{}: the database installs all tracking declared ({} tables)",
+            schema.display(),
+            tables.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for finding in &findings {
+        println!("{finding}");
+    }
+    eprintln!(
+        "{} drift(s) between {} and the database",
+        findings.len(),
+        schema.display()
+    );
+    Ok(ExitCode::from(1))
 }

@@ -36,6 +36,15 @@ pub enum Error {
         /// The folder.
         path: PathBuf,
     },
+    /// `check` needs a database and was given none.
+    #[error("no database to check: pass --database-url, or set DATABASE_URL (in the environment or .env)")]
+    NoDatabaseUrl,
+    /// The database could not be reached.
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] diesel::ConnectionError),
+    /// Reading the catalog failed.
+    #[error("checking the database failed: {0}")]
+    Check(#[source] pghistory_diesel::Error),
     /// The folder a new migration would get exists already.
     #[error("{path} exists already; pass another `--version`")]
     MigrationExists {

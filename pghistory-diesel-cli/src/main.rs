@@ -3,13 +3,15 @@
 //! ```text
 //! pghistory-diesel setup       [--migrations-dir DIR]
 //! pghistory-diesel generate    [--schema FILE] [--migrations-dir DIR] [--check] [--version V]
+//! pghistory-diesel check       [--schema FILE] [--database-url URL] [--orphan-events]
 //! pghistory-diesel completions bash|zsh|fish|elvish|powershell
 //! ```
 //!
 //! It finds its project as diesel_cli does: `.env` is read first, the configuration is
 //! `--config-file`, else `DIESEL_CONFIG_FILE`, else `diesel.toml` in the project root (the
 //! nearest directory upwards holding `diesel.toml`, else `Cargo.toml`). All SQL comes from
-//! `pghistory-diesel-codegen`; this binary only reads schema.rs and writes folders.
+//! `pghistory-diesel-codegen`; this binary reads schema.rs and writes folders, and `check`
+//! compares a database with schema.rs through `pghistory_diesel::check`.
 
 mod cli;
 mod commands;

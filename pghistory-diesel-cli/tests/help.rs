@@ -70,6 +70,17 @@ fn setup_help_names_each_default() {
 }
 
 #[test]
+fn check_help_names_its_exit_codes_and_the_database_url() {
+    let help = stdout(&["check", "--help"]);
+    insta::assert_snapshot!("help_check", help);
+    assert!(
+        help.contains("Exits 0 when all is as declared, 1 on"),
+        "{help}"
+    );
+    assert!(help.contains("--database-url <URL>"), "{help}");
+}
+
+#[test]
 fn generate_help_names_each_default() {
     insta::assert_snapshot!("help_generate", stdout(&["generate", "--help"]));
     insta::assert_snapshot!("help_generate_short", stdout(&["generate", "-h"]));

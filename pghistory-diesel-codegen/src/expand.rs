@@ -170,6 +170,7 @@ fn info(table: &TrackedTable) -> TokenStream {
     let events_relation = sql::event_table::events_name(table);
     let pause_key = sql::names::pause_key(table);
     let create_event_sql = sql::manual::insert_event(table);
+    let expected = expected_tokens(&sql::check::expected(table));
     let context = match table.context {
         ContextMode::ForeignKey => quote!(ForeignKey),
         ContextMode::Json => quote!(Json),
@@ -193,7 +194,108 @@ fn info(table: &TrackedTable) -> TokenStream {
                 events_relation: #events_relation,
                 pause_key: #pause_key,
                 create_event_sql: #create_event_sql,
+                expected: {
+                    fn expected() -> ::pghistory_diesel::check::ExpectedTable {
+                        #expected
+                    }
+                    expected
+                },
             };
         }
     }
+}
+
+/// Tokens building `expected` at run time (it owns its strings, so the CLI can build the
+/// same value from schema.rs).
+fn expected_tokens(expected: &sql::check::ExpectedTable) -> TokenStream {
+    use sql::check::ExpectedType;
+    let c = quote!(::pghistory_diesel::check);
+    let s = |text: &str| quote!(::std::string::String::from(#text));
+    let opt = |text: &Option<String>| match text {
+        Some(text) => {
+            let text = s(text);
+            quote!(::std::option::Option::Some(#text))
+        }
+        None => quote!(::std::option::Option::None),
+    };
+    let columns = |cols: &[sql::check::ExpectedColumn]| {
+        let cols = cols.iter().map(|col| {
+            let name = s(&col.name);
+            let ty = match &col.ty {
+                ExpectedType::Named(t) => {
+                    let t = s(t);
+                    quote!(#c::ExpectedType::Named(#t))
+                }
+                ExpectedType::Unknown => quote!(#c::ExpectedType::Unknown),
+                ExpectedType::SameAs(t) => {
+                    let t = s(t);
+                    quote!(#c::ExpectedType::SameAs(#t))
+                }
+                ExpectedType::SameBaseAs(t) => {
+                    let t = s(t);
+                    quote!(#c::ExpectedType::SameBaseAs(#t))
+                }
+            };
+            quote!(#c::ExpectedColumn { name: #name, ty: #ty })
+        });
+        quote!(::std::vec![#(#cols),*])
+    };
+    let security = |sec: &sql::check::ExpectedSecurity| {
+        let definer = sec.definer;
+        let config = sec.config.iter().map(|c| s(c));
+        quote!(#c::ExpectedSecurity { definer: #definer, config: ::std::vec![#(#config),*] })
+    };
+    let functions = expected.functions.iter().map(|f| {
+        let signature = s(&f.signature);
+        let body = s(&f.body);
+        let trigger = s(&f.trigger);
+        let trigger_type = f.trigger_type;
+        let old = opt(&f.transition.0);
+        let new = opt(&f.transition.1);
+        let sec = security(&f.security);
+        quote!(#c::ExpectedFunction {
+            signature: #signature,
+            body: #body,
+            trigger: #trigger,
+            trigger_type: #trigger_type,
+            transition: (#old, #new),
+            security: #sec,
+        })
+    });
+    let guard = match &expected.guard {
+        Some(g) => {
+            let signature = s(&g.signature);
+            let body = s(&g.body);
+            let triggers = g.triggers.iter().map(|(name, ty)| {
+                let name = s(name);
+                quote!((#name, #ty))
+            });
+            let sec = security(&g.security);
+            quote!(::std::option::Option::Some(#c::ExpectedGuard {
+                signature: #signature,
+                body: #body,
+                triggers: ::std::vec![#(#triggers),*],
+                security: #sec,
+            }))
+        }
+        None => quote!(::std::option::Option::None),
+    };
+    let table = s(&expected.table);
+    let relation = s(&expected.relation);
+    let events_relation = s(&expected.events_relation);
+    let cols = columns(&expected.columns);
+    let events_cols = columns(&expected.events_columns);
+    let fingerprint = s(&expected.fingerprint);
+    let orphans = opt(&expected.orphans_sql);
+    quote!(#c::ExpectedTable {
+        table: #table,
+        relation: #relation,
+        events_relation: #events_relation,
+        columns: #cols,
+        events_columns: #events_cols,
+        functions: ::std::vec![#(#functions),*],
+        guard: #guard,
+        fingerprint: #fingerprint,
+        orphans_sql: #orphans,
+    })
 }

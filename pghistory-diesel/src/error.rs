@@ -44,6 +44,10 @@ pub enum Error {
         /// The fingerprint schema.rs expects.
         expected: String,
     },
+    /// The history installation differs from what schema.rs declares in another way than
+    /// the errors above: [`check_table`](crate::check::check_table)'s first finding.
+    #[error("{0}")]
+    Drift(Box<crate::check::Finding>),
     /// A history query names no table.
     #[error("the history query names no table; add one with `across::<T>()` or `tracks::<T>(id)`")]
     NoTables,

@@ -76,6 +76,9 @@ pub struct TableInfo {
     /// The statement [`create_event`](crate::create_event) runs: `$1` is the label (text),
     /// `$2` the primary key; it returns the new event's `pgh_id`.
     pub create_event_sql: &'static str,
+    /// Builds the description of everything installed for the table that
+    /// [`check`](crate::check) compares with the catalog.
+    pub expected: fn() -> crate::check::ExpectedTable,
 }
 
 /// Implemented by `tracked_table!` for every tracked table's `table` type.

@@ -143,3 +143,46 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// The `pghistory-diesel` binary: `PGHISTORY_DIESEL_BIN` if set, else the one
+/// `cargo build -p pghistory-diesel-cli` builds (once per test process; a no-op when it is
+/// up to date). Asking cargo for the path, rather than guessing `target/debug`, follows
+/// `CARGO_TARGET_DIR`, `--target` and build-directory settings, and never runs a stale copy.
+pub fn cli_binary() -> &'static std::path::Path {
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("PGHISTORY_DIESEL_BIN") {
+            return std::path::PathBuf::from(bin);
+        }
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("tests/ is inside the workspace");
+        let out = std::process::Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "pghistory-diesel-cli",
+                "--bin",
+                "pghistory-diesel",
+                "--message-format=json",
+            ])
+            .current_dir(workspace)
+            .output()
+            .expect("run cargo build");
+        assert!(
+            out.status.success(),
+            "cargo build -p pghistory-diesel-cli failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|msg| {
+                msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "pghistory-diesel"
+            })
+            .find_map(|msg| msg["executable"].as_str().map(std::path::PathBuf::from))
+            .expect("cargo build reports the pghistory-diesel executable")
+    })
+}

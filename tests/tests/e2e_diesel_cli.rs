@@ -16,9 +16,8 @@
 //! (or `PGHISTORY_DIESEL_BIN`, when set, to test a binary built elsewhere).
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -88,48 +87,7 @@ struct CountRow {
 /// `TestDb`, created empty; the real diesel CLI migrates it.
 use pghistory_diesel_tests::TestDb as Database;
 
-/// The `pghistory-diesel` binary: `PGHISTORY_DIESEL_BIN` if set, else the one
-/// `cargo build -p pghistory-diesel-cli` builds (once per test process; a no-op when it is
-/// up to date). Asking cargo for the path, rather than guessing `target/debug`, follows
-/// `CARGO_TARGET_DIR`, `--target` and build-directory settings, and never runs a stale copy.
-fn pghistory_diesel_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("PGHISTORY_DIESEL_BIN") {
-            return PathBuf::from(bin);
-        }
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("tests/ is inside the workspace");
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "pghistory-diesel-cli",
-                "--bin",
-                "pghistory-diesel",
-                "--message-format=json",
-            ])
-            .current_dir(workspace)
-            .output()
-            .expect("run cargo build");
-        assert!(
-            out.status.success(),
-            "cargo build -p pghistory-diesel-cli failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|msg| {
-                msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "pghistory-diesel"
-            })
-            .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
-            .expect("cargo build reports the pghistory-diesel executable")
-    })
-}
+use pghistory_diesel_tests::cli_binary as pghistory_diesel_bin;
 
 /// The real diesel CLI: on PATH, else where `cargo install` puts it.
 fn diesel_cli() -> PathBuf {

@@ -248,6 +248,10 @@ fn settings(op: Operation) -> &'static [&'static str] {
     }
 }
 
+/// The `search_path` every pghistory function runs with: the catalog first, temporary
+/// objects last, so that nothing a caller creates can stand in for a catalog object.
+pub const SEARCH_PATH: &str = "pg_catalog, pg_temp";
+
 /// The head of every pghistory function, up to and including the opening dollar quote:
 /// `CREATE FUNCTION <signature> RETURNS <returns>`, PL/pgSQL, `SECURITY DEFINER` and a
 /// pinned `search_path`, then one `SET name = value` line per entry of `settings`.
@@ -260,7 +264,7 @@ fn settings(op: Operation) -> &'static [&'static str] {
 /// are schema-qualified as well.
 pub fn header(signature: &str, returns: &str, settings: &[&str]) -> String {
     let mut head = format!(
-        "CREATE FUNCTION {signature} RETURNS {returns}\nLANGUAGE plpgsql SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\n"
+        "CREATE FUNCTION {signature} RETURNS {returns}\nLANGUAGE plpgsql SECURITY DEFINER\nSET search_path = {SEARCH_PATH}\n"
     );
     for setting in settings {
         head.push_str(&format!("SET {setting}\n"));
@@ -348,6 +352,44 @@ $pghistory$;
     )
 }
 
+/// The `pg_proc.proconfig` a function made by [`header`] with `settings` has: the pinned
+/// `search_path`, then each setting, as `name=value` (what `pghistory_diesel::check`
+/// expects to find).
+pub fn proconfig(settings: &[&str]) -> Vec<String> {
+    std::iter::once(format!("search_path={SEARCH_PATH}"))
+        .chain(settings.iter().map(|s| s.replacen(" = ", "=", 1)))
+        .collect()
+}
+
+/// The settings of the trigger function of `op` (see [`settings`]), for [`proconfig`].
+pub fn function_settings(op: Operation) -> &'static [&'static str] {
+    settings(op)
+}
+
+/// `pg_trigger.tgtype` of the trigger of `op`: `AFTER`, `FOR EACH STATEMENT`, the
+/// operation's bit (Postgres' `TRIGGER_TYPE_INSERT` 4, `_DELETE` 8, `_UPDATE` 16).
+pub fn trigger_type(op: Operation) -> i16 {
+    match op {
+        Operation::Insert => 4,
+        Operation::Delete => 8,
+        _ => 16,
+    }
+}
+
+/// `pg_trigger.tgtype` of the append-only guard on UPDATE and DELETE (`BEFORE` 2, for each
+/// statement) and of the guard on TRUNCATE (`BEFORE`, `TRIGGER_TYPE_TRUNCATE` 32).
+pub const PROTECT_TRIGGER_TYPES: [i16; 2] = [2 | 8 | 16, 2 | 32];
+
+/// `"schema"."pghistory_<events>_protect"`, the append-only guard function.
+pub fn protect_function_name(table: &TrackedTable) -> String {
+    quote::qualified(&table.events_schema, &names::protect_function(table))
+}
+
+/// The body of the append-only guard function as Postgres stores it (`pg_proc.prosrc`).
+pub fn protect_body(table: &TrackedTable) -> String {
+    dollar_quoted(&protect(table))
+}
+
 /// `"schema"."pghistory_<table>_<op>"`.
 pub fn function_name(table: &TrackedTable, op: Operation) -> String {
     quote::qualified(&table.schema, &names::function(table, op))
@@ -379,7 +421,7 @@ pub fn trigger(table: &TrackedTable, op: Operation) -> String {
 /// deleting (the setting names the table, and the capability table holds the grant for
 /// this transaction: a hand-set `pghistory.prune` opens nothing).
 pub fn protect(table: &TrackedTable) -> String {
-    let func = quote::qualified(&table.events_schema, &names::protect_function(table));
+    let func = protect_function_name(table);
     format!(
         r#"{head}BEGIN
     IF TG_OP OPERATOR(pg_catalog.=) 'DELETE'
@@ -628,11 +670,15 @@ pub fn fingerprint(table: &TrackedTable) -> String {
 /// The body of the trigger function of `op` exactly as Postgres stores it (`pg_proc.prosrc`,
 /// the text between the dollar quotes), so a function replaced by hand can be detected.
 pub fn function_body(table: &TrackedTable, op: Operation) -> String {
-    let full = function(table, op);
+    dollar_quoted(&function(table, op))
+}
+
+/// The text between the first `$pghistory$` and the last: a function's `prosrc`.
+fn dollar_quoted(full: &str) -> String {
     let start = full.find("$pghistory$").map(|i| i + "$pghistory$".len());
     let end = full.rfind("$pghistory$");
     match (start, end) {
         (Some(start), Some(end)) if start <= end => full[start..end].to_owned(),
-        _ => full,
+        _ => full.to_owned(),
     }
 }
