@@ -13,7 +13,8 @@
 //! - each trigger: present, calling that function, with its timing, events and transition
 //!   tables, and enabled in the mode we install (`ENABLE TRIGGER`: fires in ordinary
 //!   sessions, not under `session_replication_role = replica`);
-//! - the append-only guard of an `append_only` events table: function and both triggers;
+//! - the events table's guard (the append-only guard of an `append_only` table, the shared
+//!   owner-only guard of any other): function and both triggers;
 //! - the tracked table's columns and types against schema.rs, the events table's columns
 //!   against the tracked table's catalog types (our migrations copy them), the `pgh_*`
 //!   columns, and the events table's owner;
@@ -171,11 +172,11 @@ pub enum FindingKind {
     /// `session_replication_role = replica`, which then record (or, for a guard, refuse)
     /// changes the origin already recorded. It is not what we install, so it is reported.
     TriggerAlways,
-    /// The append-only guard (its function or one of its triggers) is missing.
+    /// The events table's guard (its function or one of its triggers) is missing.
     GuardMissing,
-    /// The append-only guard function's body differs from the generated one.
+    /// The events table's guard function's body differs from the generated one.
     GuardReplaced,
-    /// An append-only guard trigger is disabled or fires only in replica mode: the events
+    /// A guard trigger of the events table is disabled or fires only in replica mode: the events
     /// table can be updated, deleted or truncated.
     GuardDisabled,
     /// A column schema.rs declares is not in the tracked table (dropped or renamed).
@@ -217,9 +218,9 @@ impl FindingKind {
             FindingKind::TriggerAlways => {
                 "trigger set to fire also in replica mode (ENABLE ALWAYS):"
             }
-            FindingKind::GuardMissing => "append-only guard missing:",
-            FindingKind::GuardReplaced => "append-only guard function body replaced:",
-            FindingKind::GuardDisabled => "append-only guard disabled, history can be rewritten:",
+            FindingKind::GuardMissing => "events table guard missing:",
+            FindingKind::GuardReplaced => "events table guard function body replaced:",
+            FindingKind::GuardDisabled => "events table guard disabled, history can be rewritten:",
             FindingKind::ColumnMissing => {
                 "column declared in schema.rs missing (dropped or renamed):"
             }

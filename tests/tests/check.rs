@@ -176,8 +176,10 @@ fn a_dropped_trigger_function_is_found() {
 #[test]
 fn a_replaced_trigger_function_is_found() {
     let findings = drifted(
+        // Security as generated, so that only the body differs.
         "CREATE OR REPLACE FUNCTION public.pghistory_posts_insert() RETURNS trigger
-             LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;",
+             LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off
+             AS $$ BEGIN RETURN NULL; END $$;",
     );
     assert_one(
         &findings,
@@ -290,7 +292,7 @@ fn a_function_or_events_table_of_another_owner_is_found() {
     assert_eq!(finding.found, Some(format!("owner {}", role.name)));
 
     conn.batch_execute(&format!(
-        "ALTER FUNCTION public.pghistory_posts_insert() OWNER TO CURRENT_USER;
+        "ALTER FUNCTION public.pghistory_posts_insert() OWNER TO pghistory_owner;
          ALTER TABLE public.notes_events OWNER TO {}",
         role.name
     ))
@@ -350,7 +352,8 @@ fn a_dropped_append_only_guard_is_found() {
 fn a_replaced_append_only_guard_is_found() {
     let findings = drifted_trackers(
         "CREATE OR REPLACE FUNCTION public.pghistory_ledger_events_protect() RETURNS trigger
-             LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;",
+             LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+             AS $$ BEGIN RETURN NULL; END $$;",
     );
     assert_one(
         &findings,

@@ -25,7 +25,8 @@ pub struct ExpectedTable {
     pub events_columns: Vec<ExpectedColumn>,
     /// The trigger functions, with their triggers on the tracked table.
     pub functions: Vec<ExpectedFunction>,
-    /// The append-only guard, when the table is `append_only`.
+    /// The events table's guard: its own append-only guard when the table is
+    /// `append_only`, else the setup migration's shared owner-only guard.
     pub guard: Option<ExpectedGuard>,
     /// The fingerprint our migrations record in each trigger function's comment.
     pub fingerprint: String,
@@ -158,24 +159,51 @@ pub fn expected(table: &TrackedTable) -> ExpectedTable {
             }
         })
         .collect();
-    let guard = table.append_only.then(|| ExpectedGuard {
-        signature: format!("{}()", trigger::protect_function_name(table)),
-        body: trigger::protect_body(table),
-        triggers: vec![
-            (
-                names::PROTECT_TRIGGER.to_owned(),
-                trigger::PROTECT_TRIGGER_TYPES[0],
+    // Every events table has a guard: an append-only one its own (refusing everyone but a
+    // granted prune), any other the shared owner-only guard of the setup migration.
+    let guard = if table.append_only {
+        ExpectedGuard {
+            signature: format!("{}()", trigger::protect_function_name(table)),
+            body: trigger::protect_body(table),
+            triggers: vec![
+                (
+                    names::PROTECT_TRIGGER.to_owned(),
+                    trigger::PROTECT_TRIGGER_TYPES[0],
+                ),
+                (
+                    names::PROTECT_TRUNCATE_TRIGGER.to_owned(),
+                    trigger::PROTECT_TRIGGER_TYPES[1],
+                ),
+            ],
+            security: ExpectedSecurity {
+                definer: true,
+                config: trigger::proconfig(&[]),
+            },
+        }
+    } else {
+        ExpectedGuard {
+            signature: format!(
+                "{}()",
+                super::quote::qualified("public", setup::OWNER_ONLY_FUNCTION)
             ),
-            (
-                names::PROTECT_TRUNCATE_TRIGGER.to_owned(),
-                trigger::PROTECT_TRIGGER_TYPES[1],
-            ),
-        ],
-        security: ExpectedSecurity {
-            definer: true,
-            config: trigger::proconfig(&[]),
-        },
-    });
+            body: setup::OWNER_ONLY_BODY.to_owned(),
+            triggers: vec![
+                (
+                    names::OWNER_ONLY_TRIGGER.to_owned(),
+                    trigger::PROTECT_TRIGGER_TYPES[0],
+                ),
+                (
+                    names::OWNER_ONLY_TRUNCATE_TRIGGER.to_owned(),
+                    trigger::PROTECT_TRIGGER_TYPES[1],
+                ),
+            ],
+            // Invoker on purpose: it asks who the caller is.
+            security: ExpectedSecurity {
+                definer: false,
+                config: trigger::proconfig(&[]),
+            },
+        }
+    };
     ExpectedTable {
         table: format!("{}.{}", table.schema, table.sql_name),
         relation: event_table::tracked_name(table),
@@ -183,7 +211,7 @@ pub fn expected(table: &TrackedTable) -> ExpectedTable {
         columns,
         events_columns,
         functions,
-        guard,
+        guard: Some(guard),
         fingerprint: trigger::fingerprint(table),
         orphans_sql: table
             .context

@@ -39,6 +39,19 @@ pub const GUARD_FUNCTION: &str = "pghistory_immutable";
 /// (and superusers) may update, delete or truncate them.
 pub const OWNER_ONLY_FUNCTION: &str = "pghistory_owner_only";
 
+/// The body of [`OWNER_ONLY_FUNCTION`] as Postgres stores it (`prosrc`), which `check`
+/// compares: only members of the table's owner role pass.
+pub const OWNER_ONLY_BODY: &str = r#"
+BEGIN
+    IF pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID), 'MEMBER') THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'pghistory-diesel: % is written only by its triggers; % is refused', TG_RELID::pg_catalog.regclass, TG_OP
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'old history is deleted by the maintainer role with SELECT pghistory_prune(...)';
+END
+"#;
+
 /// The roles the setup migration names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Roles {
@@ -98,6 +111,7 @@ pub fn up_with(roles: &Roles) -> String {
     }
     let guard = quote::qualified("public", GUARD_FUNCTION);
     let owner_only = quote::qualified("public", OWNER_ONLY_FUNCTION);
+    let owner_only_body = OWNER_ONLY_BODY;
     let attach = trigger::header(
         "\"public\".\"pghistory_attach_context\"(p_scope_id uuid, p_metadata jsonb, p_local boolean)",
         "uuid",
@@ -241,16 +255,7 @@ CREATE TRIGGER {guard_trunc} BEFORE TRUNCATE ON {cap} FOR EACH STATEMENT EXECUTE
 CREATE FUNCTION {owner_only}() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-AS $pghistory$
-BEGIN
-    IF pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID), 'MEMBER') THEN
-        RETURN NULL;
-    END IF;
-    RAISE EXCEPTION 'pghistory-diesel: % is written only by its triggers; % is refused', TG_RELID::pg_catalog.regclass, TG_OP
-        USING ERRCODE = 'insufficient_privilege',
-              HINT = 'old history is deleted by the maintainer role with SELECT pghistory_prune(...)';
-END
-$pghistory$;
+AS $pghistory${owner_only_body}$pghistory$;
 
 ALTER TABLE {ctx} OWNER TO {owner};
 ALTER TABLE {cap} OWNER TO {owner};
