@@ -52,7 +52,7 @@ pub fn check_table<T: Tracked>(conn: &mut PgConnection) -> Result<()> {
     let table = format!("{}.{}", info.schema, info.table);
     for trigger in info.triggers {
         let state: Option<TriggerState> =
-            diesel::sql_query(pghistory_diesel_codegen::sql::check::TRIGGER_STATE)
+            diesel::sql_query(pghistory_diesel_core::catalog::TRIGGER_STATE)
                 .bind::<Text, _>(trigger.function)
                 .bind::<Text, _>(trigger.table)
                 .bind::<Text, _>(trigger.trigger)
@@ -96,8 +96,8 @@ pub fn check_table<T: Tracked>(conn: &mut PgConnection) -> Result<()> {
             return Err(Error::OutdatedTrigger {
                 table,
                 function: trigger.function.to_owned(),
-                installed: pghistory_diesel_codegen::sql::fingerprint(&state.body),
-                expected: pghistory_diesel_codegen::sql::fingerprint(trigger.body),
+                installed: pghistory_diesel_core::fingerprint(&state.body),
+                expected: pghistory_diesel_core::fingerprint(trigger.body),
             });
         }
     }
