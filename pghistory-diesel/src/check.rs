@@ -26,10 +26,10 @@ use std::fmt;
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, SmallInt, Text};
-use pghistory_diesel_codegen::sql::check as q;
-use pghistory_diesel_codegen::sql::quote;
+use pghistory_diesel_core::catalog as q;
+use pghistory_diesel_core::quote;
 
-pub use pghistory_diesel_codegen::sql::check::{
+pub use pghistory_diesel_core::catalog::{
     ExpectedColumn, ExpectedFunction, ExpectedGuard, ExpectedSecurity, ExpectedTable, ExpectedType,
 };
 
@@ -614,8 +614,8 @@ pub fn table_findings(
                 FindingKind::FunctionReplaced,
                 table,
                 function.signature.clone(),
-                Some(pghistory_diesel_codegen::sql::fingerprint(&state.body)),
-                Some(pghistory_diesel_codegen::sql::fingerprint(&function.body)),
+                Some(pghistory_diesel_core::fingerprint(&state.body)),
+                Some(pghistory_diesel_core::fingerprint(&function.body)),
                 REINSTALL.to_owned(),
             ));
         }
@@ -795,8 +795,8 @@ fn guard_findings(
             FindingKind::GuardReplaced,
             table,
             guard.signature.clone(),
-            Some(pghistory_diesel_codegen::sql::fingerprint(&state.body)),
-            Some(pghistory_diesel_codegen::sql::fingerprint(&guard.body)),
+            Some(pghistory_diesel_core::fingerprint(&state.body)),
+            Some(pghistory_diesel_core::fingerprint(&guard.body)),
             REINSTALL.to_owned(),
         ));
     }

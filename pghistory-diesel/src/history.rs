@@ -32,7 +32,7 @@ use std::fmt::Display;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz, Uuid};
-use pghistory_diesel_codegen::sql::history::{self as sql, TableNames};
+use pghistory_diesel_core::history::{self as sql, TableNames};
 
 use crate::{ContextMode, Error, Result, TableInfo, Tracked};
 

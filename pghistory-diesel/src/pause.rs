@@ -39,7 +39,7 @@ use diesel::sql_types::{Bool, Text};
 use crate::{Error, TableInfo, Tracked};
 
 /// The setting the triggers read.
-const PAUSE_SETTING: &str = pghistory_diesel_codegen::sql::names::PAUSE_SETTING;
+const PAUSE_SETTING: &str = pghistory_diesel_core::vocab::PAUSE_SETTING;
 /// The setting's value that pauses every tracked table.
 const ALL: &str = "*";
 

@@ -158,10 +158,10 @@ fn reverting_only_the_tracking_migration_stops_history_and_keeps_the_app_tables(
         .unwrap();
     let found = leftovers(&mut conn);
     assert!(
-        found
-            .iter()
-            .all(|l| (!l.starts_with("trigger ") || l.contains(" on pghistory_"))
-                && !l.contains("_events")),
+        found.iter().all(
+            |l| (!l.starts_with("trigger ") || l.contains(" on pghistory_"))
+                && !l.contains("_events")
+        ),
         "no trigger (but the setup tables' own guards) or events table left: {found:?}"
     );
     assert!(

@@ -1,105 +1,11 @@
-//! What `check` expects to find in the database, and the catalog queries that read what is
-//! there.
-//!
-//! [`expected`] describes one tracked table's installation as plain data (names, function
-//! bodies, trigger types, columns and their types). The macro embeds it in the table's
-//! `TableInfo`, the CLI builds it from schema.rs; `pghistory_diesel::check` compares it with
-//! the catalog, so both report the same findings. Every query here takes its names as bound
-//! values.
+//! What `check` expects of one tracked table, built from the checked model. The plain
+//! types and the catalog queries live in `pghistory_diesel_core::catalog`, which the
+//! runtime reads without depending on this crate.
+
+pub use pghistory_diesel_core::catalog::*;
 
 use super::{event_table, names, setup, trigger};
 use crate::model::TrackedTable;
-
-/// What one tracked table's history installation should look like.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExpectedTable {
-    /// The tracked table for messages, like `public.posts`.
-    pub table: String,
-    /// The tracked table, quoted and schema-qualified.
-    pub relation: String,
-    /// The events table, quoted and schema-qualified.
-    pub events_relation: String,
-    /// The tracked table's columns declared in schema.rs, with their declared types.
-    pub columns: Vec<ExpectedColumn>,
-    /// The events table's columns: `pgh_*` and the snapshots.
-    pub events_columns: Vec<ExpectedColumn>,
-    /// The trigger functions, with their triggers on the tracked table.
-    pub functions: Vec<ExpectedFunction>,
-    /// The events table's guard: its own append-only guard when the table is
-    /// `append_only`, else the setup migration's shared owner-only guard.
-    pub guard: Option<ExpectedGuard>,
-    /// The fingerprint our migrations record in each trigger function's comment.
-    pub fingerprint: String,
-    /// The statement counting events whose `pgh_context_id` names no context row; `None`
-    /// when the events carry no context id. Returns one `bigint` column, `count`.
-    pub orphans_sql: Option<String>,
-}
-
-/// One column and the type it should have.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExpectedColumn {
-    /// The column's SQL name.
-    pub name: String,
-    /// The type it should have.
-    pub ty: ExpectedType,
-}
-
-/// How a column's type is judged.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ExpectedType {
-    /// A type name the server resolves (`integer`, `varchar`, `text[]`). A tracked table's
-    /// column matches when it is that type, a domain over it, or binary-coercible to it
-    /// (Diesel reads the value the same way); an events table's `pgh_*` column must be
-    /// exactly that type, as our migration created it.
-    Named(String),
-    /// A type we cannot name (a custom SQL type without `pg_type`): not judged.
-    Unknown,
-    /// Exactly the type (with modifiers) of this column of the tracked table: our
-    /// migrations copy it from the catalog.
-    SameAs(String),
-    /// The base type of this column of the tracked table, modifiers aside (`pgh_obj_id` is
-    /// created from the declared key type, then follows the key's catalog type).
-    SameBaseAs(String),
-}
-
-/// One trigger function and the trigger that calls it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExpectedFunction {
-    /// Its signature, like `"public"."pghistory_posts_insert"()`.
-    pub signature: String,
-    /// Its source as Postgres stores it (`pg_proc.prosrc`).
-    pub body: String,
-    /// The trigger's name on the tracked table.
-    pub trigger: String,
-    /// The trigger's `pg_trigger.tgtype`.
-    pub trigger_type: i16,
-    /// The transition tables it declares, `(old, new)` (`tgoldtable`, `tgnewtable`).
-    pub transition: (Option<String>, Option<String>),
-    /// Its security attributes.
-    pub security: ExpectedSecurity,
-}
-
-/// A function's security attributes as `pg_proc` holds them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExpectedSecurity {
-    /// `SECURITY DEFINER` (`prosecdef`): it runs as its owner, the history owner.
-    pub definer: bool,
-    /// Its `SET` clauses as `proconfig` lists them (`name=value`, in order).
-    pub config: Vec<String>,
-}
-
-/// The append-only guard of an events table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExpectedGuard {
-    /// The guard function's signature.
-    pub signature: String,
-    /// Its source as Postgres stores it.
-    pub body: String,
-    /// Its triggers on the events table, with their `tgtype`.
-    pub triggers: Vec<(String, i16)>,
-    /// Its security attributes.
-    pub security: ExpectedSecurity,
-}
 
 /// The expected installation of `table`.
 pub fn expected(table: &TrackedTable) -> ExpectedTable {
@@ -220,112 +126,6 @@ pub fn expected(table: &TrackedTable) -> ExpectedTable {
     }
 }
 
-/// Counts the events of `events` (a quoted relation) whose context id names no row of the
-/// context table. A sequential scan of the events table: opt-in.
-fn orphan_events(events: &str) -> String {
-    format!(
-        r#"SELECT pg_catalog.count(*) AS "count" FROM {events} e
- WHERE e."pgh_context_id" IS NOT NULL
-   AND NOT EXISTS (SELECT 1 FROM {context} c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id")"#,
-        context = super::quote::qualified("public", setup::CONTEXT_TABLE),
-    )
-}
-
-/// One function's catalog state. Binds: `$1` its signature. No row: it does not exist.
-/// Columns: `oid` (bigint), `body`, `comment`, `security_definer`, `config` (`proconfig`,
-/// NULL when it sets nothing), `owner` (role name).
-pub const FUNCTION_STATE: &str = r#"SELECT p.oid::pg_catalog.int8 AS "oid",
-       p.prosrc AS "body",
-       pg_catalog.obj_description(p.oid, 'pg_proc') AS "comment",
-       p.prosecdef AS "security_definer",
-       p.proconfig AS "config",
-       pg_catalog.pg_get_userbyid(p.proowner)::pg_catalog.text AS "owner"
-  FROM pg_catalog.pg_proc p
- WHERE p.oid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure($1)"#;
-
-/// A relation's owner. Binds: `$1` the quoted relation. No row: no such table.
-/// Columns: `owner` (role name).
-pub const RELATION_OWNER: &str = r#"SELECT pg_catalog.pg_get_userbyid(c.relowner)::pg_catalog.text AS "owner"
-  FROM pg_catalog.pg_class c
- WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)"#;
-
-/// The owner of the context table: the history owner. Columns: `owner`; no row without
-/// the setup migration.
-pub const HISTORY_OWNER: &str = r#"SELECT pg_catalog.pg_get_userbyid(c.relowner)::pg_catalog.text AS "owner"
-  FROM pg_catalog.pg_class c
- WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('"public"."pghistory_context"')"#;
-
-/// Every user trigger (not the internal ones of foreign keys) on a relation. Binds: `$1`
-/// the quoted relation. Columns: `name`, `function_oid` (bigint), `function` (its
-/// `regprocedure` text, for messages), `enabled` (`tgenabled`), `trigger_type` (`tgtype`),
-/// `old_table`, `new_table` (transition table names), `plain` (no `WHEN`, no column list,
-/// no arguments).
-pub const TRIGGERS: &str = r#"SELECT t.tgname::pg_catalog.text AS "name",
-       t.tgfoid::pg_catalog.int8 AS "function_oid",
-       t.tgfoid::pg_catalog.regprocedure::pg_catalog.text AS "function",
-       t.tgenabled::pg_catalog.text AS "enabled",
-       t.tgtype::pg_catalog.int2 AS "trigger_type",
-       t.tgoldtable::pg_catalog.text AS "old_table",
-       t.tgnewtable::pg_catalog.text AS "new_table",
-       (t.tgqual IS NULL AND t.tgnargs OPERATOR(pg_catalog.=) 0
-        AND pg_catalog.cardinality(t.tgattr::pg_catalog.int2[]) OPERATOR(pg_catalog.=) 0) AS "plain"
-  FROM pg_catalog.pg_trigger t
- WHERE t.tgrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)
-   AND NOT t.tgisinternal
- ORDER BY t.tgname"#;
-
-/// Columns compared with declared type names. Binds: `$1` the quoted relation, `$2` the
-/// column names (`text[]`), `$3` their type names (`text[]`, `''` for a type not judged).
-/// `$4` (`bool`): exactly that type; else also a domain over it or a type binary-coercible
-/// to it (what Diesel reads the same way). One row per name, in order. Columns: `name`,
-/// `found` (the column's type, NULL when the column does not exist), `matches` (NULL when
-/// not judged or missing).
-///
-/// A type name the server cannot resolve (an extension type not installed) is not judged.
-pub const DECLARED_COLUMNS: &str = r#"SELECT u.name AS "name",
-       pg_catalog.format_type(a.atttypid, a.atttypmod) AS "found",
-       CASE WHEN a.attnum IS NULL OR u.ty OPERATOR(pg_catalog.=) '' OR pg_catalog.to_regtype(u.ty) IS NULL THEN NULL
-            WHEN $4::pg_catalog.bool THEN a.atttypid OPERATOR(pg_catalog.=) pg_catalog.to_regtype(u.ty)
-            ELSE a.atttypid OPERATOR(pg_catalog.=) pg_catalog.to_regtype(u.ty)
-              OR ty.typbasetype OPERATOR(pg_catalog.=) pg_catalog.to_regtype(u.ty)
-              OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast k
-                          WHERE k.castsource OPERATOR(pg_catalog.=) a.atttypid
-                            AND k.casttarget OPERATOR(pg_catalog.=) pg_catalog.to_regtype(u.ty)
-                            AND k.castmethod OPERATOR(pg_catalog.=) 'b')
-       END AS "matches"
-  FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) WITH ORDINALITY AS u(name, ty, ord)
-  LEFT JOIN pg_catalog.pg_attribute a
-         ON a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)
-        AND a.attname OPERATOR(pg_catalog.=) u.name AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-  LEFT JOIN pg_catalog.pg_type ty ON ty.oid OPERATOR(pg_catalog.=) a.atttypid
- ORDER BY u.ord"#;
-
-/// Events columns compared with the tracked table's catalog types. Binds: `$1` the events
-/// relation, `$2` the tracked relation, `$3` the events columns (`text[]`), `$4` the
-/// tracked columns they copy (`text[]`), `$5` whether the type must be exact with its
-/// modifiers (`bool[]`; else the base type is compared). One row per name, in order.
-/// Columns: `name`, `found` (the events column's type, NULL when it does not exist),
-/// `expected` (the tracked column's type, NULL when that does not exist), `matches`.
-pub const COPIED_COLUMNS: &str = r#"SELECT u.name AS "name",
-       pg_catalog.format_type(a.atttypid, a.atttypmod) AS "found",
-       pg_catalog.format_type(s.atttypid, s.atttypmod) AS "expected",
-       CASE WHEN a.attnum IS NULL OR s.attnum IS NULL THEN NULL
-            WHEN u.exact THEN a.atttypid OPERATOR(pg_catalog.=) s.atttypid AND a.atttypmod OPERATOR(pg_catalog.=) s.atttypmod
-            ELSE a.atttypid OPERATOR(pg_catalog.=) s.atttypid
-       END AS "matches"
-  FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.bool[])) WITH ORDINALITY AS u(name, source, exact, ord)
-  LEFT JOIN pg_catalog.pg_attribute a
-         ON a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)
-        AND a.attname OPERATOR(pg_catalog.=) u.name AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-  LEFT JOIN pg_catalog.pg_attribute s
-         ON s.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($2)
-        AND s.attname OPERATOR(pg_catalog.=) u.source AND s.attnum OPERATOR(pg_catalog.>) 0 AND NOT s.attisdropped
- ORDER BY u.ord"#;
-
-/// Whether the setup migration's table and functions exist. Columns: `present` (bool).
-pub const SETUP_PRESENT: &str = r#"SELECT pg_catalog.to_regclass('"public"."pghistory_context"') IS NOT NULL
-   AND pg_catalog.to_regprocedure('"public"."pghistory_attach_context"(uuid, jsonb, boolean)') IS NOT NULL AS "present""#;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,7 +140,12 @@ mod tests {
             #[pghistory(events(insert), context = none)]
             labels (id) { id -> Int4, name -> Varchar, }
         }));
-        assert!(plain.guard.is_none());
+        let guard = plain.guard.expect("every events table has a guard");
+        assert_eq!(guard.signature, "\"public\".\"pghistory_owner_only\"()");
+        assert!(
+            !guard.security.definer,
+            "the owner-only guard asks who the caller is"
+        );
         assert!(plain.orphans_sql.is_none());
         let names: Vec<&str> = plain
             .events_columns

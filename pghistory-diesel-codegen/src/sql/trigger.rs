@@ -243,7 +243,11 @@ pub fn insert_columns(table: &TrackedTable) -> Vec<String> {
 ///   in row-number order.
 fn settings(op: Operation) -> &'static [&'static str] {
     match op {
-        Operation::Update => &["jit = off", "enable_nestloop = off", "enable_mergejoin = off"],
+        Operation::Update => &[
+            "jit = off",
+            "enable_nestloop = off",
+            "enable_mergejoin = off",
+        ],
         _ => &["jit = off"],
     }
 }
@@ -343,7 +347,11 @@ BEGIN
 END
 $pghistory$;
 "#,
-        head = header(&format!("{}()", function_name(table, op)), "trigger", settings(op)),
+        head = header(
+            &format!("{}()", function_name(table, op)),
+            "trigger",
+            settings(op)
+        ),
         pause = quote::literal(names::PAUSE_SETTING),
         key = quote::literal(&names::pause_key(table)),
         granted = setup::granted("pause", "pgh_pause"),

@@ -1,7 +1,8 @@
 //! Reading history across tables: the unified event query (with per-event data and diffs)
 //! and the revert statement. The runtime binds the values; only names are written here.
 
-use super::quote;
+use crate::quote;
+use crate::vocab;
 
 /// What the history queries need to know of one tracked table.
 #[derive(Clone, Copy, Debug)]
@@ -24,8 +25,11 @@ pub struct TableNames<'a> {
     pub has_context_json: bool,
 }
 
-const PGH_COLUMNS: &str =
-    "ARRAY['pgh_id', 'pgh_created_at', 'pgh_obj_id', 'pgh_context_id', 'pgh_label', 'pgh_context']::text[]";
+/// `ARRAY['pgh_id', ...]::text[]`: our columns, removed from a row's JSON to leave its data.
+fn pgh_columns_array() -> String {
+    let names: Vec<String> = vocab::pgh_column_names().map(quote::literal).collect();
+    format!("ARRAY[{}]::text[]", names.join(", "))
+}
 
 /// The key a table is reported under in `pgh_table`: `schema.table`.
 pub fn table_key(t: &TableNames<'_>) -> String {
@@ -35,9 +39,12 @@ pub fn table_key(t: &TableNames<'_>) -> String {
 fn branch(t: &TableNames<'_>) -> String {
     let events = quote::qualified(t.events_schema, t.events_table);
     let context_join = if t.has_context_id {
-        "\n    LEFT JOIN \"public\".\"pghistory_context\" c ON c.\"id\" OPERATOR(pg_catalog.=) e.\"pgh_context_id\""
+        format!(
+            "\n    LEFT JOIN {} c ON c.\"id\" OPERATOR(pg_catalog.=) e.\"pgh_context_id\"",
+            quote::qualified(vocab::SETUP_SCHEMA, vocab::CONTEXT_TABLE)
+        )
     } else {
-        ""
+        String::new()
     };
     let (context_id, context, scope_filter) = match (t.has_context_id, t.has_context_json) {
         (true, true) => (
@@ -69,7 +76,7 @@ fn branch(t: &TableNames<'_>) -> String {
       AND ($2::uuid IS NULL OR {scope_filter})
       AND ($3::text IS NULL OR e."pgh_label" OPERATOR(pg_catalog.=) $3::text)"#,
         key = quote::literal(&table_key(t)),
-        pgh = PGH_COLUMNS,
+        pgh = pgh_columns_array(),
     )
 }
 
