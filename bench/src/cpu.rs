@@ -97,7 +97,7 @@ fn script(job: Job, n: i64, populate: i64) -> String {
         CpuOp::LoopUpdate | CpuOp::BulkUpdate | CpuOp::BulkDelete
     ) {
         lines.push(format!(
-            "BEGIN; SET LOCAL pghistory.pause = '*'; {}; COMMIT",
+            "BEGIN; SELECT public.pghistory_pause('*'); {}; COMMIT",
             generated(t, populate)
         ));
         lines.push(format!("VACUUM (ANALYZE) {t}"));

@@ -85,7 +85,7 @@ fn reset(conn: &mut PgConnection, v: Variant) -> QueryResult<()> {
 fn populate(conn: &mut PgConnection, v: Variant, n: i64) -> QueryResult<()> {
     reset(conn, v)?;
     conn.transaction(|c| {
-        c.batch_execute("SET LOCAL pghistory.pause = '*'")?;
+        c.batch_execute("SELECT public.pghistory_pause('*')")?;
         c.batch_execute(&generated(v.table(), n))
     })?;
     conn.batch_execute(&format!("VACUUM (ANALYZE) {}", v.table()))

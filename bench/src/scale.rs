@@ -182,7 +182,7 @@ pub fn measure(
     reset(conn, v)?;
     if case.op != Op::Insert {
         conn.transaction(|c| {
-            c.batch_execute("SET LOCAL pghistory.pause = '*'")?;
+            c.batch_execute("SELECT public.pghistory_pause('*')")?;
             c.batch_execute(&rows_sql(t, case.rows, case.width))
         })?;
         conn.batch_execute(&format!("VACUUM (ANALYZE) {t}"))?;

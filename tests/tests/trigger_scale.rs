@@ -30,7 +30,7 @@ fn posts_with_rows(n: i64) -> (TestDb, PgConnection) {
          ALTER TABLE posts DROP CONSTRAINT posts_pkey;
          ALTER TABLE posts ADD CONSTRAINT posts_pkey PRIMARY KEY (id) DEFERRABLE INITIALLY IMMEDIATE;
          BEGIN;
-         SET LOCAL pghistory.pause = '*';
+         SELECT public.pghistory_pause('*');
          INSERT INTO posts (id, title, score) SELECT i, 't' || i, i FROM generate_series(1, {n}) AS i;
          COMMIT;"
     ))
@@ -200,7 +200,7 @@ fn an_update_of_more_than_1_gb_of_rows_writes_every_event() {
     let mut conn = db.conn();
     conn.batch_execute(&format!(
         "BEGIN;
-         SET LOCAL pghistory.pause = '*';
+         SELECT public.pghistory_pause('*');
          INSERT INTO posts (id, title, body, score)
            SELECT i, 't' || i, repeat('b', 1000) || i, i FROM generate_series(1, {n}) AS i;
          COMMIT;"
