@@ -300,7 +300,7 @@ fn insert(table: &TrackedTable, op: Operation, pairing: Pairing) -> String {
 /// parameters, so PL/pgSQL keeps one generic plan for it (see [`context_id_expr`]).
 /// An UPDATE's function first asks whether the statement changed more than one row, by
 /// reading at most two old rows (`PERFORM ... OFFSET 1 LIMIT 1` sets `FOUND`; the
-/// cheapest form measured: about 9k instructions a call, against 15k for `IF NOT EXISTS`
+/// cheapest form measured: about 11k instructions a call, against 15k for `IF NOT EXISTS`
 /// and 28k for comparing a `count(*)` with 1):
 /// if not, it writes the event from the 1 × 1 cross join (for no row, 0 × 0), otherwise
 /// from the join on row numbers; each `INSERT` keeps a cached plan of its own.
