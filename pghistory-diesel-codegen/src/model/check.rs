@@ -6,7 +6,7 @@ use crate::ctxt::Ctxt;
 
 /// The dollar-quote tag around every function body and `DO` block we generate; a name
 /// containing it would end the quoted body early.
-const DOLLAR_TAG: &str = "$pghistory$";
+use pghistory_diesel_core::vocab::DOLLAR_TAG;
 
 fn dollar_tag_error(name: &str) -> String {
     format!(

@@ -1,5 +1,6 @@
 //! DDL of an events table.
 
+use pghistory_diesel_core::vocab::DOLLAR_TAG;
 use super::{names, quote};
 use crate::model::TrackedTable;
 
@@ -53,7 +54,7 @@ pub fn create(table: &TrackedTable) -> String {
         .map(|c| quote::literal(&c.sql_name))
         .collect();
     sql.push_str(&format!(
-        r#"DO $pghistory$
+        r#"DO {DOLLAR_TAG}
 DECLARE
     pgh_missing text;
     pgh_columns text;
@@ -75,7 +76,7 @@ BEGIN
       ON a.attrelid = {tracked}::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped;
     EXECUTE pg_catalog.format('CREATE TABLE %s (%s%s, %s)', {events}, {pgh}, COALESCE(', ' || pgh_columns, ''), {pkey});
 END
-$pghistory$;
+{DOLLAR_TAG};
 "#,
         wanted = wanted.join(", "),
         tracked = quote::literal(&tracked_name(table)),
@@ -100,7 +101,7 @@ pub fn drop(table: &TrackedTable) -> String {
     if table.events_schema_explicit {
         // RESTRICT: another table in the schema keeps it alive; that is an error we want.
         sql.push_str(&format!(
-            "DO $pghistory$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {}) THEN EXECUTE {}; END IF; END $pghistory$;\n",
+            "DO {DOLLAR_TAG} BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {}) THEN EXECUTE {}; END IF; END {DOLLAR_TAG};\n",
             quote::literal(&table.events_schema),
             quote::literal(&format!("DROP SCHEMA IF EXISTS {}", quote::ident(&table.events_schema)))
         ));
@@ -115,7 +116,7 @@ pub fn add_columns(table: &TrackedTable, columns: &[String]) -> String {
         .iter()
         .map(|col| {
             format!(
-                "DO $pghistory$ BEGIN EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN %I %s', {events}, {col}, (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a WHERE a.attrelid = {tracked}::regclass AND a.attname = {col} AND NOT a.attisdropped)); END $pghistory$;\n",
+                "DO {DOLLAR_TAG} BEGIN EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN %I %s', {events}, {col}, (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a WHERE a.attrelid = {tracked}::regclass AND a.attname = {col} AND NOT a.attisdropped)); END {DOLLAR_TAG};\n",
                 events = quote::literal(&events_name(table)),
                 tracked = quote::literal(&tracked_name(table)),
                 col = quote::literal(col),
@@ -168,7 +169,7 @@ pub fn follow_column_types(table: &TrackedTable, columns: &[String]) -> String {
         .iter()
         .map(|col| {
             format!(
-                r#"DO $pghistory$
+                r#"DO {DOLLAR_TAG}
 DECLARE
     pgh_type text;
     pgh_not_null boolean;
@@ -187,7 +188,7 @@ BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL', {events}, {col});
     END IF;
 {obj_id}END
-$pghistory$;
+{DOLLAR_TAG};
 "#,
                 events = quote::literal(&events_name(table)),
                 tracked = quote::literal(&tracked_name(table)),

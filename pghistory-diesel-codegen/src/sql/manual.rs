@@ -13,6 +13,7 @@
 //! label, text) and `$2` (the primary key, with the table's key type). It returns the new
 //! event's `pgh_id`, or NULL when no row has that key.
 
+use pghistory_diesel_core::vocab::DOLLAR_TAG;
 use super::{event_table, names, quote, trigger};
 use crate::model::TrackedTable;
 
@@ -84,7 +85,7 @@ BEGIN
     RETURNING "pgh_id" INTO pgh_result;
     RETURN pgh_result;
 END
-$pghistory$;
+{DOLLAR_TAG};
 "#,
         head = trigger::header(&signature, "bigint", &[]),
         labels = labels.join(", "),

@@ -18,6 +18,7 @@
 //! maintainer role (and the owner), and record each grant in `pghistory_capability`, which
 //! the triggers and guards consult before honouring `pghistory.pause` / `pghistory.prune`.
 
+use pghistory_diesel_core::vocab::DOLLAR_TAG;
 use super::{names, quote, trigger};
 
 /// The folder name of the setup migration (sorts before anything diesel generates).
@@ -138,7 +139,7 @@ pub fn up_with(roles: &Roles) -> String {
 -- The role running this migration must be a superuser, or a member of the owner role
 -- {owner_lit} (with CREATEROLE when the roles do not exist yet: they are created NOLOGIN and
 -- the running role is granted the owner role, which ALTER ... OWNER TO needs).
-DO $pghistory$
+DO {DOLLAR_TAG}
 DECLARE
     pgh_role text;
 BEGIN
@@ -156,7 +157,7 @@ BEGIN
         EXECUTE pg_catalog.format('GRANT %I TO %I', {owner_lit}, CURRENT_USER);
     END IF;
 END
-$pghistory$;
+{DOLLAR_TAG};
 
 CREATE TABLE {ctx} (
     "id" uuid PRIMARY KEY,
@@ -192,20 +193,20 @@ BEGIN
     PERFORM pg_catalog.set_config({meta_setting}, p_metadata::text, p_local);
     RETURN v_id;
 END
-$pghistory$;
+{DOLLAR_TAG};
 
 {detach}BEGIN
     PERFORM pg_catalog.set_config({id_setting}, '', p_local),
             pg_catalog.set_config({meta_setting}, '', p_local);
 END
-$pghistory$;
+{DOLLAR_TAG};
 
 {pause}BEGIN
     INSERT INTO {cap} ("xact_id", "kind", "value")
     VALUES (pg_catalog.pg_current_xact_id(), 'pause', COALESCE(p_tables, ''));
     RETURN pg_catalog.set_config({pause_setting}, COALESCE(p_tables, ''), true);
 END
-$pghistory$;
+{DOLLAR_TAG};
 
 {prune}DECLARE
     v_count bigint;
@@ -229,7 +230,7 @@ BEGIN
     PERFORM pg_catalog.set_config({prune_setting}, '', true);
     RETURN v_count;
 END
-$pghistory$;
+{DOLLAR_TAG};
 
 -- The guard of the context and capability tables: their rows are written only by the
 -- functions above, and never changed; deleting is for a granted prune of that table.
@@ -243,7 +244,7 @@ $pghistory$;
         USING ERRCODE = 'insufficient_privilege',
               HINT = 'old rows are deleted by the maintainer role with SELECT pghistory_prune(...)';
 END
-$pghistory$;
+{DOLLAR_TAG};
 CREATE TRIGGER {guard_trigger} BEFORE UPDATE OR DELETE ON {ctx} FOR EACH STATEMENT EXECUTE FUNCTION {guard}();
 CREATE TRIGGER {guard_trunc} BEFORE TRUNCATE ON {ctx} FOR EACH STATEMENT EXECUTE FUNCTION {guard}();
 CREATE TRIGGER {guard_trigger} BEFORE UPDATE OR DELETE ON {cap} FOR EACH STATEMENT EXECUTE FUNCTION {guard}();
@@ -255,7 +256,7 @@ CREATE TRIGGER {guard_trunc} BEFORE TRUNCATE ON {cap} FOR EACH STATEMENT EXECUTE
 CREATE FUNCTION {owner_only}() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-AS $pghistory${owner_only_body}$pghistory$;
+AS {DOLLAR_TAG}{owner_only_body}{DOLLAR_TAG};
 
 ALTER TABLE {ctx} OWNER TO {owner};
 ALTER TABLE {cap} OWNER TO {owner};
