@@ -129,12 +129,6 @@ pub const RELATION_OWNER: &str = r#"SELECT pg_catalog.pg_get_userbyid(c.relowner
   FROM pg_catalog.pg_class c
  WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)"#;
 
-/// The owner of the context table: the history owner. Columns: `owner`; no row without
-/// the setup migration.
-pub const HISTORY_OWNER: &str = r#"SELECT pg_catalog.pg_get_userbyid(c.relowner)::pg_catalog.text AS "owner"
-  FROM pg_catalog.pg_class c
- WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('"public"."pghistory_context"')"#;
-
 /// Every user trigger (not the internal ones of foreign keys) on a relation. Binds: `$1`
 /// the quoted relation. Columns: `name`, `function_oid` (bigint), `function` (its
 /// `regprocedure` text, for messages), `enabled` (`tgenabled`), `trigger_type` (`tgtype`),
@@ -202,6 +196,14 @@ pub const COPIED_COLUMNS: &str = r#"SELECT u.name AS "name",
         AND s.attname OPERATOR(pg_catalog.=) u.source AND s.attnum OPERATOR(pg_catalog.>) 0 AND NOT s.attisdropped
  ORDER BY u.ord"#;
 
-/// Whether the setup migration's table and functions exist. Columns: `present` (bool).
-pub const SETUP_PRESENT: &str = r#"SELECT pg_catalog.to_regclass('"public"."pghistory_context"') IS NOT NULL
-   AND pg_catalog.to_regprocedure('"public"."pghistory_attach_context"(uuid, jsonb, boolean)') IS NOT NULL AS "present""#;
+/// Whether the setup migration's table and functions exist. Binds: `$1` the context table
+/// ([`context_table`]), `$2` the attach function's signature
+/// ([`vocab::ATTACH_CONTEXT_SIGNATURE`]). Columns: `present` (bool).
+pub const SETUP_PRESENT: &str = r#"SELECT pg_catalog.to_regclass($1) IS NOT NULL
+   AND pg_catalog.to_regprocedure($2) IS NOT NULL AS "present""#;
+
+/// The context table, quoted and schema-qualified: what [`SETUP_PRESENT`] binds, and
+/// [`RELATION_OWNER`] to find the history owner.
+pub fn context_table() -> String {
+    quote::qualified(vocab::SETUP_SCHEMA, vocab::CONTEXT_TABLE)
+}

@@ -38,6 +38,43 @@ pub const PRUNE_FUNCTION: &str = "pghistory_prune";
 /// The argument types of [`PRUNE_FUNCTION`].
 pub const PRUNE_ARGS: &str = "regclass, timestamptz";
 
+/// `pghistory_pause(p_tables text) RETURNS text`: the maintainer's granted pause.
+pub const PAUSE_FUNCTION: &str = "pghistory_pause";
+/// The argument types of [`PAUSE_FUNCTION`].
+pub const PAUSE_ARGS: &str = "text";
+
+/// The capability table: one row per granted pause or prune, by transaction.
+pub const CAPABILITY_TABLE: &str = "pghistory_capability";
+
+/// A setup function's quoted name, like `"public"."pghistory_attach_context"`.
+///
+/// ```
+/// use pghistory_diesel_core::vocab;
+/// assert_eq!(
+///     vocab::setup_function(vocab::ATTACH_CONTEXT_FUNCTION),
+///     r#""public"."pghistory_attach_context""#
+/// );
+/// ```
+pub fn setup_function(name: &str) -> String {
+    crate::quote::qualified(SETUP_SCHEMA, name)
+}
+
+/// A setup function's signature for `to_regprocedure`, like
+/// `"public"."pghistory_attach_context"(uuid, jsonb, boolean)`.
+pub fn setup_signature(name: &str, args: &str) -> String {
+    format!("{}({args})", setup_function(name))
+}
+
+/// [`setup_signature`] of the attach function, built once.
+pub static ATTACH_CONTEXT_SIGNATURE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| setup_signature(ATTACH_CONTEXT_FUNCTION, ATTACH_CONTEXT_ARGS));
+/// [`setup_signature`] of the pause function, built once.
+pub static PAUSE_SIGNATURE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| setup_signature(PAUSE_FUNCTION, PAUSE_ARGS));
+/// [`setup_signature`] of the prune function, built once.
+pub static PRUNE_SIGNATURE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| setup_signature(PRUNE_FUNCTION, PRUNE_ARGS));
+
 /// The session setting holding the current context snapshot id.
 pub const CONTEXT_ID_SETTING: &str = "pghistory.context_id";
 /// The session setting holding the current context metadata (JSON text).

@@ -335,6 +335,8 @@ struct Present {
 
 fn setup_present(conn: &mut PgConnection) -> Result<bool> {
     Ok(diesel::sql_query(q::SETUP_PRESENT)
+        .bind::<Text, _>(q::context_table())
+        .bind::<Text, _>(pghistory_diesel_core::vocab::ATTACH_CONTEXT_SIGNATURE.as_str())
         .get_result::<Present>(conn)?
         .present)
 }
@@ -538,7 +540,8 @@ pub fn table_findings(
 ) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
     let table = expected.table.as_str();
-    let history_owner: Option<String> = diesel::sql_query(q::HISTORY_OWNER)
+    let history_owner: Option<String> = diesel::sql_query(q::RELATION_OWNER)
+        .bind::<Text, _>(q::context_table())
         .get_result::<Owner>(conn)
         .optional()?
         .map(|o| o.owner);

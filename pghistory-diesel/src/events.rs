@@ -138,6 +138,7 @@ where
 diesel::define_sql_function! {
     /// The setup migration's `pghistory_prune(events regclass, before timestamptz)`; the
     /// name is passed as text, which Postgres casts to `regclass`.
+    #[sql_name = "\"public\".\"pghistory_prune\""]
     fn pghistory_prune(events: Text, before: diesel::sql_types::Timestamptz) -> BigInt;
 }
 
@@ -148,7 +149,9 @@ diesel::define_sql_function! {
 }
 
 /// The signature of the setup migration's prune function.
-const PRUNE_FUNCTION: &str = "public.pghistory_prune(regclass, timestamptz)";
+fn prune_signature() -> &'static str {
+    pghistory_diesel_core::vocab::PRUNE_SIGNATURE.as_str()
+}
 
 /// `Ok` when the current role may execute `function` (`granted`, asked with
 /// [`has_function_privilege`] before calling it: a refused call would abort the caller's
@@ -197,8 +200,8 @@ pub fn prune<T: Tracked>(
 ) -> Result<i64> {
     use diesel::RunQueryDsl;
     let granted =
-        diesel::select(has_function_privilege(PRUNE_FUNCTION, "EXECUTE")).get_result(conn)?;
-    check_granted(granted, PRUNE_FUNCTION, "prune history")?;
+        diesel::select(has_function_privilege(prune_signature(), "EXECUTE")).get_result(conn)?;
+    check_granted(granted, prune_signature(), "prune history")?;
     Ok(diesel::select(pghistory_prune(T::INFO.events_relation, before)).get_result(conn)?)
 }
 
@@ -209,10 +212,10 @@ pub async fn prune_async<T: Tracked>(
     before: chrono::DateTime<chrono::Utc>,
 ) -> Result<i64> {
     use diesel_async::RunQueryDsl;
-    let granted = diesel::select(has_function_privilege(PRUNE_FUNCTION, "EXECUTE"))
+    let granted = diesel::select(has_function_privilege(prune_signature(), "EXECUTE"))
         .get_result(conn)
         .await?;
-    check_granted(granted, PRUNE_FUNCTION, "prune history")?;
+    check_granted(granted, prune_signature(), "prune history")?;
     Ok(
         diesel::select(pghistory_prune(T::INFO.events_relation, before))
             .get_result(conn)

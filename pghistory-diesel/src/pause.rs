@@ -36,10 +36,12 @@
 
 use diesel::sql_types::{Bool, Text};
 
+use pghistory_diesel_core::vocab;
+
 use crate::{Error, TableInfo, Tracked};
 
 /// The setting the triggers read.
-const PAUSE_SETTING: &str = pghistory_diesel_core::vocab::PAUSE_SETTING;
+const PAUSE_SETTING: &str = vocab::PAUSE_SETTING;
 /// The setting's value that pauses every tracked table.
 const ALL: &str = "*";
 
@@ -50,7 +52,7 @@ diesel::define_sql_function! {
 }
 diesel::define_sql_function! {
     /// The setup migration's `pghistory_pause(tables)`: records the grant, sets the value.
-    #[sql_name = "public.pghistory_pause"]
+    #[sql_name = "\"public\".\"pghistory_pause\""]
     fn pghistory_pause(tables: Text) -> Text;
 }
 diesel::define_sql_function! {
@@ -60,7 +62,9 @@ diesel::define_sql_function! {
 }
 
 /// The signature of the setup migration's pause function.
-const PAUSE_FUNCTION: &str = "public.pghistory_pause(text)";
+fn pause_signature() -> &'static str {
+    vocab::PAUSE_SIGNATURE.as_str()
+}
 
 diesel::define_sql_function! {
     /// Postgres' `current_setting(name, missing_ok)`.
@@ -163,10 +167,10 @@ where
     conn.transaction(|conn| {
         let (previous, granted): (Option<String>, bool) = diesel::select((
             current_setting_or_null(PAUSE_SETTING, true),
-            has_function_privilege(PAUSE_FUNCTION, "EXECUTE"),
+            has_function_privilege(pause_signature(), "EXECUTE"),
         ))
         .get_result(conn)?;
-        crate::events::check_granted(granted, PAUSE_FUNCTION, "pause tracking")?;
+        crate::events::check_granted(granted, pause_signature(), "pause tracking")?;
         let value = merged(previous.as_deref(), &added);
         diesel::select(pghistory_pause(value)).execute(conn)?;
         let out = f(conn)?;
@@ -245,11 +249,11 @@ where
     let result: Result<R, E> = async {
         let (previous, granted): (Option<String>, bool) = diesel::select((
             current_setting_or_null(PAUSE_SETTING, true),
-            has_function_privilege(PAUSE_FUNCTION, "EXECUTE"),
+            has_function_privilege(pause_signature(), "EXECUTE"),
         ))
         .get_result(conn)
         .await?;
-        crate::events::check_granted(granted, PAUSE_FUNCTION, "pause tracking")?;
+        crate::events::check_granted(granted, pause_signature(), "pause tracking")?;
         let value = merged(previous.as_deref(), &added);
         diesel::select(pghistory_pause(value)).execute(conn).await?;
         let out = f(&mut *conn).await?;
@@ -278,6 +282,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `define_sql_function!` takes a literal SQL name; this keeps it the vocabulary's.
+    #[test]
+    fn the_pause_function_is_the_vocabularys() {
+        assert_eq!(
+            "\"public\".\"pghistory_pause\"",
+            vocab::setup_function(vocab::PAUSE_FUNCTION)
+        );
+    }
 
     #[test]
     fn scopes_add_up_and_star_wins() {

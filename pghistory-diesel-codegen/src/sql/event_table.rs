@@ -1,8 +1,8 @@
 //! DDL of an events table.
 
-use pghistory_diesel_core::vocab::DOLLAR_TAG;
 use super::{names, quote};
 use crate::model::TrackedTable;
+use pghistory_diesel_core::vocab::DOLLAR_TAG;
 
 /// `"schema"."table"` of the tracked table.
 pub fn tracked_name(table: &TrackedTable) -> String {

@@ -13,9 +13,9 @@
 //! label, text) and `$2` (the primary key, with the table's key type). It returns the new
 //! event's `pgh_id`, or NULL when no row has that key.
 
-use pghistory_diesel_core::vocab::DOLLAR_TAG;
 use super::{event_table, names, quote, trigger};
 use crate::model::TrackedTable;
+use pghistory_diesel_core::vocab::DOLLAR_TAG;
 
 /// `"schema"."pghistory_<table>_event"(text, <key type>)`: the function's signature, as
 /// `ALTER FUNCTION` and `DROP FUNCTION` name it.

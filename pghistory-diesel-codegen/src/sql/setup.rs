@@ -18,8 +18,8 @@
 //! maintainer role (and the owner), and record each grant in `pghistory_capability`, which
 //! the triggers and guards consult before honouring `pghistory.pause` / `pghistory.prune`.
 
-use pghistory_diesel_core::vocab::DOLLAR_TAG;
 use super::{names, quote, trigger};
+use pghistory_diesel_core::vocab::DOLLAR_TAG;
 
 /// The folder name of the setup migration (sorts before anything diesel generates).
 pub const MIGRATION_NAME: &str = "00000000000001_pghistory_setup";

@@ -21,9 +21,9 @@
 //!
 //! Every name in a body is schema-qualified, so the caller's `search_path` does not matter.
 
-use pghistory_diesel_core::vocab::DOLLAR_TAG;
 use super::{condition, event_table, manual, names, quote, setup};
 use crate::model::{Operation, Row, TrackedTable, Tracker};
+use pghistory_diesel_core::vocab::DOLLAR_TAG;
 
 /// The operations that get a trigger, in a fixed order.
 pub fn operations(table: &TrackedTable) -> Vec<Operation> {

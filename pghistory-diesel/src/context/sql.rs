@@ -7,15 +7,15 @@ use diesel::sql_types::{Bool, Jsonb, Nullable, Text, Uuid as SqlUuid};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use pghistory_diesel_core::vocab;
+
 use crate::context_table::pghistory_context;
 use crate::Error;
 
 /// The setting that holds the snapshot id in force (read by the triggers).
-pub(crate) const CONTEXT_ID: &str = "pghistory.context_id";
+pub(crate) const CONTEXT_ID: &str = vocab::CONTEXT_ID_SETTING;
 /// The setting that holds the metadata in force (read by `context = json` triggers).
-pub(crate) const CONTEXT_METADATA: &str = "pghistory.context_metadata";
-/// The signature `to_regprocedure` looks up to tell whether the setup migration is applied.
-const ATTACH_SIGNATURE: &str = "\"public\".\"pghistory_attach_context\"(uuid, jsonb, boolean)";
+pub(crate) const CONTEXT_METADATA: &str = vocab::CONTEXT_METADATA_SETTING;
 
 diesel::define_sql_function! {
     /// The setup migration's `pghistory_attach_context(scope_id, metadata, is_local)`: inserts
@@ -74,7 +74,7 @@ type SetBoth = (
 pub(crate) fn probe() -> dsl::select<ProbeColumns> {
     diesel::select((
         current_setting(CONTEXT_ID, true),
-        to_regprocedure(ATTACH_SIGNATURE).is_not_null(),
+        to_regprocedure(vocab::ATTACH_CONTEXT_SIGNATURE.as_str()).is_not_null(),
     ))
 }
 
@@ -171,4 +171,19 @@ pub(crate) fn set_settings(
         set_config(CONTEXT_ID, id, is_local),
         set_config(CONTEXT_METADATA, metadata, is_local),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vocab;
+
+    /// Diesel's `define_sql_function!` takes its SQL name as a literal, so the name above is
+    /// spelled there; this keeps it the vocabulary's.
+    #[test]
+    fn the_attach_function_is_the_vocabularys() {
+        assert_eq!(
+            "\"public\".\"pghistory_attach_context\"",
+            vocab::setup_function(vocab::ATTACH_CONTEXT_FUNCTION)
+        );
+    }
 }
