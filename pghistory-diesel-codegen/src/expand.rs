@@ -1,8 +1,9 @@
 //! Rust code for a checked [`TrackedTable`]: the unchanged Diesel table, the events table,
 //! the model struct, joins, and the runtime's description of the table.
 
+use pghistory_diesel_core::vocab::{PghRust, PghType};
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 
 use crate::model::{ContextMode, Operation, TrackedTable};
 use crate::{sql, types};
@@ -31,18 +32,25 @@ fn events_table(table: &TrackedTable) -> TokenStream {
     let pk = table.pk();
     let pk_ty = types::not_null(&pk.ty);
     let st = quote!(::diesel::sql_types);
-    let mut pgh = vec![
-        quote!(#[doc = "Event id, increasing in write order."] pgh_id -> #st::Int8),
-        quote!(#[doc = "When the event was written: the writing transaction's start time."] pgh_created_at -> #st::Timestamptz),
-        quote!(#[doc = "Primary key of the tracked row."] pgh_obj_id -> #pk_ty),
-    ];
-    if table.context.has_id() {
-        pgh.push(quote!(#[doc = "The `pghistory_context` row in force, if any."] pgh_context_id -> #st::Nullable<#st::Uuid>));
-    }
-    pgh.push(quote!(#[doc = "The tracker's label: `insert`, `update`, `delete` or your own."] pgh_label -> #st::Text));
-    if table.context.has_json() {
-        pgh.push(quote!(#[doc = "The context metadata in force, copied onto the event."] pgh_context -> #st::Nullable<#st::Jsonb>));
-    }
+    let pgh: Vec<TokenStream> = sql::event_table::pgh_columns(table)
+        .map(|c| {
+            let doc = c.doc;
+            let name = format_ident!("{}", c.name);
+            let ty = match c.ty {
+                PghType::Fixed { diesel, .. } => {
+                    let diesel = format_ident!("{}", diesel);
+                    quote!(#st::#diesel)
+                }
+                PghType::PrimaryKey => quote!(#pk_ty),
+            };
+            let ty = if c.nullable {
+                quote!(#st::Nullable<#ty>)
+            } else {
+                ty
+            };
+            quote!(#[doc = #doc] #name -> #ty)
+        })
+        .collect();
     let cols = table.tracked_columns().map(|c| {
         let attrs = &c.attrs;
         let name = &c.rust_name;
@@ -99,18 +107,26 @@ fn model(table: &TrackedTable) -> TokenStream {
         Some(ty) => ty,
         None => table.pk().rust_type.clone(),
     };
-    let mut fields = vec![
-        quote!(#[doc = "Event id, increasing in write order."] pub pgh_id: i64),
-        quote!(#[doc = "When the event was written (transaction start time)."] pub pgh_created_at: #p::chrono::DateTime<#p::chrono::Utc>),
-        quote!(#[doc = "Primary key of the tracked row."] pub pgh_obj_id: #pk_rust),
-    ];
-    if table.context.has_id() {
-        fields.push(quote!(#[doc = "The context row in force, if any."] pub pgh_context_id: ::std::option::Option<#p::uuid::Uuid>));
-    }
-    fields.push(quote!(#[doc = "The tracker's label."] pub pgh_label: ::std::string::String));
-    if table.context.has_json() {
-        fields.push(quote!(#[doc = "The context metadata in force, copied onto the event."] pub pgh_context: ::std::option::Option<#p::serde_json::Value>));
-    }
+    let mut fields: Vec<TokenStream> = sql::event_table::pgh_columns(table)
+        .map(|c| {
+            let doc = c.doc;
+            let name = format_ident!("{}", c.name);
+            let ty = match c.rust {
+                PghRust::I64 => quote!(i64),
+                PghRust::Timestamp => quote!(#p::chrono::DateTime<#p::chrono::Utc>),
+                PghRust::PrimaryKey => quote!(#pk_rust),
+                PghRust::Uuid => quote!(#p::uuid::Uuid),
+                PghRust::String => quote!(::std::string::String),
+                PghRust::Json => quote!(#p::serde_json::Value),
+            };
+            let ty = if c.nullable {
+                quote!(::std::option::Option<#ty>)
+            } else {
+                ty
+            };
+            quote!(#[doc = #doc] pub #name: #ty)
+        })
+        .collect();
     for col in table.tracked_columns() {
         let fname = &col.rust_name;
         let ty = &col.rust_type;

@@ -161,6 +161,23 @@ pub enum PghType {
     PrimaryKey,
 }
 
+/// The Rust type of one of our columns in an events model struct.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PghRust {
+    /// `i64`.
+    I64,
+    /// `chrono::DateTime<chrono::Utc>`.
+    Timestamp,
+    /// The tracked table's primary key type.
+    PrimaryKey,
+    /// `uuid::Uuid`.
+    Uuid,
+    /// `String`.
+    String,
+    /// `serde_json::Value`.
+    Json,
+}
+
 /// One of our `pgh_*` columns of an events table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PghColumn {
@@ -168,8 +185,13 @@ pub struct PghColumn {
     pub name: &'static str,
     /// Its type.
     pub ty: PghType,
+    /// What follows the type in the events table's `CREATE TABLE` (identity, `NOT NULL`,
+    /// default).
+    pub definition_tail: &'static str,
     /// Whether it may be NULL.
     pub nullable: bool,
+    /// Its Rust type in the model struct (wrapped in `Option` when nullable).
+    pub rust: PghRust,
     /// Which events tables have it.
     pub presence: Presence,
     /// What it holds, for the generated docs.
@@ -184,7 +206,9 @@ pub const PGH_COLUMNS: &[PghColumn] = &[
             pg: "bigint",
             diesel: "Int8",
         },
+        definition_tail: " GENERATED ALWAYS AS IDENTITY",
         nullable: false,
+        rust: PghRust::I64,
         presence: Presence::Always,
         doc: "Event id, increasing in write order.",
     },
@@ -194,14 +218,18 @@ pub const PGH_COLUMNS: &[PghColumn] = &[
             pg: "timestamptz",
             diesel: "Timestamptz",
         },
+        definition_tail: " NOT NULL DEFAULT pg_catalog.now()",
         nullable: false,
+        rust: PghRust::Timestamp,
         presence: Presence::Always,
         doc: "When the event was written: the writing transaction's start time.",
     },
     PghColumn {
         name: "pgh_obj_id",
         ty: PghType::PrimaryKey,
+        definition_tail: " NOT NULL",
         nullable: false,
+        rust: PghRust::PrimaryKey,
         presence: Presence::Always,
         doc: "Primary key of the tracked row.",
     },
@@ -211,7 +239,9 @@ pub const PGH_COLUMNS: &[PghColumn] = &[
             pg: "uuid",
             diesel: "Uuid",
         },
+        definition_tail: "",
         nullable: true,
+        rust: PghRust::Uuid,
         presence: Presence::ContextId,
         doc: "The `pghistory_context` row in force, if any.",
     },
@@ -221,7 +251,9 @@ pub const PGH_COLUMNS: &[PghColumn] = &[
             pg: "text",
             diesel: "Text",
         },
+        definition_tail: " NOT NULL",
         nullable: false,
+        rust: PghRust::String,
         presence: Presence::Always,
         doc: "The tracker's label: `insert`, `update`, `delete` or your own.",
     },
@@ -231,11 +263,24 @@ pub const PGH_COLUMNS: &[PghColumn] = &[
             pg: "jsonb",
             diesel: "Jsonb",
         },
+        definition_tail: "",
         nullable: true,
+        rust: PghRust::Json,
         presence: Presence::ContextJson,
         doc: "The context metadata in force, copied onto the event.",
     },
 ];
+
+impl PghColumn {
+    /// Whether an events table with these context options has this column.
+    pub fn present(&self, context_id: bool, context_json: bool) -> bool {
+        match self.presence {
+            Presence::Always => true,
+            Presence::ContextId => context_id,
+            Presence::ContextJson => context_json,
+        }
+    }
+}
 
 /// Looks up one of [`PGH_COLUMNS`] by name.
 ///

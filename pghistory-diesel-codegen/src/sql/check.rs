@@ -21,25 +21,19 @@ pub fn expected(table: &TrackedTable) -> ExpectedTable {
             ty: declared(c),
         })
         .collect();
-    let named = |name: &str, ty: &str| ExpectedColumn {
-        name: name.to_owned(),
-        ty: ExpectedType::Named(ty.to_owned()),
-    };
-    let mut events_columns = vec![
-        named("pgh_id", "bigint"),
-        named("pgh_created_at", "timestamptz"),
-        ExpectedColumn {
-            name: "pgh_obj_id".to_owned(),
-            ty: ExpectedType::SameBaseAs(table.pk().sql_name.clone()),
-        },
-    ];
-    if table.context.has_id() {
-        events_columns.push(named("pgh_context_id", "uuid"));
-    }
-    events_columns.push(named("pgh_label", "text"));
-    if table.context.has_json() {
-        events_columns.push(named("pgh_context", "jsonb"));
-    }
+    let mut events_columns: Vec<ExpectedColumn> = event_table::pgh_columns(table)
+        .map(|c| ExpectedColumn {
+            name: c.name.to_owned(),
+            ty: match c.ty {
+                pghistory_diesel_core::vocab::PghType::Fixed { pg, .. } => {
+                    ExpectedType::Named(pg.to_owned())
+                }
+                pghistory_diesel_core::vocab::PghType::PrimaryKey => {
+                    ExpectedType::SameBaseAs(table.pk().sql_name.clone())
+                }
+            },
+        })
+        .collect();
     events_columns.extend(table.tracked_columns().map(|c| ExpectedColumn {
         name: c.sql_name.clone(),
         ty: ExpectedType::SameAs(c.sql_name.clone()),

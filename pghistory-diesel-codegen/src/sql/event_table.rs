@@ -2,7 +2,7 @@
 
 use super::{names, quote};
 use crate::model::TrackedTable;
-use pghistory_diesel_core::vocab::DOLLAR_TAG;
+use pghistory_diesel_core::vocab::{PghColumn, PghType, DOLLAR_TAG, PGH_COLUMNS};
 
 /// `"schema"."table"` of the tracked table.
 pub fn tracked_name(table: &TrackedTable) -> String {
@@ -22,6 +22,13 @@ pub fn events_name(table: &TrackedTable) -> String {
 /// defaults or identity. A column declared in schema.rs but missing from the database
 /// stops the migration with a message naming it.
 ///
+/// The `pgh_*` columns `table`'s events table has, in order (the vocabulary's
+/// [`PGH_COLUMNS`], by the table's context mode).
+pub fn pgh_columns(table: &TrackedTable) -> impl Iterator<Item = &'static PghColumn> {
+    let (id, json) = (table.context.has_id(), table.context.has_json());
+    PGH_COLUMNS.iter().filter(move |c| c.present(id, json))
+}
+
 /// One composite primary key `(pgh_obj_id, pgh_id)` serves both uniqueness and "history
 /// of this object, in order"; a separate `pgh_id` key plus an object index would cost a
 /// second index per event.
@@ -33,18 +40,15 @@ pub fn create(table: &TrackedTable) -> String {
             quote::ident(&table.events_schema)
         ));
     }
-    let mut pgh = vec![
-        "\"pgh_id\" bigint GENERATED ALWAYS AS IDENTITY".to_owned(),
-        "\"pgh_created_at\" timestamptz NOT NULL DEFAULT pg_catalog.now()".to_owned(),
-        format!("\"pgh_obj_id\" {} NOT NULL", table.pk_pg_type()),
-    ];
-    if table.context.has_id() {
-        pgh.push("\"pgh_context_id\" uuid".to_owned());
-    }
-    pgh.push("\"pgh_label\" text NOT NULL".to_owned());
-    if table.context.has_json() {
-        pgh.push("\"pgh_context\" jsonb".to_owned());
-    }
+    let pgh: Vec<String> = pgh_columns(table)
+        .map(|c| {
+            let ty = match c.ty {
+                PghType::Fixed { pg, .. } => pg.to_owned(),
+                PghType::PrimaryKey => table.pk_pg_type(),
+            };
+            format!("{} {ty}{}", quote::ident(c.name), c.definition_tail)
+        })
+        .collect();
     let pkey = format!(
         "CONSTRAINT {} PRIMARY KEY (\"pgh_obj_id\", \"pgh_id\")",
         quote::ident(&names::fit(&format!("{}_pkey", table.events_sql_name)))
