@@ -57,7 +57,13 @@ pub fn check_setup(conn: &mut PgConnection) -> Result<()> {
 /// triggers). An application can run it at start-up and refuse to run with a history that
 /// silently differs from its code; [`check_all`] returns every finding instead.
 pub fn check_table<T: Tracked>(conn: &mut PgConnection) -> Result<()> {
-    let findings = table_findings(conn, &(T::INFO.expected)(), &CheckOptions::default())?;
+    check_table_with::<T>(conn, &CheckOptions::default())
+}
+
+/// [`check_table`] with options: for an application with triggers of its own on the
+/// table, name them in [`CheckOptions::allowed_triggers`].
+pub fn check_table_with<T: Tracked>(conn: &mut PgConnection, options: &CheckOptions) -> Result<()> {
+    let findings = table_findings(conn, &(T::INFO.expected)(), options)?;
     match findings.into_iter().next() {
         None => Ok(()),
         Some(finding) => Err(finding.into_error()),
