@@ -84,7 +84,10 @@ pub fn expected(table: &TrackedTable) -> ExpectedTable {
         ExpectedGuard {
             signature: format!(
                 "{}()",
-                super::quote::qualified("public", setup::OWNER_ONLY_FUNCTION)
+                super::quote::qualified(
+                    pghistory_diesel_core::vocab::SETUP_SCHEMA,
+                    setup::OWNER_ONLY_FUNCTION
+                )
             ),
             body: setup::OWNER_ONLY_BODY.to_owned(),
             triggers: vec![

@@ -19,18 +19,15 @@
 //! the triggers and guards consult before honouring `pghistory.pause` / `pghistory.prune`.
 
 use super::{names, quote, trigger};
-use pghistory_diesel_core::vocab::DOLLAR_TAG;
+use pghistory_diesel_core::vocab::{self, DOLLAR_TAG, SETUP_SCHEMA};
 
 /// The folder name of the setup migration (sorts before anything diesel generates).
 pub const MIGRATION_NAME: &str = "00000000000001_pghistory_setup";
 
-/// The context table's name.
-pub const CONTEXT_TABLE: &str = "pghistory_context";
-
-/// The capability table: one row per granted pause or prune, for the transaction that
-/// asked, which the triggers check before honouring the settings; also the audit log of
-/// every pause and prune.
-pub const CAPABILITY_TABLE: &str = "pghistory_capability";
+/// The context table's name, and the capability table's: one row per granted pause or
+/// prune, for the transaction that asked, which the triggers check before honouring the
+/// settings; also the audit log of every pause and prune.
+pub use pghistory_diesel_core::vocab::{CAPABILITY_TABLE, CONTEXT_TABLE};
 
 /// The guard trigger on the context and capability tables, and its function.
 pub const GUARD_TRIGGER: &str = "pghistory_immutable";
@@ -86,21 +83,37 @@ pub fn up() -> String {
     up_with(&Roles::default())
 }
 
+/// The setup functions' signatures (quoted name and argument types), as `ALTER`, `GRANT`
+/// and `DROP` name them: attach, detach, pause, prune.
+fn signatures() -> (String, String, String, String) {
+    (
+        vocab::ATTACH_CONTEXT_SIGNATURE.clone(),
+        vocab::setup_signature(vocab::DETACH_CONTEXT_FUNCTION, vocab::DETACH_CONTEXT_ARGS),
+        vocab::PAUSE_SIGNATURE.clone(),
+        vocab::PRUNE_SIGNATURE.clone(),
+    )
+}
+
 /// Whether the current transaction holds a grant of `kind` ('pause' or 'prune') for
 /// exactly `value` (an SQL expression): the check the triggers and guards make, only once
 /// the setting is non-empty.
 pub fn granted(kind: &str, value: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM {cap} WHERE \"xact_id\" OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id() AND \"kind\" OPERATOR(pg_catalog.=) {kind} AND \"value\" OPERATOR(pg_catalog.=) {value})",
-        cap = quote::qualified("public", CAPABILITY_TABLE),
+        cap = quote::qualified(SETUP_SCHEMA, CAPABILITY_TABLE),
         kind = quote::literal(kind),
     )
 }
 
 /// `up.sql` of the setup migration, naming `roles`.
 pub fn up_with(roles: &Roles) -> String {
-    let ctx = quote::qualified("public", CONTEXT_TABLE);
-    let cap = quote::qualified("public", CAPABILITY_TABLE);
+    let attach_fn = vocab::setup_function(vocab::ATTACH_CONTEXT_FUNCTION);
+    let detach_fn = vocab::setup_function(vocab::DETACH_CONTEXT_FUNCTION);
+    let pause_fn = vocab::setup_function(vocab::PAUSE_FUNCTION);
+    let prune_fn = vocab::setup_function(vocab::PRUNE_FUNCTION);
+    let (attach_sig, detach_sig, pause_sig, prune_sig) = signatures();
+    let ctx = quote::qualified(SETUP_SCHEMA, CONTEXT_TABLE);
+    let cap = quote::qualified(SETUP_SCHEMA, CAPABILITY_TABLE);
     let owner = quote::ident(&roles.owner);
     let maintainer = quote::ident(&roles.maintainer);
     let mut role_names = vec![
@@ -110,22 +123,18 @@ pub fn up_with(roles: &Roles) -> String {
     if let Some(reader) = &roles.reader {
         role_names.push(quote::literal(reader));
     }
-    let guard = quote::qualified("public", GUARD_FUNCTION);
-    let owner_only = quote::qualified("public", OWNER_ONLY_FUNCTION);
+    let guard = quote::qualified(SETUP_SCHEMA, GUARD_FUNCTION);
+    let owner_only = quote::qualified(SETUP_SCHEMA, OWNER_ONLY_FUNCTION);
     let owner_only_body = OWNER_ONLY_BODY;
     let attach = trigger::header(
-        "\"public\".\"pghistory_attach_context\"(p_scope_id uuid, p_metadata jsonb, p_local boolean)",
+        &format!("{attach_fn}(p_scope_id uuid, p_metadata jsonb, p_local boolean)"),
         "uuid",
         &[],
     );
-    let detach = trigger::header(
-        "\"public\".\"pghistory_detach_context\"(p_local boolean)",
-        "void",
-        &[],
-    );
-    let pause = trigger::header("\"public\".\"pghistory_pause\"(p_tables text)", "text", &[]);
+    let detach = trigger::header(&format!("{detach_fn}(p_local boolean)"), "void", &[]);
+    let pause = trigger::header(&format!("{pause_fn}(p_tables text)"), "text", &[]);
     let prune = trigger::header(
-        "\"public\".\"pghistory_prune\"(p_events regclass, p_before timestamptz)",
+        &format!("{prune_fn}(p_events regclass, p_before timestamptz)"),
         "bigint",
         &[],
     );
@@ -260,10 +269,10 @@ AS {DOLLAR_TAG}{owner_only_body}{DOLLAR_TAG};
 
 ALTER TABLE {ctx} OWNER TO {owner};
 ALTER TABLE {cap} OWNER TO {owner};
-ALTER FUNCTION "public"."pghistory_attach_context"(uuid, jsonb, boolean) OWNER TO {owner};
-ALTER FUNCTION "public"."pghistory_detach_context"(boolean) OWNER TO {owner};
-ALTER FUNCTION "public"."pghistory_pause"(text) OWNER TO {owner};
-ALTER FUNCTION "public"."pghistory_prune"(regclass, timestamptz) OWNER TO {owner};
+ALTER FUNCTION {attach_sig} OWNER TO {owner};
+ALTER FUNCTION {detach_sig} OWNER TO {owner};
+ALTER FUNCTION {pause_sig} OWNER TO {owner};
+ALTER FUNCTION {prune_sig} OWNER TO {owner};
 ALTER FUNCTION {guard}() OWNER TO {owner};
 ALTER FUNCTION {owner_only}() OWNER TO {owner};
 REVOKE ALL ON {ctx} FROM PUBLIC;
@@ -272,10 +281,10 @@ ALTER TABLE {ctx} ENABLE ROW LEVEL SECURITY;
 ALTER TABLE {cap} ENABLE ROW LEVEL SECURITY;
 CREATE POLICY "pghistory_read" ON {ctx} FOR SELECT USING (true);
 CREATE POLICY "pghistory_read" ON {cap} FOR SELECT USING (true);
-REVOKE EXECUTE ON FUNCTION "public"."pghistory_pause"(text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION "public"."pghistory_prune"(regclass, timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION "public"."pghistory_pause"(text) TO {maintainer};
-GRANT EXECUTE ON FUNCTION "public"."pghistory_prune"(regclass, timestamptz) TO {maintainer};
+REVOKE EXECUTE ON FUNCTION {pause_sig} FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION {prune_sig} FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION {pause_sig} TO {maintainer};
+GRANT EXECUTE ON FUNCTION {prune_sig} TO {maintainer};
 GRANT SELECT ON {cap} TO {maintainer};
 "#,
         owner_lit = quote::literal(&roles.owner),
@@ -299,19 +308,20 @@ GRANT SELECT ON {cap} TO {maintainer};
 /// `down.sql` of the setup migration. The roles stay: they are cluster-wide, and other
 /// databases may use them.
 pub fn down() -> String {
+    let (attach_sig, detach_sig, pause_sig, prune_sig) = signatures();
     format!(
-        r#"DROP FUNCTION IF EXISTS "public"."pghistory_prune"(regclass, timestamptz);
-DROP FUNCTION IF EXISTS "public"."pghistory_pause"(text);
-DROP FUNCTION IF EXISTS "public"."pghistory_detach_context"(boolean);
-DROP FUNCTION IF EXISTS "public"."pghistory_attach_context"(uuid, jsonb, boolean);
+        r#"DROP FUNCTION IF EXISTS {prune_sig};
+DROP FUNCTION IF EXISTS {pause_sig};
+DROP FUNCTION IF EXISTS {detach_sig};
+DROP FUNCTION IF EXISTS {attach_sig};
 DROP TABLE IF EXISTS {cap};
 DROP TABLE IF EXISTS {ctx};
 DROP FUNCTION IF EXISTS {guard}();
 DROP FUNCTION IF EXISTS {owner_only}();
 "#,
-        cap = quote::qualified("public", CAPABILITY_TABLE),
-        ctx = quote::qualified("public", CONTEXT_TABLE),
-        guard = quote::qualified("public", GUARD_FUNCTION),
-        owner_only = quote::qualified("public", OWNER_ONLY_FUNCTION),
+        cap = quote::qualified(SETUP_SCHEMA, CAPABILITY_TABLE),
+        ctx = quote::qualified(SETUP_SCHEMA, CONTEXT_TABLE),
+        guard = quote::qualified(SETUP_SCHEMA, GUARD_FUNCTION),
+        owner_only = quote::qualified(SETUP_SCHEMA, OWNER_ONLY_FUNCTION),
     )
 }

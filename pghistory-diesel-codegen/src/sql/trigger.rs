@@ -462,7 +462,10 @@ CREATE TRIGGER {trunc} BEFORE TRUNCATE ON {events_ident} FOR EACH STATEMENT EXEC
 /// rather than "0 rows", and covers TRUNCATE, which row level security does not.
 pub fn owner_only(table: &TrackedTable) -> String {
     let events = event_table::events_name(table);
-    let func = quote::qualified("public", setup::OWNER_ONLY_FUNCTION);
+    let func = quote::qualified(
+        pghistory_diesel_core::vocab::SETUP_SCHEMA,
+        setup::OWNER_ONLY_FUNCTION,
+    );
     format!(
         "CREATE TRIGGER {trig} BEFORE UPDATE OR DELETE ON {events} FOR EACH STATEMENT EXECUTE FUNCTION {func}();\nCREATE TRIGGER {trunc} BEFORE TRUNCATE ON {events} FOR EACH STATEMENT EXECUTE FUNCTION {func}();\n",
         trig = quote::ident(names::OWNER_ONLY_TRIGGER),
@@ -526,7 +529,10 @@ ALTER TABLE {events} ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS {policy} ON {events};
 CREATE POLICY {policy} ON {events} FOR SELECT USING (true);
 "#,
-        ctx = quote::literal(&quote::qualified("public", setup::CONTEXT_TABLE)),
+        ctx = quote::literal(&quote::qualified(
+            pghistory_diesel_core::vocab::SETUP_SCHEMA,
+            setup::CONTEXT_TABLE
+        )),
         alters = alters.join("\n"),
         policy = quote::ident(names::READ_POLICY),
     )
