@@ -238,7 +238,7 @@ fn check(project: &Project, url: Option<&str>, args: &CheckArgs) -> Result<ExitC
     let mut conn = diesel::PgConnection::establish(url).map_err(Error::Connect)?;
     let expected: Vec<_> = tables
         .iter()
-        .map(pghistory_diesel_codegen::sql::check::expected)
+        .map(pghistory_diesel_codegen::sql::expected::expected)
         .collect();
     let options = pghistory_diesel::check::CheckOptions {
         orphan_events: args.orphan_events,

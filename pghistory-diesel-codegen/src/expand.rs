@@ -186,7 +186,7 @@ fn info(table: &TrackedTable) -> TokenStream {
     let events_relation = sql::event_table::events_name(table);
     let pause_key = sql::names::pause_key(table);
     let create_event_sql = sql::manual::insert_event(table);
-    let expected = expected_tokens(&sql::check::expected(table));
+    let expected = expected_tokens(&sql::expected::expected(table));
     let context = match table.context {
         ContextMode::ForeignKey => quote!(ForeignKey),
         ContextMode::Json => quote!(Json),
@@ -223,8 +223,8 @@ fn info(table: &TrackedTable) -> TokenStream {
 
 /// Tokens building `expected` at run time (it owns its strings, so the CLI can build the
 /// same value from schema.rs).
-fn expected_tokens(expected: &sql::check::ExpectedTable) -> TokenStream {
-    use sql::check::ExpectedType;
+fn expected_tokens(expected: &sql::expected::ExpectedTable) -> TokenStream {
+    use sql::expected::ExpectedType;
     let c = quote!(::pghistory_diesel::check);
     let s = |text: &str| quote!(::std::string::String::from(#text));
     let opt = |text: &Option<String>| match text {
@@ -234,7 +234,7 @@ fn expected_tokens(expected: &sql::check::ExpectedTable) -> TokenStream {
         }
         None => quote!(::std::option::Option::None),
     };
-    let columns = |cols: &[sql::check::ExpectedColumn]| {
+    let columns = |cols: &[sql::expected::ExpectedColumn]| {
         let cols = cols.iter().map(|col| {
             let name = s(&col.name);
             let ty = match &col.ty {
@@ -256,7 +256,7 @@ fn expected_tokens(expected: &sql::check::ExpectedTable) -> TokenStream {
         });
         quote!(::std::vec![#(#cols),*])
     };
-    let security = |sec: &sql::check::ExpectedSecurity| {
+    let security = |sec: &sql::expected::ExpectedSecurity| {
         let definer = sec.definer;
         let config = sec.config.iter().map(|c| s(c));
         quote!(#c::ExpectedSecurity { definer: #definer, config: ::std::vec![#(#config),*] })
