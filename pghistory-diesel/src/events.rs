@@ -88,13 +88,12 @@ where
     Pg: HasSqlType<PrimaryKeySqlType<T>>,
 {
     use diesel::RunQueryDsl;
-    let info = T::INFO;
-    check_label(info, label)?;
-    let result = diesel::sql_query(info.create_event_sql)
+    check_label(T::INFO, label)?;
+    let result = diesel::sql_query(T::INFO.create_event_sql)
         .bind::<Text, _>(label)
         .bind::<PrimaryKeySqlType<T>, _>(key)
         .get_result::<Written>(conn);
-    written(info, result)
+    written(T::INFO, result)
 }
 
 /// [`create_event`] on a diesel-async connection.
@@ -125,14 +124,13 @@ where
     Pg: HasSqlType<PrimaryKeySqlType<T>>,
 {
     use diesel_async::RunQueryDsl;
-    let info = T::INFO;
-    check_label(info, label)?;
-    let result = diesel::sql_query(info.create_event_sql)
+    check_label(T::INFO, label)?;
+    let result = diesel::sql_query(T::INFO.create_event_sql)
         .bind::<Text, _>(label)
         .bind::<PrimaryKeySqlType<T>, _>(key)
         .get_result::<Written>(conn)
         .await;
-    written(info, result)
+    written(T::INFO, result)
 }
 
 diesel::define_sql_function! {
@@ -199,10 +197,25 @@ pub fn prune<T: Tracked>(
     before: chrono::DateTime<chrono::Utc>,
 ) -> Result<i64> {
     use diesel::RunQueryDsl;
-    let granted =
-        diesel::select(has_function_privilege(prune_signature(), "EXECUTE")).get_result(conn)?;
-    check_granted(granted, prune_signature(), "prune history")?;
-    Ok(diesel::select(pghistory_prune(T::INFO.events_relation, before)).get_result(conn)?)
+    check_granted(
+        may_prune().get_result(conn)?,
+        prune_signature(),
+        "prune history",
+    )?;
+    Ok(prune_query::<T>(before).get_result(conn)?)
+}
+
+/// Whether this role may call the prune function (asked first, so that a role without the
+/// grant gets [`Error::NotGranted`] and its transaction is not aborted).
+fn may_prune() -> diesel::dsl::select<has_function_privilege<&'static str, &'static str>> {
+    diesel::select(has_function_privilege(prune_signature(), "EXECUTE"))
+}
+
+/// The prune call both executors send.
+fn prune_query<T: Tracked>(
+    before: chrono::DateTime<chrono::Utc>,
+) -> diesel::dsl::select<pghistory_prune<&'static str, chrono::DateTime<chrono::Utc>>> {
+    diesel::select(pghistory_prune(T::INFO.events_relation, before))
 }
 
 /// [`prune`] on a diesel-async connection.
@@ -212,13 +225,10 @@ pub async fn prune_async<T: Tracked>(
     before: chrono::DateTime<chrono::Utc>,
 ) -> Result<i64> {
     use diesel_async::RunQueryDsl;
-    let granted = diesel::select(has_function_privilege(prune_signature(), "EXECUTE"))
-        .get_result(conn)
-        .await?;
-    check_granted(granted, prune_signature(), "prune history")?;
-    Ok(
-        diesel::select(pghistory_prune(T::INFO.events_relation, before))
-            .get_result(conn)
-            .await?,
-    )
+    check_granted(
+        may_prune().get_result(conn).await?,
+        prune_signature(),
+        "prune history",
+    )?;
+    Ok(prune_query::<T>(before).get_result(conn).await?)
 }

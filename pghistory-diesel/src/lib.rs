@@ -38,6 +38,8 @@ pub mod pool;
 #[cfg(feature = "tower")]
 pub mod tower;
 mod tracked;
+#[cfg(feature = "async")]
+mod transaction_async;
 
 pub use context::with_context;
 #[cfg(feature = "async")]

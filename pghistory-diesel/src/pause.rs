@@ -158,6 +158,48 @@ where
     paused(conn, ALL.to_owned(), f)
 }
 
+/// The queries a pause scope sends around `f`, shared by the sync and async executors:
+/// `probe`, then (after [`begin`] decides) `pghistory_pause(value)`, then `f`, then
+/// `restore` of the enclosing scope's value.
+mod plan {
+    use diesel::dsl;
+
+    use super::*;
+
+    /// The pause value in force and whether this role may call `pghistory_pause`.
+    pub(super) type Probe = (Option<String>, bool);
+
+    pub(super) fn probe() -> dsl::select<(
+        current_setting_or_null<&'static str, bool>,
+        has_function_privilege<&'static str, &'static str>,
+    )> {
+        diesel::select((
+            current_setting_or_null(PAUSE_SETTING, true),
+            has_function_privilege(pause_signature(), "EXECUTE"),
+        ))
+    }
+
+    /// The value to grant (the enclosing scope's tables plus `added`) and the value to
+    /// restore afterwards, or [`Error::NotGranted`] before anything is changed.
+    pub(super) fn begin(probe: Probe, added: &str) -> Result<(String, String), Error> {
+        let (previous, granted) = probe;
+        crate::events::check_granted(granted, pause_signature(), "pause tracking")?;
+        Ok((
+            merged(previous.as_deref(), added),
+            previous.unwrap_or_default(),
+        ))
+    }
+
+    pub(super) fn grant(value: String) -> dsl::select<pghistory_pause<String>> {
+        diesel::select(pghistory_pause(value))
+    }
+
+    /// The enclosing scope's value was granted in this transaction too (or is empty).
+    pub(super) fn restore(previous: String) -> dsl::select<set_config<&'static str, String, bool>> {
+        diesel::select(set_config(PAUSE_SETTING, previous, true))
+    }
+}
+
 fn paused<R, E, F>(conn: &mut diesel::PgConnection, added: String, f: F) -> Result<R, E>
 where
     F: FnOnce(&mut diesel::PgConnection) -> Result<R, E>,
@@ -165,22 +207,10 @@ where
 {
     use diesel::{Connection, RunQueryDsl};
     conn.transaction(|conn| {
-        let (previous, granted): (Option<String>, bool) = diesel::select((
-            current_setting_or_null(PAUSE_SETTING, true),
-            has_function_privilege(pause_signature(), "EXECUTE"),
-        ))
-        .get_result(conn)?;
-        crate::events::check_granted(granted, pause_signature(), "pause tracking")?;
-        let value = merged(previous.as_deref(), &added);
-        diesel::select(pghistory_pause(value)).execute(conn)?;
+        let (value, previous) = plan::begin(plan::probe().get_result(conn)?, &added)?;
+        plan::grant(value).execute(conn)?;
         let out = f(conn)?;
-        // The enclosing scope's value was granted in this transaction too (or is empty).
-        diesel::select(set_config(
-            PAUSE_SETTING,
-            previous.unwrap_or_default(),
-            true,
-        ))
-        .execute(conn)?;
+        plan::restore(previous).execute(conn)?;
         Ok(out)
     })
 }
@@ -241,42 +271,16 @@ where
     F: AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<R, E>,
     E: From<diesel::result::Error> + From<Error>,
 {
-    use diesel_async::{AnsiTransactionManager, RunQueryDsl, TransactionManager};
-    type Tm = AnsiTransactionManager;
-    // The steps of diesel-async's `transaction`, spelled out so that `f` can be any async
-    // closure.
-    Tm::begin_transaction(conn).await?;
-    let result: Result<R, E> = async {
-        let (previous, granted): (Option<String>, bool) = diesel::select((
-            current_setting_or_null(PAUSE_SETTING, true),
-            has_function_privilege(pause_signature(), "EXECUTE"),
-        ))
-        .get_result(conn)
-        .await?;
-        crate::events::check_granted(granted, pause_signature(), "pause tracking")?;
-        let value = merged(previous.as_deref(), &added);
-        diesel::select(pghistory_pause(value)).execute(conn).await?;
+    use diesel_async::RunQueryDsl;
+    crate::transaction_async::transaction(conn, async |conn| {
+        let probe = plan::probe().get_result(conn).await?;
+        let (value, previous) = plan::begin(probe, &added)?;
+        plan::grant(value).execute(conn).await?;
         let out = f(&mut *conn).await?;
-        diesel::select(set_config(
-            PAUSE_SETTING,
-            previous.unwrap_or_default(),
-            true,
-        ))
-        .execute(conn)
-        .await?;
+        plan::restore(previous).execute(conn).await?;
         Ok(out)
-    }
-    .await;
-    match result {
-        Ok(out) => {
-            Tm::commit_transaction(conn).await?;
-            Ok(out)
-        }
-        Err(user_error) => match Tm::rollback_transaction(conn).await {
-            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(user_error),
-            Err(rollback_error) => Err(rollback_error.into()),
-        },
-    }
+    })
+    .await
 }
 
 #[cfg(test)]

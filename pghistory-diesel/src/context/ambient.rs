@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::metadata_object;
-use super::sql;
+use super::queries;
 use crate::Error;
 
 /// The ambient context: what the pool hooks attach to a connection at checkout.
@@ -41,7 +41,7 @@ impl Ambient {
     /// The ambient context of a scope opened with `metadata` where `outer` was in force.
     fn nested_in(outer: Option<Ambient>, metadata: Map<String, Value>) -> Ambient {
         let (scope_id, metadata) = match outer {
-            Some(outer) => (outer.scope_id, sql::merge(&outer.metadata, metadata)),
+            Some(outer) => (outer.scope_id, queries::merge(&outer.metadata, metadata)),
             None => (Uuid::new_v4(), metadata),
         };
         Ambient {
@@ -208,13 +208,13 @@ pub fn attach_ambient(conn: &mut PgConnection) -> QueryResult<()> {
 #[cfg_attr(not(feature = "r2d2"), allow(dead_code))]
 pub(crate) fn attach_ambient_for(conn: &mut PgConnection, key: Option<PoolKey>) -> QueryResult<()> {
     let Some(ambient) = current_ambient() else {
-        return sql::set_settings(None, false).execute(conn).map(drop);
+        return queries::set_settings(None, false).execute(conn).map(drop);
     };
     if let Some(id) = key.and_then(|key| ambient.snapshot(key)) {
-        let query = sql::set_settings(Some((id, &ambient.metadata)), false);
+        let query = queries::set_settings(Some((id, &ambient.metadata)), false);
         return query.execute(conn).map(drop);
     }
-    let query = sql::attach(Some(ambient.scope_id), ambient.metadata.clone(), false);
+    let query = queries::attach(Some(ambient.scope_id), ambient.metadata.clone(), false);
     let id = query.get_result::<Uuid>(conn)?;
     // Only a row written outside a transaction is committed already and sure to stay.
     if let Some(key) = key {
@@ -240,18 +240,18 @@ pub(crate) async fn attach_ambient_async_for(
 ) -> QueryResult<()> {
     use diesel_async::RunQueryDsl as Run;
     let Some(ambient) = current_ambient() else {
-        let query = sql::set_settings(None, false);
+        let query = queries::set_settings(None, false);
         return Run::execute(query, conn).await.map(drop);
     };
     if let Some(id) = key.and_then(|key| ambient.snapshot(key)) {
-        let query = sql::set_settings(Some((id, &ambient.metadata)), false);
+        let query = queries::set_settings(Some((id, &ambient.metadata)), false);
         return Run::execute(query, conn).await.map(drop);
     }
-    let query = sql::attach(Some(ambient.scope_id), ambient.metadata.clone(), false);
+    let query = queries::attach(Some(ambient.scope_id), ambient.metadata.clone(), false);
     let id = Run::get_result::<Uuid>(query, conn).await?;
     // Only a row written outside a transaction is committed already and sure to stay.
     if let Some(key) = key {
-        if super::asynch::depth(conn)? == 0 {
+        if super::scope_async::depth(conn)? == 0 {
             ambient.remember(key, id);
         }
     }

@@ -90,10 +90,10 @@
 )]
 
 mod ambient;
-#[cfg(feature = "async")]
-mod asynch;
+mod queries;
 mod scope;
-mod sql;
+#[cfg(feature = "async")]
+mod scope_async;
 
 #[cfg(feature = "async")]
 #[allow(unused_imports)] // used by the pool features
@@ -103,9 +103,9 @@ pub use ambient::{ambient_scope, attach_ambient, current_ambient, Ambient};
 pub use ambient::{ambient_scope_async, attach_ambient_async};
 #[allow(unused_imports)] // used by the pool features
 pub(crate) use ambient::{attach_ambient_for, PoolKey};
-#[cfg(feature = "async")]
-pub use asynch::{current_context_async, with_context_async, ScopeFn};
 pub use scope::{current_context, with_context};
+#[cfg(feature = "async")]
+pub use scope_async::{current_context_async, with_context_async, ScopeFn};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -178,7 +178,7 @@ mod tests {
         let outer = metadata_object(json!({"user": 1, "reason": "a"})).unwrap();
         let inner = metadata_object(json!({"reason": "b", "extra": true})).unwrap();
         assert_eq!(
-            Value::Object(sql::merge(&outer, inner)),
+            Value::Object(queries::merge(&outer, inner)),
             json!({"user": 1, "reason": "b", "extra": true})
         );
     }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::metadata_object;
-use super::sql::{self, Outer, Probe};
+use super::queries::{self, Outer, Probe};
 use crate::context_table::Context;
 use crate::Error;
 
@@ -61,7 +61,8 @@ where
         let outer = enter(conn, metadata)?;
         let value = f(conn)?;
         if nested {
-            sql::set_settings(outer.as_ref().map(|o| (o.id, &o.metadata)), true).execute(conn)?;
+            queries::set_settings(outer.as_ref().map(|o| (o.id, &o.metadata)), true)
+                .execute(conn)?;
         }
         Ok(value)
     })
@@ -87,7 +88,7 @@ where
 /// # }
 /// ```
 pub fn current_context(conn: &mut PgConnection) -> QueryResult<Option<Context>> {
-    sql::current_snapshot().first(conn).optional()
+    queries::current_snapshot().first(conn).optional()
 }
 
 /// The transaction depth: 0 outside a transaction, 1 in one, more in savepoints.
@@ -99,14 +100,14 @@ pub(super) fn depth(conn: &mut PgConnection) -> QueryResult<u32> {
 /// Attaches `metadata` transaction-locally, nested in whatever context is in force, and
 /// returns that outer context.
 fn enter(conn: &mut PgConnection, metadata: Map<String, Value>) -> Result<Option<Outer>, Error> {
-    let probe: Probe = sql::probe().get_result(conn)?;
-    let outer = match sql::in_force(probe)? {
-        Some(id) => sql::snapshot(id)
+    let probe: Probe = queries::probe().get_result(conn)?;
+    let outer = match queries::in_force(probe)? {
+        Some(id) => queries::snapshot(id)
             .get_result(conn)
             .optional()?
-            .map(|row| sql::outer(id, row)),
+            .map(|row| queries::outer(id, row)),
         None => None,
     };
-    sql::attach_nested(outer.as_ref(), metadata).get_result::<uuid::Uuid>(conn)?;
+    queries::attach_nested(outer.as_ref(), metadata).get_result::<uuid::Uuid>(conn)?;
     Ok(outer)
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::metadata_object;
-use super::sql::{self, Outer, Probe};
+use super::queries::{self, Outer, Probe};
 use crate::context_table::Context;
 use crate::Error;
 
@@ -85,18 +85,18 @@ where
         AnsiTransactionManager::begin_transaction(conn).await?;
         let outer = match enter(conn, metadata).await {
             Ok(outer) => outer,
-            Err(e) => return Err(rollback(conn, E::from(e)).await),
+            Err(e) => return Err(crate::transaction_async::rollback(conn, E::from(e)).await),
         };
         let value = match f(&mut *conn).await {
             Ok(value) => value,
-            Err(e) => return Err(rollback(conn, e).await),
+            Err(e) => return Err(crate::transaction_async::rollback(conn, e).await),
         };
         if nested {
-            if let Err(e) = sql::set_settings(outer.as_ref().map(|o| (o.id, &o.metadata)), true)
+            if let Err(e) = queries::set_settings(outer.as_ref().map(|o| (o.id, &o.metadata)), true)
                 .execute(conn)
                 .await
             {
-                return Err(rollback(conn, E::from(e)).await);
+                return Err(crate::transaction_async::rollback(conn, E::from(e)).await);
             }
         }
         AnsiTransactionManager::commit_transaction(conn).await?;
@@ -107,7 +107,7 @@ where
 /// The async twin of [`current_context`](super::current_context): the snapshot row in force
 /// on `conn`, or `None`.
 pub async fn current_context_async(conn: &mut AsyncPgConnection) -> QueryResult<Option<Context>> {
-    sql::current_snapshot().first(conn).await.optional()
+    queries::current_snapshot().first(conn).await.optional()
 }
 
 /// The transaction depth: 0 outside a transaction.
@@ -116,30 +116,22 @@ pub(super) fn depth(conn: &mut AsyncPgConnection) -> QueryResult<u32> {
     Ok(status.transaction_depth()?.map_or(0, |d| d.get()))
 }
 
-/// Rolls back the scope's transaction or savepoint and returns the error to report.
-async fn rollback<E: From<diesel::result::Error>>(conn: &mut AsyncPgConnection, error: E) -> E {
-    match AnsiTransactionManager::rollback_transaction(conn).await {
-        Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => error,
-        Err(rollback_error) => E::from(rollback_error),
-    }
-}
-
 /// Attaches `metadata` transaction-locally, nested in whatever context is in force, and
 /// returns that outer context.
 async fn enter(
     conn: &mut AsyncPgConnection,
     metadata: Map<String, Value>,
 ) -> Result<Option<Outer>, Error> {
-    let probe: Probe = sql::probe().get_result(conn).await?;
-    let outer = match sql::in_force(probe)? {
-        Some(id) => sql::snapshot(id)
+    let probe: Probe = queries::probe().get_result(conn).await?;
+    let outer = match queries::in_force(probe)? {
+        Some(id) => queries::snapshot(id)
             .get_result(conn)
             .await
             .optional()?
-            .map(|row| sql::outer(id, row)),
+            .map(|row| queries::outer(id, row)),
         None => None,
     };
-    sql::attach_nested(outer.as_ref(), metadata)
+    queries::attach_nested(outer.as_ref(), metadata)
         .get_result::<uuid::Uuid>(conn)
         .await?;
     Ok(outer)
