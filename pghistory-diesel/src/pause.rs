@@ -169,10 +169,13 @@ mod plan {
     /// The pause value in force and whether this role may call `pghistory_pause`.
     pub(super) type Probe = (Option<String>, bool);
 
-    pub(super) fn probe() -> dsl::select<(
+    /// The query of [`probe`].
+    pub(super) type ProbeQuery = dsl::select<(
         current_setting_or_null<&'static str, bool>,
         has_function_privilege<&'static str, &'static str>,
-    )> {
+    )>;
+
+    pub(super) fn probe() -> ProbeQuery {
         diesel::select((
             current_setting_or_null(PAUSE_SETTING, true),
             has_function_privilege(pause_signature(), "EXECUTE"),

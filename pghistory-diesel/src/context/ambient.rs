@@ -207,22 +207,52 @@ pub fn attach_ambient(conn: &mut PgConnection) -> QueryResult<()> {
 /// [`attach_ambient`], reusing the snapshot pool `key` already wrote for this scope.
 #[cfg_attr(not(feature = "r2d2"), allow(dead_code))]
 pub(crate) fn attach_ambient_for(conn: &mut PgConnection, key: Option<PoolKey>) -> QueryResult<()> {
-    let Some(ambient) = current_ambient() else {
-        return queries::set_settings(None, false).execute(conn).map(drop);
-    };
-    if let Some(id) = key.and_then(|key| ambient.snapshot(key)) {
-        let query = queries::set_settings(Some((id, &ambient.metadata)), false);
-        return query.execute(conn).map(drop);
+    match attach_step(key) {
+        AttachStep::Clear => queries::set_settings(None, false).execute(conn).map(drop),
+        AttachStep::Point(ambient, id) => {
+            queries::set_settings(Some((id, &ambient.metadata)), false)
+                .execute(conn)
+                .map(drop)
+        }
+        AttachStep::Write(ambient) => {
+            let query = queries::attach(Some(ambient.scope_id), ambient.metadata.clone(), false);
+            let id = query.get_result::<Uuid>(conn)?;
+            written(&ambient, key, id, super::scope::depth(conn)?);
+            Ok(())
+        }
     }
-    let query = queries::attach(Some(ambient.scope_id), ambient.metadata.clone(), false);
-    let id = query.get_result::<Uuid>(conn)?;
-    // Only a row written outside a transaction is committed already and sure to stay.
+}
+
+/// What a checkout does with the ambient context, decided before any query: the one
+/// decision behind the sync and async hooks.
+enum AttachStep {
+    /// No ambient context: clear the settings, so none leaks from the connection's last user.
+    Clear,
+    /// This pool already wrote a snapshot row for this scope: point the settings at it.
+    Point(Ambient, Uuid),
+    /// Write a snapshot row for this scope and point the settings at it.
+    Write(Ambient),
+}
+
+fn attach_step(key: Option<PoolKey>) -> AttachStep {
+    let Some(ambient) = current_ambient() else {
+        return AttachStep::Clear;
+    };
+    match key.and_then(|key| ambient.snapshot(key)) {
+        Some(id) => AttachStep::Point(ambient, id),
+        None => AttachStep::Write(ambient),
+    }
+}
+
+/// After a snapshot row `id` was written at transaction depth `depth`: remember it for the
+/// pool `key`, so later checkouts point at it, but only when it was written outside a
+/// transaction, so that it is committed already and sure to stay.
+fn written(ambient: &Ambient, key: Option<PoolKey>, id: Uuid, depth: u32) {
     if let Some(key) = key {
-        if super::scope::depth(conn)? == 0 {
+        if depth == 0 {
             ambient.remember(key, id);
         }
     }
-    Ok(())
 }
 
 /// The async twin of [`attach_ambient`], for `diesel_async::AsyncPgConnection`.
@@ -239,21 +269,19 @@ pub(crate) async fn attach_ambient_async_for(
     key: Option<PoolKey>,
 ) -> QueryResult<()> {
     use diesel_async::RunQueryDsl as Run;
-    let Some(ambient) = current_ambient() else {
-        let query = queries::set_settings(None, false);
-        return Run::execute(query, conn).await.map(drop);
-    };
-    if let Some(id) = key.and_then(|key| ambient.snapshot(key)) {
-        let query = queries::set_settings(Some((id, &ambient.metadata)), false);
-        return Run::execute(query, conn).await.map(drop);
-    }
-    let query = queries::attach(Some(ambient.scope_id), ambient.metadata.clone(), false);
-    let id = Run::get_result::<Uuid>(query, conn).await?;
-    // Only a row written outside a transaction is committed already and sure to stay.
-    if let Some(key) = key {
-        if super::scope_async::depth(conn)? == 0 {
-            ambient.remember(key, id);
+    match attach_step(key) {
+        AttachStep::Clear => Run::execute(queries::set_settings(None, false), conn)
+            .await
+            .map(drop),
+        AttachStep::Point(ambient, id) => {
+            let query = queries::set_settings(Some((id, &ambient.metadata)), false);
+            Run::execute(query, conn).await.map(drop)
+        }
+        AttachStep::Write(ambient) => {
+            let query = queries::attach(Some(ambient.scope_id), ambient.metadata.clone(), false);
+            let id = Run::get_result::<Uuid>(query, conn).await?;
+            written(&ambient, key, id, super::scope_async::depth(conn)?);
+            Ok(())
         }
     }
-    Ok(())
 }
