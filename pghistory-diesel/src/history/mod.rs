@@ -36,6 +36,12 @@ use pghistory_diesel_core::history::{self as sql, TableNames};
 
 use crate::{ContextMode, Error, Result, TableInfo, Tracked};
 
+mod revert;
+
+pub use revert::revert;
+#[cfg(feature = "async")]
+pub use revert::revert_async;
+
 /// One event of the unified history.
 #[derive(Debug, Clone, PartialEq, QueryableByName)]
 pub struct HistoryEvent {
@@ -69,7 +75,7 @@ pub struct HistoryEvent {
     pub pgh_diff: Option<serde_json::Value>,
 }
 
-fn names(info: &'static TableInfo) -> TableNames<'static> {
+pub(crate) fn names(info: &'static TableInfo) -> TableNames<'static> {
     TableNames {
         schema: info.schema,
         table: info.table,
@@ -155,46 +161,4 @@ impl History {
             .bind::<Nullable<Text>, _>(self.label.clone());
         Ok(diesel_async::RunQueryDsl::load(query, conn).await?)
     }
-}
-
-fn revert_sql<T: Tracked>() -> Result<String> {
-    sql::revert(&names(T::INFO)).ok_or_else(|| Error::NotRevertible {
-        table: format!("{}.{}", T::INFO.schema, T::INFO.table),
-    })
-}
-
-fn reverted<T: Tracked>(rows: usize, pgh_id: i64) -> Result<()> {
-    if rows == 0 {
-        return Err(Error::NoSuchEvent {
-            table: format!("{}.{}", T::INFO.schema, T::INFO.table),
-            pgh_id,
-        });
-    }
-    Ok(())
-}
-
-/// Restores the row of table `T` that event `pgh_id` stored: updates it, or inserts it
-/// again if it was deleted. The change goes through the triggers like any other, so it is
-/// recorded as a new event (in the current context).
-///
-/// Errors: [`Error::NoSuchEvent`] when there is no such event; [`Error::NotRevertible`]
-/// when the table's primary key is not snapshotted.
-pub fn revert<T: Tracked>(conn: &mut PgConnection, pgh_id: i64) -> Result<()> {
-    let sql = revert_sql::<T>()?;
-    let rows = diesel::sql_query(sql)
-        .bind::<BigInt, _>(pgh_id)
-        .execute(conn)?;
-    reverted::<T>(rows, pgh_id)
-}
-
-/// [`revert`] on an async connection.
-#[cfg(feature = "async")]
-pub async fn revert_async<T: Tracked>(
-    conn: &mut diesel_async::AsyncPgConnection,
-    pgh_id: i64,
-) -> Result<()> {
-    let sql = revert_sql::<T>()?;
-    let query = diesel::sql_query(sql).bind::<BigInt, _>(pgh_id);
-    let rows = diesel_async::RunQueryDsl::execute(query, conn).await?;
-    reverted::<T>(rows, pgh_id)
 }
