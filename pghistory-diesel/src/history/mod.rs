@@ -280,6 +280,15 @@ impl History {
         &self,
         limit: Option<usize>,
     ) -> Result<BoxedSqlQuery<'_, Pg, diesel::query_builder::SqlQuery>> {
+        self.query_with(limit, "")
+    }
+
+    /// [`query`](Self::query), its text after `prefix` (`EXPLAIN ...`).
+    fn query_with(
+        &self,
+        limit: Option<usize>,
+        prefix: &str,
+    ) -> Result<BoxedSqlQuery<'_, Pg, diesel::query_builder::SqlQuery>> {
         if self.tables.is_empty() {
             return Err(Error::NoTables);
         }
@@ -296,7 +305,10 @@ impl History {
                 object: s.object.is_some(),
             })
             .collect();
-        let text = sql::timeline(&branches, &self.filters(limit.is_some()));
+        let text = format!(
+            "{prefix}{}",
+            sql::timeline(&branches, &self.filters(limit.is_some()))
+        );
         let objects: Option<Vec<Option<&str>>> = self
             .tables
             .iter()
@@ -343,6 +355,22 @@ impl History {
         let size = self.page_size()?;
         let events = self.query(Some(size.saturating_add(1)))?.load(conn)?;
         Ok(paged(events, size))
+    }
+
+    /// The plan PostgreSQL chooses for [`page`](Self::page) (`EXPLAIN (FORMAT JSON)`, not
+    /// run), with this query's values bound: to check which indexes a read uses.
+    pub fn explain(&self, conn: &mut PgConnection) -> Result<serde_json::Value> {
+        #[derive(QueryableByName)]
+        struct Plan {
+            #[diesel(sql_type = diesel::sql_types::Json)]
+            #[diesel(column_name = "QUERY PLAN")]
+            plan: serde_json::Value,
+        }
+        let size = self.page_size()?;
+        let plan: Plan = self
+            .query_with(Some(size.saturating_add(1)), "EXPLAIN (FORMAT JSON) ")?
+            .get_result(conn)?;
+        Ok(plan.plan)
     }
 
     /// [`load`](Self::load) on an async connection.
