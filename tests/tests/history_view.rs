@@ -30,7 +30,7 @@ struct Row {
 fn view_tables(conn: &mut PgConnection) -> Vec<String> {
     let rows: Vec<Row> = diesel::sql_query(
         "SELECT pg_catalog.substring(branch, '^SELECT ''([^'']*)''') AS name \
-         FROM public.pghistory_events_branches ORDER BY 1",
+         FROM public.pghistory_view_branches ORDER BY 1",
     )
     .load(conn)
     .unwrap();

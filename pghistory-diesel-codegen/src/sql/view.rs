@@ -5,7 +5,7 @@
 //! and each directory's migrations know only their own tables. So the view is not written
 //! whole by any one migration: each table's branch (the runtime timeline's own SQL, from
 //! `pghistory_diesel_core::history::view_branch`) is a row of a small registry,
-//! `public.pghistory_events_branches`, keyed by events table. A migration adds, replaces or
+//! `public.pghistory_view_branches`, keyed by events table. A migration adds, replaces or
 //! deletes the rows of its own tables and then rebuilds the view from every row, so one
 //! directory never drops another's tables from the view. A down migration deletes the rows
 //! its up added and restores the ones its up replaced or deleted (recorded in the ledger's
@@ -23,7 +23,7 @@ use crate::model::TrackedTable;
 /// The view's name (in the setup schema).
 pub const VIEW: &str = "pghistory_events";
 /// The registry of branches (in the setup schema).
-pub const REGISTRY: &str = "pghistory_events_branches";
+pub const REGISTRY: &str = "pghistory_view_branches";
 
 fn view() -> String {
     quote::qualified(SETUP_SCHEMA, VIEW)
