@@ -71,18 +71,16 @@ CREATE POLICY "pghistory_read" ON "public"."bench_floor_events" FOR SELECT USING
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_floor
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_floor_events"', 'SELECT ''public.bench_floor''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."bench_floor_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."bench_floor_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."bench_floor_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."bench_floor_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=e2ecef0cf1532b5d types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
 DO $pghistory$
@@ -241,18 +239,16 @@ COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-di
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_tracked
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_tracked_events"', 'SELECT ''public.bench_tracked''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."bench_tracked_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."bench_tracked_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."bench_tracked_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."bench_tracked_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=7c670d36d831e7ec types=Int8%2CNullable%253CVarchar%253E indexes=time%2Ccontext
 DO $pghistory$
@@ -411,18 +407,16 @@ COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-die
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_fields
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_fields_events"', 'SELECT ''public.bench_fields''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."bench_fields_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."bench_fields_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."bench_fields_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."bench_fields_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=ff94c4a556edc3b7 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
 DO $pghistory$
@@ -584,14 +578,13 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
            e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", e."pgh_context" AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."bench_json_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."bench_json_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."bench_json_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."bench_json_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 DO $pghistory$
 DECLARE

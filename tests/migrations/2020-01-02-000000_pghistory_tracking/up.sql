@@ -159,18 +159,16 @@ COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel fa8
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."posts_events"', 'SELECT ''public.posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."posts_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."posts_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."posts_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=order events_schema=public events_table=order_events columns=id%2Cuser%2Cselect triggers=a61d8a3982fc3da3 types=Int8%2CVarchar%2CVarchar indexes=time%2Ccontext
 DO $pghistory$
@@ -329,18 +327,16 @@ COMMENT ON FUNCTION "public"."pghistory_order_delete"() IS 'pghistory-diesel a61
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=order
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."order_events"', 'SELECT ''public.order''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."order_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."order_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."order_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."order_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=app table=accounts events_schema=app events_table=accounts_events columns=handle%2Cemail%2Cbalance triggers=5f448faeba7ddcd0 types=Text%2CNullable%253CText%253E%2CInt8 indexes=time%2Ccontext
 DO $pghistory$
@@ -474,18 +470,16 @@ COMMENT ON FUNCTION "app"."pghistory_accounts_update"() IS 'pghistory-diesel 5f4
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=app table=accounts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"app"."accounts_events"', 'SELECT ''app.accounts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "app"."accounts_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "app"."accounts_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "app"."accounts_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "app"."accounts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=documents events_schema=public events_table=documents_events columns=id%2Ccreated%2Clocal_time%2Cday%2Ctags%2Cdata%2Craw%2Cflag%2Cratio%2Camount%2Caddr%2Cmood triggers=cc6621c6d6c35be8 types=Uuid%2CTimestamptz%2CNullable%253CTimestamp%253E%2CNullable%253CDate%253E%2CArray%253CText%253E%2CNullable%253CJsonb%253E%2CNullable%253CBytea%253E%2CBool%2CNullable%253CFloat8%253E%2CNullable%253CNumeric%253E%2CNullable%253CInet%253E%2CNullable%253CMood%253E indexes=time%2Ccontext
 DO $pghistory$
@@ -663,18 +657,16 @@ COMMENT ON FUNCTION "public"."pghistory_documents_delete"() IS 'pghistory-diesel
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=documents
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."documents_events"', 'SELECT ''public.documents''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."documents_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."documents_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."documents_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."documents_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=315fb9868b407ccc types=Int4%2CText indexes=time%2Ccontext
 DO $pghistory$
@@ -836,14 +828,13 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
            e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", e."pgh_context" AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."notes_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."notes_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."notes_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."notes_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=labels events_schema=public events_table=labels_events columns=id%2Cname triggers=b373ccd0be2b518a types=Int4%2CText indexes=time
 DO $pghistory$
@@ -978,14 +969,13 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
            e."pgh_obj_id"::text AS "pgh_obj_id", NULL::uuid AS "pgh_context_id", NULL::jsonb AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."labels_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."labels_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."labels_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."labels_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 DO $pghistory$
 DECLARE

@@ -264,18 +264,16 @@ COMMENT ON FUNCTION "public"."pghistory_articles_delete"() IS 'pghistory-diesel 
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=articles
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."articles_events"', 'SELECT ''public.articles''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."articles_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."articles_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."articles_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."articles_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=44d62b879719e17b types=Int4%2CText indexes=time%2Ccontext
 DO $pghistory$
@@ -430,18 +428,16 @@ COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel 
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=profiles
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."profiles_events"', 'SELECT ''public.profiles''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."profiles_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."profiles_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."profiles_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."profiles_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=products events_schema=public events_table=products_events columns=name%2Cprice triggers=9cf4795eb68085ca types=Text%2CInt4 indexes=time%2Ccontext
 DO $pghistory$
@@ -596,18 +592,16 @@ COMMENT ON FUNCTION "public"."pghistory_products_update"() IS 'pghistory-diesel 
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=products
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."products_events"', 'SELECT ''public.products''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."products_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."products_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."products_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."products_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=0d1292f3f203e3ea types=Int8%2CText indexes=time%2Ccontext
 CREATE SCHEMA IF NOT EXISTS "history";
@@ -773,14 +767,13 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
            e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", e."pgh_context" AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "history"."widget_history" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "history"."widget_history" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "history"."widget_history" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "history"."widget_history" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=a5ac4c54504dd980 types=Int4%2CInt8 indexes=time%2Ccontext
 DO $pghistory$
@@ -965,18 +958,16 @@ COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel a5
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=ledger
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."ledger_events"', 'SELECT ''public.ledger''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."ledger_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."ledger_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."ledger_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."ledger_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=bb61cbe13f46a60b types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E indexes=time%2Ccontext
 DO $pghistory$
@@ -1154,18 +1145,16 @@ COMMENT ON FUNCTION "public"."pghistory_samples_delete"() IS 'pghistory-diesel b
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=samples
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."samples_events"', 'SELECT ''public.samples''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."samples_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."samples_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."samples_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."samples_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=Help%20Tickets events_schema=public events_table=Help%20Tickets_events columns=id%2Cuser%2Corder triggers=b8902ae7cb9940c7 types=Int4%2CText%2CInt4 indexes=time%2Ccontext
 DO $pghistory$
@@ -1336,18 +1325,16 @@ COMMENT ON FUNCTION "public"."pghistory_Help Tickets_update"() IS 'pghistory-die
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=Help%20Tickets
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."Help Tickets_events"', 'SELECT ''public.Help Tickets''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."Help Tickets_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."Help Tickets_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."Help Tickets_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."Help Tickets_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=article_tags events_schema=public events_table=article_tags_events columns=id%2Carticle_id%2Ctag_id triggers=f5ff7ad70453ff94 types=Int4%2CInt4%2CInt4 indexes=time%2Ccontext
 DO $pghistory$
@@ -1468,18 +1455,16 @@ COMMENT ON FUNCTION "public"."pghistory_article_tags_delete"() IS 'pghistory-die
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=article_tags
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."article_tags_events"', 'SELECT ''public.article_tags''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."article_tags_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."article_tags_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."article_tags_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."article_tags_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 DO $pghistory$
 DECLARE

@@ -159,18 +159,16 @@ COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 591
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."posts_events"', 'SELECT ''public.posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
-           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", c."metadata" AS "pgh_context",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM "public"."posts_events" e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
-          FROM "public"."posts_events" prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true
-    LEFT JOIN "public"."pghistory_context" c ON c."id" OPERATOR(pg_catalog.=) e."pgh_context_id"') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."posts_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
 DO $pghistory$
 DECLARE
