@@ -41,7 +41,8 @@ fn tracker_tables() -> Vec<&'static TableInfo> {
 fn drifted(sql: &str) -> Vec<Finding> {
     let db = TestDb::migrated();
     let mut conn = db.conn();
-    conn.batch_execute("DROP VIEW public.pghistory_events").unwrap();
+    conn.batch_execute("DROP VIEW public.pghistory_events")
+        .unwrap();
     conn.batch_execute(sql).unwrap();
     check::check_all(&mut conn, &schema_tables()).unwrap()
 }
