@@ -1,6 +1,7 @@
 //! Reading history across tables: the unified event query (with per-event data and diffs)
 //! and the revert statement. The runtime binds the values; only names are written here.
 
+pub mod as_of;
 mod revert;
 mod timeline;
 
