@@ -65,6 +65,15 @@ pub enum Error {
         /// The tracked table.
         table: String,
     },
+    /// The table's history cannot say what a row was at a given time: its trackers or
+    /// fields leave some states unrecorded.
+    #[error("{table} cannot be read as of a time: {reason}")]
+    NotReconstructible {
+        /// The tracked table.
+        table: String,
+        /// Why.
+        reason: crate::history::Unknowable,
+    },
     /// `create_event` was given a label that no tracker of the table declares.
     #[error("{table} declares no event label `{label}`; declared: {declared}\nhelp: declare it with #[pghistory(event(manual, label = \"{label}\"))]")]
     UnknownLabel {

@@ -36,8 +36,17 @@ use pghistory_diesel_core::history::{self as sql, TableNames};
 
 use crate::{ContextMode, Error, Result, TableInfo, Tracked};
 
+mod as_of;
+mod diff;
 mod revert;
 
+pub use as_of::{as_of, table_as_of, At, EventsFilter, KeyBind};
+#[cfg(feature = "async")]
+pub use as_of::as_of_async;
+pub use diff::{changes, ColumnChange, Comparable, Diff, EventChanges};
+#[cfg(feature = "async")]
+pub use diff::changes_async;
+pub use pghistory_diesel_core::history::as_of::{TrackerKind, Unknowable};
 pub use revert::revert;
 #[cfg(feature = "async")]
 pub use revert::revert_async;
