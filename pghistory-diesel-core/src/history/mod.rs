@@ -5,7 +5,7 @@ pub mod as_of;
 mod revert;
 mod timeline;
 
-pub use revert::revert;
+pub use revert::{delete_from_event, foreign_keys, revert, scope_changes};
 pub use timeline::unified;
 
 use crate::quote;

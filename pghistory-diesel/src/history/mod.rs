@@ -39,6 +39,7 @@ use crate::{ContextMode, Error, Result, TableInfo, Tracked};
 mod as_of;
 mod diff;
 mod revert;
+mod revert_scope;
 
 pub use as_of::{as_of, table_as_of, At, EventsFilter, KeyBind};
 #[cfg(feature = "async")]
@@ -48,6 +49,7 @@ pub use diff::{changes, ColumnChange, Comparable, Diff, EventChanges};
 pub use diff::changes_async;
 pub use pghistory_diesel_core::history::as_of::{TrackerKind, Unknowable};
 pub use revert::revert;
+pub use revert_scope::{RevertAction, RevertScope, RevertStep, REVERTED_SCOPE_KEY};
 #[cfg(feature = "async")]
 pub use revert::revert_async;
 
