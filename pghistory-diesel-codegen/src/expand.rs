@@ -184,7 +184,10 @@ fn changes(table: &TrackedTable) -> TokenStream {
     let name = format_ident!("{}Change", table.model_name);
     let h = quote!(::pghistory_diesel::history);
     let cols: Vec<_> = table.tracked_columns().collect();
-    let variants: Vec<syn::Ident> = cols.iter().map(|c| format_ident!("{}", camel(&c.rust_name))).collect();
+    let variants: Vec<syn::Ident> = cols
+        .iter()
+        .map(|c| format_ident!("{}", camel(&c.rust_name)))
+        .collect();
     for (i, v) in variants.iter().enumerate() {
         if variants[..i].contains(v) {
             let msg = format!(

@@ -37,7 +37,9 @@ fn events_of(conn: &mut PgConnection, id: i32) -> Vec<(i64, DateTime<Utc>)> {
 }
 
 fn title_at(conn: &mut PgConnection, id: i32, at: impl Into<At>) -> Option<String> {
-    as_of::<posts::table>(conn, id, at).unwrap().map(|e| e.title)
+    as_of::<posts::table>(conn, id, at)
+        .unwrap()
+        .map(|e| e.title)
 }
 
 #[test]
@@ -48,12 +50,22 @@ fn a_row_as_of_an_event_and_a_time() {
     let id = new_post(&mut conn, "first");
     retitle(&mut conn, id, "second");
     retitle(&mut conn, id, "third");
-    diesel::delete(posts::table.find(id)).execute(&mut conn).unwrap();
+    diesel::delete(posts::table.find(id))
+        .execute(&mut conn)
+        .unwrap();
     let ev = events_of(&mut conn, id);
     assert_eq!(ev.len(), 4);
 
-    assert_eq!(title_at(&mut conn, id, ev[0].0 - 1), None, "not yet inserted");
-    assert_eq!(title_at(&mut conn, id, before_insert), None, "not yet inserted");
+    assert_eq!(
+        title_at(&mut conn, id, ev[0].0 - 1),
+        None,
+        "not yet inserted"
+    );
+    assert_eq!(
+        title_at(&mut conn, id, before_insert),
+        None,
+        "not yet inserted"
+    );
     assert_eq!(title_at(&mut conn, id, ev[0].0).as_deref(), Some("first"));
     assert_eq!(title_at(&mut conn, id, ev[1].0).as_deref(), Some("second"));
     assert_eq!(
@@ -68,7 +80,9 @@ fn a_row_as_of_an_event_and_a_time() {
     // By time: each statement ran in its own transaction, so each has its own start time.
     assert_eq!(title_at(&mut conn, id, ev[1].1).as_deref(), Some("second"));
     assert_eq!(title_at(&mut conn, id, ev[2].1).as_deref(), Some("third"));
-    let row = as_of::<posts::table>(&mut conn, id, ev[1].1).unwrap().unwrap();
+    let row = as_of::<posts::table>(&mut conn, id, ev[1].1)
+        .unwrap()
+        .unwrap();
     assert_eq!((row.pgh_id, row.id, row.score), (ev[1].0, id, 1));
 
     // Another object's history does not leak in.
@@ -101,7 +115,9 @@ fn events_of_conditional_and_old_row_trackers_are_not_read() {
         .load(&mut conn)
         .unwrap();
     assert!(labels.iter().any(|l| l == "before_update"), "{labels:?}");
-    let now = as_of::<articles::table>(&mut conn, id, Utc::now()).unwrap().unwrap();
+    let now = as_of::<articles::table>(&mut conn, id, Utc::now())
+        .unwrap()
+        .unwrap();
     assert_eq!((now.title.as_str(), now.score), ("final title", 50));
     assert_eq!(now.pgh_label, "update");
 }
@@ -110,10 +126,14 @@ fn events_of_conditional_and_old_row_trackers_are_not_read() {
 fn a_table_as_of_an_event_filtered_and_paginated() {
     let db = TestDb::migrated();
     let mut conn = db.conn();
-    let ids: Vec<i32> = (0..5).map(|i| new_post(&mut conn, &format!("p{i}"))).collect();
+    let ids: Vec<i32> = (0..5)
+        .map(|i| new_post(&mut conn, &format!("p{i}")))
+        .collect();
     let after_inserts = events_of(&mut conn, ids[4])[0].0;
     retitle(&mut conn, ids[1], "p1 edited");
-    diesel::delete(posts::table.find(ids[2])).execute(&mut conn).unwrap();
+    diesel::delete(posts::table.find(ids[2]))
+        .execute(&mut conn)
+        .unwrap();
     new_post(&mut conn, "late");
 
     let then: Vec<(i32, String)> = table_as_of::<posts::table>(after_inserts)
@@ -124,7 +144,11 @@ fn a_table_as_of_an_event_filtered_and_paginated() {
         .into_iter()
         .map(|e| (e.id, e.title))
         .collect();
-    let expected: Vec<(i32, String)> = ids.iter().enumerate().map(|(i, id)| (*id, format!("p{i}"))).collect();
+    let expected: Vec<(i32, String)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, format!("p{i}")))
+        .collect();
     assert_eq!(then, expected);
 
     let now: Vec<(i32, String)> = table_as_of::<posts::table>(Utc::now())
@@ -225,9 +249,13 @@ async fn as_of_on_an_async_connection() {
     retitle(&mut sync, id, "second");
     let ev = events_of(&mut sync, id);
     let mut conn = AsyncPgConnection::establish(&db.url).await.unwrap();
-    let first = as_of_async::<posts::table>(&mut conn, id, ev[0].0).await.unwrap();
+    let first = as_of_async::<posts::table>(&mut conn, id, ev[0].0)
+        .await
+        .unwrap();
     assert_eq!(first.map(|e| e.title).as_deref(), Some("first"));
-    let before = as_of_async::<posts::table>(&mut conn, id, ev[0].0 - 1).await.unwrap();
+    let before = as_of_async::<posts::table>(&mut conn, id, ev[0].0 - 1)
+        .await
+        .unwrap();
     assert!(before.is_none());
     assert!(matches!(
         as_of_async::<accounts::table>(&mut conn, "x".to_owned(), 1).await,

@@ -91,7 +91,10 @@ fn sql_names_and_custom_types_in_changes() {
         .execute(&mut conn)
         .unwrap();
     diesel::update(documents::table.find(doc))
-        .set((documents::mood.eq(Some(Mood::Sad)), documents::flag.eq(true)))
+        .set((
+            documents::mood.eq(Some(Mood::Sad)),
+            documents::flag.eq(true),
+        ))
         .execute(&mut conn)
         .unwrap();
     let steps = changes::<documents::table>(&mut conn, doc).unwrap();
@@ -126,7 +129,9 @@ async fn consecutive_changes_of_an_object_async() {
             .execute(&mut sync)
             .unwrap();
     }
-    diesel::delete(posts::table.find(id)).execute(&mut sync).unwrap();
+    diesel::delete(posts::table.find(id))
+        .execute(&mut sync)
+        .unwrap();
     let mut conn = AsyncPgConnection::establish(&db.url).await.unwrap();
     let steps = changes_async::<posts::table>(&mut conn, id).await.unwrap();
     let labels: Vec<&str> = steps.iter().map(|s| s.event.pgh_label.as_str()).collect();
@@ -138,5 +143,8 @@ async fn consecutive_changes_of_an_object_async() {
             after: "c".into()
         }]
     );
-    assert!(steps[3].changes.is_empty(), "a delete stores the last state");
+    assert!(
+        steps[3].changes.is_empty(),
+        "a delete stores the last state"
+    );
 }

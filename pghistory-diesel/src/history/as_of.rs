@@ -24,12 +24,16 @@
 //! not known (a row that existed before tracking began reads as absent until its first
 //! event).
 
-use diesel::expression::{is_aggregate, AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
+use diesel::expression::{
+    is_aggregate, AppearsOnTable, Expression, SelectableExpression, ValidGrouping,
+};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Timestamptz};
-use pghistory_diesel_core::history::as_of::{self as sql, AtKind, Piece, TrackerKind, TrackerShape};
+use pghistory_diesel_core::history::as_of::{
+    self as sql, AtKind, Piece, TrackerKind, TrackerShape,
+};
 
 use super::names;
 use crate::{Error, Operation, Result, TableInfo, Tracked};
@@ -189,7 +193,11 @@ pub(crate) fn plan(info: &'static TableInfo) -> Result<sql::Plan<'static>> {
 fn object_query<T: Tracked>(key: T::Key, at: At) -> Result<T::EventsQuery> {
     let plan = plan(T::INFO)?;
     let pieces = sql::object_predicate(&names(T::INFO), &plan, at.kind());
-    Ok(T::events_where(EventsFilter::from_pieces(pieces, Some(T::bind_key(key)), Some(at))))
+    Ok(T::events_where(EventsFilter::from_pieces(
+        pieces,
+        Some(T::bind_key(key)),
+        Some(at),
+    )))
 }
 
 /// The row of table `T` with primary key `key` as it was at `at` (a time or an event id):
@@ -269,5 +277,9 @@ pub fn table_as_of<T: Tracked>(at: impl Into<At>) -> Result<T::EventsQuery> {
     let at = at.into();
     let plan = plan(T::INFO)?;
     let pieces = sql::table_predicate(&names(T::INFO), &plan, at.kind());
-    Ok(T::events_where(EventsFilter::from_pieces(pieces, None, Some(at))))
+    Ok(T::events_where(EventsFilter::from_pieces(
+        pieces,
+        None,
+        Some(at),
+    )))
 }

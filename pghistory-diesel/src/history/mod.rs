@@ -41,17 +41,17 @@ mod diff;
 mod revert;
 mod revert_scope;
 
-pub use as_of::{as_of, table_as_of, At, EventsFilter, KeyBind};
 #[cfg(feature = "async")]
 pub use as_of::as_of_async;
-pub use diff::{changes, ColumnChange, Comparable, Diff, EventChanges};
+pub use as_of::{as_of, table_as_of, At, EventsFilter, KeyBind};
 #[cfg(feature = "async")]
 pub use diff::changes_async;
+pub use diff::{changes, ColumnChange, Comparable, Diff, EventChanges};
 pub use pghistory_diesel_core::history::as_of::{TrackerKind, Unknowable};
 pub use revert::revert;
-pub use revert_scope::{RevertAction, RevertScope, RevertStep, REVERTED_SCOPE_KEY};
 #[cfg(feature = "async")]
 pub use revert::revert_async;
+pub use revert_scope::{RevertAction, RevertScope, RevertStep, REVERTED_SCOPE_KEY};
 
 /// One event of the unified history.
 #[derive(Debug, Clone, PartialEq, QueryableByName)]

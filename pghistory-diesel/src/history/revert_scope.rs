@@ -208,7 +208,10 @@ impl RevertScope {
                         pgh_id,
                     });
                 }
-                let existed = row.prior_label.as_deref().is_some_and(|l| l != t.delete_label);
+                let existed = row
+                    .prior_label
+                    .as_deref()
+                    .is_some_and(|l| l != t.delete_label);
                 let exists = row.last_label != t.delete_label;
                 let (action, from_event) = match (existed, exists, row.prior_id) {
                     (true, true, Some(prior)) => (RevertAction::Restore, prior),
@@ -317,8 +320,8 @@ impl RevertScope {
             let query = diesel::sql_query(t.changes.clone()).bind::<Uuid, _>(self.scope);
             rows.push(diesel_async::RunQueryDsl::load::<ScopeRow>(query, conn).await?);
         }
-        let query = diesel::sql_query(sql::foreign_keys())
-            .bind::<Array<Text>, _>(Self::relations(tables));
+        let query =
+            diesel::sql_query(sql::foreign_keys()).bind::<Array<Text>, _>(Self::relations(tables));
         let fks = diesel_async::RunQueryDsl::load::<ForeignKey>(query, conn).await?;
         self.steps(tables, rows, fks)
     }
