@@ -23,6 +23,11 @@ pub(crate) fn run(cli: &Cli) -> Result<ExitCode, Error> {
             cli.global.database_url.as_deref(),
             args,
         ),
+        Command::Show(args) => crate::show::show(
+            &Project::discover(cli.global.config_file.as_deref())?,
+            cli.global.database_url.as_deref(),
+            args,
+        ),
         Command::Completions(args) => Ok(completions(args)),
     }
 }
@@ -100,7 +105,9 @@ fn schema_errors(path: &Path, err: syn::Error) -> Error {
     )
 }
 
-fn read_schema(path: &Path) -> Result<Vec<pghistory_diesel_codegen::TrackedTable>, Error> {
+pub(crate) fn read_schema(
+    path: &Path,
+) -> Result<Vec<pghistory_diesel_codegen::TrackedTable>, Error> {
     let text = fs::read_to_string(path).map_err(Error::io(path))?;
     let file = syn::parse_file(&text).map_err(|e| schema_errors(path, e))?;
     pghistory_diesel_codegen::tables_in_file(&file).map_err(|e| schema_errors(path, e))

@@ -36,7 +36,7 @@ pub enum Error {
         /// The folder.
         path: PathBuf,
     },
-    /// `check` needs a database and was given none.
+    /// `check` or `show` needs a database and was given none.
     #[error("no database to check: pass --database-url, or set DATABASE_URL (in the environment or .env)")]
     NoDatabaseUrl,
     /// The database could not be reached.
@@ -45,6 +45,25 @@ pub enum Error {
     /// Reading the catalog failed.
     #[error("checking the database failed: {0}")]
     Check(#[source] pghistory_diesel::Error),
+    /// `show` was given a table schema.rs does not track.
+    #[error("schema.rs tracks no table `{table}`; tracked: {declared}")]
+    UnknownTable {
+        /// The name given.
+        table: String,
+        /// The tracked tables, comma separated.
+        declared: String,
+    },
+    /// `show` was asked about a table whose trackers do not record every state.
+    #[error("{table} cannot be read as of a time: {reason}")]
+    NotReconstructible {
+        /// The table.
+        table: String,
+        /// Why.
+        reason: pghistory_diesel_core::history::as_of::Unknowable,
+    },
+    /// A history query failed.
+    #[error("reading history failed: {0}")]
+    Query(#[source] pghistory_diesel::Error),
     /// The folder a new migration would get exists already.
     #[error("{path} exists already; pass another `--version`")]
     MigrationExists {

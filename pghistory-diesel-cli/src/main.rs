@@ -4,6 +4,7 @@
 //! pghistory-diesel setup       [--migrations-dir DIR]
 //! pghistory-diesel generate    [--schema FILE] [--migrations-dir DIR] [--check] [--version V]
 //! pghistory-diesel check       [--schema FILE] [--database-url URL] [--orphan-events]
+//! pghistory-diesel show        TABLE KEY --at TIME|EVENT [--json] [--schema FILE] [--database-url URL]
 //! pghistory-diesel completions bash|zsh|fish|elvish|powershell
 //! ```
 //!
@@ -17,6 +18,7 @@ mod cli;
 mod commands;
 mod config;
 mod error;
+mod show;
 mod write;
 
 use std::process::ExitCode;

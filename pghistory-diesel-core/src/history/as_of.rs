@@ -235,6 +235,25 @@ pub fn table_predicate(t: &TableNames<'_>, plan: &Plan<'_>, at: AtKind) -> Vec<P
     ]
 }
 
+/// The whole statement reading one object as of a point in history, for clients without
+/// Diesel's DSL (the CLI's `show`): `$1` is the key as text, cast to `key_type` (the
+/// Postgres type of `pgh_obj_id`), `$2` the event id or time. Columns: `pgh_id`,
+/// `pgh_created_at`, `pgh_label` and `pgh_data`, the whole event row as jsonb.
+pub fn object_statement(t: &TableNames<'_>, plan: &Plan<'_>, at: AtKind, key_type: &str) -> String {
+    let events = quote::qualified(t.events_schema, t.events_table);
+    let predicate = render(
+        &object_predicate(t, plan, at),
+        &format!("CAST($1::text AS {key_type})"),
+        match at {
+            AtKind::EventId => "$2::bigint",
+            AtKind::Time => "$2::timestamptz",
+        },
+    );
+    format!(
+        "SELECT {events}.\"pgh_id\", {events}.\"pgh_created_at\", {events}.\"pgh_label\", pg_catalog.to_jsonb({events}.*) AS \"pgh_data\"\n  FROM {events}\n WHERE {predicate}"
+    )
+}
+
 /// The pieces as SQL text, with `key` and `at` written for [`Piece::Key`] and [`Piece::At`]
 /// (placeholders such as `$1`, never values).
 pub fn render(pieces: &[Piece], key: &str, at: &str) -> String {
