@@ -262,3 +262,61 @@ async fn as_of_on_an_async_connection() {
         Err(Error::NotReconstructible { .. })
     ));
 }
+
+/// The plans of the time-travel reads on a table with some history: `as_of` probes the
+/// primary key index `(pgh_obj_id, pgh_id)` and never scans the events table.
+#[test]
+fn as_of_is_an_index_probe() {
+    use diesel::connection::SimpleConnection;
+    use diesel::sql_types::Text;
+    use pghistory_diesel::Tracked;
+    use pghistory_diesel_core::history::as_of as core;
+
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    conn.batch_execute(
+        "INSERT INTO posts (title, score) SELECT 'p' || i, i FROM generate_series(1, 2000) i;
+         UPDATE posts SET score = score + 1;
+         UPDATE posts SET title = title || '!';
+         ANALYZE posts_events;",
+    )
+    .unwrap();
+    let info = <posts::table as Tracked>::INFO;
+    let names = pghistory_diesel_core::history::TableNames {
+        schema: info.schema,
+        table: info.table,
+        events_schema: info.events_schema,
+        events_table: info.events_table,
+        primary_key: info.primary_key,
+        columns: info.columns,
+        has_context_id: true,
+        has_context_json: false,
+    };
+    let plan = core::Plan {
+        insert: "insert",
+        update: "update",
+        delete: "delete",
+    };
+    for (kind, at) in [
+        (core::AtKind::EventId, "3000"),
+        (core::AtKind::Time, "now()"),
+    ] {
+        let sql = core::object_statement(&names, &plan, kind, "integer");
+        conn.batch_execute(&format!("DEALLOCATE ALL; PREPARE q AS {sql}"))
+            .unwrap();
+        let lines: Vec<String> = diesel::sql_query(format!("EXPLAIN EXECUTE q('77', {at})"))
+            .load::<Line>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
+        let text = lines.join("\n");
+        assert!(!text.contains("Seq Scan"), "{text}");
+        assert!(text.contains("posts_events_pkey"), "{text}");
+    }
+}
