@@ -59,7 +59,10 @@ fn db() -> TestDb {
     db
 }
 
-fn state(conn: &mut PgConnection) -> (Vec<(i32, String)>, Vec<(i32, i32, String)>) {
+/// Both tables' rows, in key order.
+type State = (Vec<(i32, String)>, Vec<(i32, i32, String)>);
+
+fn state(conn: &mut PgConnection) -> State {
     let a = authors::table
         .order(authors::id)
         .load::<(i32, String)>(conn)

@@ -81,7 +81,7 @@ impl Tracker {
                 cols.is_empty()
                     || table
                         .tracked_columns()
-                        .all(|c| cols.iter().any(|n| *n == c.sql_name))
+                        .all(|c| cols.contains(&c.sql_name))
             }
             Some(_) => false,
         }
