@@ -78,10 +78,7 @@ impl Tracker {
         match &self.condition {
             None | Some(Condition::Always) => true,
             Some(Condition::AnyChange(cols)) => {
-                cols.is_empty()
-                    || table
-                        .tracked_columns()
-                        .all(|c| cols.contains(&c.sql_name))
+                cols.is_empty() || table.tracked_columns().all(|c| cols.contains(&c.sql_name))
             }
             Some(_) => false,
         }

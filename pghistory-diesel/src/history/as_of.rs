@@ -1,28 +1,4 @@
 //! Time travel: a row, or a whole table, as it was at a time or an event.
-//!
-//! # What "at" means
-//!
-//! The events of one object are ordered by `pgh_id`, which follows the order of its writes
-//! (the row's lock serializes writers). [`At::Event`] selects the events up to and including
-//! that `pgh_id`. [`At::Time`] selects the events whose `pgh_created_at` is at or before the
-//! time; `pgh_created_at` is the start time of the writing transaction (`now()`), not its
-//! commit time, so a transaction that began before the time and committed after it counts
-//! as before it. The state is the snapshot of the last selected event, or nothing when that
-//! event is a delete or there is none.
-//!
-//! # When the answer is unknowable
-//!
-//! Only tables whose trackers record every state can be read this way: every column
-//! snapshotted, an insert and an update tracker without a condition that store the `NEW`
-//! row, and a delete tracker. Anything else is [`Error::NotReconstructible`], with the
-//! reason. Other trackers (conditional ones, `row = old`, manual events) may be declared
-//! beside those: their events are not read.
-//!
-//! Caveats the trackers cannot show: changes made while tracking was
-//! [paused](crate::pause) or before the tracking migration ran, and events removed by
-//! [`prune`](crate::prune), are not in the history, so states before or during them are
-//! not known (a row that existed before tracking began reads as absent until its first
-//! event).
 
 use diesel::expression::{
     is_aggregate, AppearsOnTable, Expression, SelectableExpression, ValidGrouping,
@@ -39,6 +15,30 @@ use super::names;
 use crate::{Error, Operation, Result, TableInfo, Tracked};
 
 /// A point in history: a time, or an event id (`pgh_id`).
+///
+/// # What "at" means
+///
+/// The events of one object are ordered by `pgh_id`, which follows the order of its writes
+/// (the row's lock serializes writers). [`At::Event`] selects the events up to and including
+/// that `pgh_id`. [`At::Time`] selects the events whose `pgh_created_at` is at or before the
+/// time; `pgh_created_at` is the start time of the writing transaction (`now()`), not its
+/// commit time, so a transaction that began before the time and committed after it counts
+/// as before it. The state is the snapshot of the last selected event, or nothing when that
+/// event is a delete or there is none.
+///
+/// # When the answer is unknowable
+///
+/// Only tables whose trackers record every state can be read this way: every column
+/// snapshotted, an insert and an update tracker without a condition that store the `NEW`
+/// row, and a delete tracker. Anything else is [`Error::NotReconstructible`], with the
+/// reason. Other trackers (conditional ones, `row = old`, manual events) may be declared
+/// beside those: their events are not read.
+///
+/// Caveats the trackers cannot show: changes made while tracking was
+/// [paused](mod@crate::pause) or before the tracking migration ran, and events removed by
+/// [`prune`](crate::prune), are not in the history, so states before or during them are
+/// not known (a row that existed before tracking began reads as absent until its first
+/// event).
 ///
 /// ```
 /// use pghistory_diesel::history::At;
@@ -205,7 +205,7 @@ fn object_query<T: Tracked>(key: T::Key, at: At) -> Result<T::EventsQuery> {
 /// (not yet inserted, or deleted). One probe of the events table's primary key index.
 ///
 /// Errors: [`Error::NotReconstructible`] when the table's trackers do not record every
-/// state (see the [module docs](self) for what "at" means and the caveats).
+/// state (see [`At`] for what "at" means and the caveats).
 ///
 /// ```no_run
 /// # mod schema {

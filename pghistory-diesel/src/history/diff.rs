@@ -1,32 +1,4 @@
-//! Typed diffs: the columns that changed between two events of a table, as values of the
-//! columns' Rust types.
-//!
-//! `tracked_table!` generates, beside the event struct `PostsEvent`, an enum
-//! `PostsEventChange` with one variant per snapshotted column, each holding `before` and
-//! `after`, and implements [`Diff`] for the struct. Every snapshotted column's Rust type
-//! must implement `PartialEq` (a type without it is a compile error naming
-//! [`Comparable`]); compare `pgh_data` JSON instead, or exclude the column, for types that
-//! cannot.
-//!
-//! ```
-//! pghistory_diesel::tracked_table! {
-//!     posts (id) { id -> Int4, title -> Text, score -> Int4, }
-//! }
-//! use pghistory_diesel::history::{ColumnChange, Diff};
-//!
-//! # fn event(pgh_id: i64, title: &str, score: i32) -> PostsEvent {
-//! #     PostsEvent { pgh_id, pgh_created_at: chrono::Utc::now(), pgh_obj_id: 7, pgh_context_id: None,
-//! #         pgh_label: "update".into(), id: 7, title: title.into(), score }
-//! # }
-//! let (first, second) = (event(1, "Hello", 1), event(2, "Hello, world", 1));
-//! let changes = second.changes_from(&first);
-//! assert_eq!(
-//!     changes,
-//!     vec![PostsEventChange::Title { before: "Hello".into(), after: "Hello, world".into() }]
-//! );
-//! assert_eq!(changes[0].column(), "title");
-//! # fn main() {}
-//! ```
+//! Typed diffs: the columns that changed between two events of a table.
 
 use diesel::prelude::*;
 
@@ -59,6 +31,33 @@ pub trait ColumnChange {
 }
 
 /// A table's event struct, which can list the columns that changed since another event.
+///
+/// `tracked_table!` generates, beside the event struct `PostsEvent`, an enum
+/// `PostsEventChange` with one variant per snapshotted column, each holding `before` and
+/// `after`, and implements [`Diff`] for the struct. Every snapshotted column's Rust type
+/// must implement `PartialEq` (a type without it is a compile error naming
+/// [`Comparable`]); compare `pgh_data` JSON instead, or exclude the column, for types that
+/// cannot.
+///
+/// ```
+/// pghistory_diesel::tracked_table! {
+///     posts (id) { id -> Int4, title -> Text, score -> Int4, }
+/// }
+/// use pghistory_diesel::history::{ColumnChange, Diff};
+///
+/// # fn event(pgh_id: i64, title: &str, score: i32) -> PostsEvent {
+/// #     PostsEvent { pgh_id, pgh_created_at: chrono::Utc::now(), pgh_obj_id: 7, pgh_context_id: None,
+/// #         pgh_label: "update".into(), id: 7, title: title.into(), score }
+/// # }
+/// let (first, second) = (event(1, "Hello", 1), event(2, "Hello, world", 1));
+/// let changes = second.changes_from(&first);
+/// assert_eq!(
+///     changes,
+///     vec![PostsEventChange::Title { before: "Hello".into(), after: "Hello, world".into() }]
+/// );
+/// assert_eq!(changes[0].column(), "title");
+/// # fn main() {}
+/// ```
 pub trait Diff {
     /// The generated enum of one column's change.
     type Change: ColumnChange + std::fmt::Debug + Clone + PartialEq;
