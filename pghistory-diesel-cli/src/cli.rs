@@ -75,6 +75,13 @@ pub(crate) enum Command {
     /// context metadata and the changed fields, old → new. Coloured when standard output is
     /// a terminal and NO_COLOR is not set.
     Log(LogArgs),
+    /// Print a row as it was at a time or an event
+    ///
+    /// Reads the table's events in --database-url (else DATABASE_URL) with the SQL of the
+    /// runtime's `as_of`. Exits 0 with the row, 1 when it did not exist then (not yet
+    /// inserted, or deleted), 2 on error (unknown table, a table whose trackers do not
+    /// record every state, no database).
+    Show(crate::show::ShowArgs),
     /// Print a shell completion script to standard output
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),

@@ -33,6 +33,11 @@ pub(crate) fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 .ok_or(Error::NoDatabaseUrl)?;
             crate::log::log(&tables, url, args)
         }
+        Command::Show(args) => crate::show::show(
+            &Project::discover(cli.global.config_file.as_deref())?,
+            cli.global.database_url.as_deref(),
+            args,
+        ),
         Command::Completions(args) => Ok(completions(args)),
     }
 }
@@ -110,7 +115,32 @@ fn schema_errors(path: &Path, err: syn::Error) -> Error {
     )
 }
 
-fn read_schema(path: &Path) -> Result<Vec<pghistory_diesel_codegen::TrackedTable>, Error> {
+/// The tracked table `name` names: its SQL name, its Rust name, or `schema.table`; else
+/// [`Error::UnknownTable`] listing what schema.rs tracks (`log` and `show` share it).
+pub(crate) fn find_table<'a>(
+    tables: &'a [pghistory_diesel_codegen::TrackedTable],
+    name: &str,
+) -> Result<&'a pghistory_diesel_codegen::TrackedTable, Error> {
+    tables
+        .iter()
+        .find(|t| {
+            t.sql_name == name
+                || t.rust_name == name
+                || format!("{}.{}", t.schema, t.sql_name) == name
+        })
+        .ok_or_else(|| Error::UnknownTable {
+            table: name.to_owned(),
+            known: tables
+                .iter()
+                .map(|t| format!("{}.{}", t.schema, t.sql_name))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+pub(crate) fn read_schema(
+    path: &Path,
+) -> Result<Vec<pghistory_diesel_codegen::TrackedTable>, Error> {
     let text = fs::read_to_string(path).map_err(Error::io(path))?;
     let file = syn::parse_file(&text).map_err(|e| schema_errors(path, e))?;
     pghistory_diesel_codegen::tables_in_file(&file).map_err(|e| schema_errors(path, e))

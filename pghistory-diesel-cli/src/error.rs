@@ -36,7 +36,7 @@ pub enum Error {
         /// The folder.
         path: PathBuf,
     },
-    /// `check` or `log` needs a database and was given none.
+    /// `check`, `log` or `show` needs a database and was given none.
     #[error("no database to read: pass --database-url, or set DATABASE_URL (in the environment or .env)")]
     NoDatabaseUrl,
     /// The database could not be reached.
@@ -45,7 +45,7 @@ pub enum Error {
     /// Reading the catalog failed.
     #[error("checking the database failed: {0}")]
     Check(#[source] pghistory_diesel::Error),
-    /// `log` was given a table schema.rs does not track.
+    /// `log` or `show` was given a table schema.rs does not track.
     #[error("schema.rs tracks no table `{table}`; tracked: {known}")]
     UnknownTable {
         /// The table asked for.
@@ -53,9 +53,17 @@ pub enum Error {
         /// The tracked tables, `schema.table`, comma separated.
         known: String,
     },
+    /// `show` was asked about a table whose trackers do not record every state.
+    #[error("{table} cannot be read as of a time: {reason}")]
+    NotReconstructible {
+        /// The table.
+        table: String,
+        /// Why.
+        reason: pghistory_diesel_core::history::as_of::Unknowable,
+    },
     /// Reading the history failed.
     #[error("reading the history failed: {0}")]
-    Log(#[source] pghistory_diesel::Error),
+    Query(#[source] pghistory_diesel::Error),
     /// The folder a new migration would get exists already.
     #[error("{path} exists already; pass another `--version`")]
     MigrationExists {

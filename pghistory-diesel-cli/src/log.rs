@@ -39,19 +39,7 @@ fn query(tables: &[TrackedTable], args: &LogArgs) -> Result<History, Error> {
     let mut history = History::new();
     match &args.table {
         Some(wanted) => {
-            let table = tables
-                .iter()
-                .find(|t| {
-                    t.sql_name == *wanted || format!("{}.{}", t.schema, t.sql_name) == *wanted
-                })
-                .ok_or_else(|| Error::UnknownTable {
-                    table: wanted.clone(),
-                    known: tables
-                        .iter()
-                        .map(|t| format!("{}.{}", t.schema, t.sql_name))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
+            let table = crate::commands::find_table(tables, wanted)?;
             history = history.across_names(names(table), args.key.clone());
         }
         None => {
@@ -87,7 +75,7 @@ fn query(tables: &[TrackedTable], args: &LogArgs) -> Result<History, Error> {
 pub(crate) fn log(tables: &[TrackedTable], url: &str, args: &LogArgs) -> Result<ExitCode, Error> {
     let history = query(tables, args)?;
     let mut conn = diesel::PgConnection::establish(url).map_err(Error::Connect)?;
-    let events = history.load(&mut conn).map_err(Error::Log)?;
+    let events = history.load(&mut conn).map_err(Error::Query)?;
     let stdout = std::io::stdout();
     let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut out = stdout.lock();

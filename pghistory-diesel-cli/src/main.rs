@@ -6,6 +6,7 @@
 //! pghistory-diesel check       [--schema FILE] [--database-url URL] [--orphan-events]
 //! pghistory-diesel log         [TABLE [KEY]] [--since T] [--until T] [--label L] [--context ID]
 //!                              [--where K=V] [--limit N] [--newest-first|--oldest-first] [--json]
+//! pghistory-diesel show        TABLE KEY --at TIME|EVENT [--json] [--schema FILE] [--database-url URL]
 //! pghistory-diesel completions bash|zsh|fish|elvish|powershell
 //! ```
 //!
@@ -20,6 +21,7 @@ mod commands;
 mod config;
 mod error;
 mod log;
+mod show;
 mod write;
 
 use std::process::ExitCode;

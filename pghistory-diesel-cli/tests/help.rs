@@ -81,6 +81,25 @@ fn check_help_names_its_exit_codes_and_the_database_url() {
 }
 
 #[test]
+fn show_help_names_its_exit_codes_and_the_forms_of_at() {
+    let help = stdout(&["show", "--help"]);
+    insta::assert_snapshot!("help_show", help);
+    assert!(
+        help.contains("Exits 0 with the row, 1 when it did not exist"),
+        "{help}"
+    );
+    assert!(help.contains("--at <TIME>"), "{help}");
+}
+
+#[test]
+fn a_time_that_is_neither_an_event_nor_rfc_3339_is_refused() {
+    insta::assert_snapshot!(
+        "show_bad_at",
+        usage_error(&["show", "posts", "1", "--at", "last tuesday"])
+    );
+}
+
+#[test]
 fn generate_help_names_each_default() {
     insta::assert_snapshot!("help_generate", stdout(&["generate", "--help"]));
     insta::assert_snapshot!("help_generate_short", stdout(&["generate", "-h"]));

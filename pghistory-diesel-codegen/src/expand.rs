@@ -5,7 +5,7 @@ use pghistory_diesel_core::vocab::{PghRust, PghType};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use crate::model::{ContextMode, Operation, TrackedTable};
+use crate::model::{ContextMode, Operation, Row, TrackedTable};
 use crate::{sql, types};
 
 /// Everything `tracked_table!` expands to.
@@ -103,10 +103,7 @@ fn model(table: &TrackedTable) -> TokenStream {
     let name = &table.model_name;
     let events = &table.events_rust_name;
     let p = quote!(::pghistory_diesel::__private);
-    let pk_rust = match types::rust_type(types::not_null(&table.pk().ty)) {
-        Some(ty) => ty,
-        None => table.pk().rust_type.clone(),
-    };
+    let pk_rust = pk_rust(table);
     let mut fields: Vec<TokenStream> = sql::event_table::pgh_columns(table)
         .map(|c| {
             let doc = c.doc;
@@ -137,12 +134,156 @@ fn model(table: &TrackedTable) -> TokenStream {
         "One event of `{}`, as stored in `{}`.",
         table.sql_name, table.events_sql_name
     );
+    let changes = changes(table);
     quote! {
         #[doc = #doc]
         #[derive(::std::fmt::Debug, ::std::clone::Clone, ::diesel::Queryable, ::diesel::Selectable)]
         #[diesel(table_name = #events, check_for_backend(::diesel::pg::Pg))]
         pub struct #name {
             #(#fields,)*
+        }
+        #changes
+    }
+}
+
+/// The Rust type of the primary key (and of `pgh_obj_id`).
+fn pk_rust(table: &TrackedTable) -> TokenStream {
+    match types::rust_type(types::not_null(&table.pk().ty)) {
+        Some(ty) => ty,
+        None => table.pk().rust_type.clone(),
+    }
+}
+
+/// `posts_id` → `PostsId`: a variant name for a column.
+fn camel(name: &syn::Ident) -> String {
+    let raw = name.to_string();
+    let raw = raw.strip_prefix("r#").unwrap_or(&raw);
+    let mut out = String::new();
+    let mut upper = true;
+    for ch in raw.chars() {
+        if ch == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(ch.to_uppercase());
+            upper = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, 'C');
+    }
+    out
+}
+
+/// The typed diff of the model: an enum with one variant per snapshotted column, and
+/// `Diff` for the model. Comparisons go through `Comparable`, so a column type without
+/// `PartialEq` fails with a message that names the cause.
+fn changes(table: &TrackedTable) -> TokenStream {
+    let model = &table.model_name;
+    let name = format_ident!("{}Change", table.model_name);
+    let h = quote!(::pghistory_diesel::history);
+    let cols: Vec<_> = table.tracked_columns().collect();
+    let variants: Vec<syn::Ident> = cols
+        .iter()
+        .map(|c| format_ident!("{}", camel(&c.rust_name)))
+        .collect();
+    for (i, v) in variants.iter().enumerate() {
+        if variants[..i].contains(v) {
+            let msg = format!(
+                "two columns of `{}` make the same typed-diff variant `{v}`\nhelp: rename one column's Rust name",
+                table.sql_name
+            );
+            return quote!(::std::compile_error!(#msg););
+        }
+    }
+    let decl = cols.iter().zip(&variants).map(|(c, v)| {
+        let ty = &c.rust_type;
+        let doc = format!("`{}` changed.", c.sql_name);
+        quote!(#[doc = #doc] #v {
+            /// The value in the earlier event.
+            before: #ty,
+            /// The value in the later event.
+            after: #ty,
+        })
+    });
+    let column = cols.iter().zip(&variants).map(|(c, v)| {
+        let sql = &c.sql_name;
+        quote!(#name::#v { .. } => #sql)
+    });
+    let eq = variants.iter().map(|v| {
+        quote!((#name::#v { before: a, after: b }, #name::#v { before: c, after: d }) =>
+            !#h::Comparable::differs(a, c) && !#h::Comparable::differs(b, d))
+    });
+    let push = cols.iter().zip(&variants).map(|(c, v)| {
+        let f = &c.rust_name;
+        quote! {
+            if #h::Comparable::differs(&earlier.#f, &self.#f) {
+                out.push(#name::#v {
+                    before: ::std::clone::Clone::clone(&earlier.#f),
+                    after: ::std::clone::Clone::clone(&self.#f),
+                });
+            }
+        }
+    });
+    let doc = format!(
+        "One changed column between two events of `{}`: see [`{model}`]'s `changes_from`.",
+        table.sql_name
+    );
+    let fallback = if variants.len() > 1 {
+        quote!(_ => false,)
+    } else {
+        quote!()
+    };
+    quote! {
+        #[doc = #doc]
+        #[derive(::std::fmt::Debug, ::std::clone::Clone)]
+        pub enum #name {
+            #(#decl,)*
+        }
+
+        impl #name {
+            /// The SQL name of the changed column.
+            pub fn column(&self) -> &'static str {
+                match self {
+                    #(#column,)*
+                }
+            }
+        }
+
+        impl #h::ColumnChange for #name {
+            fn column(&self) -> &'static str {
+                #name::column(self)
+            }
+        }
+
+        impl ::std::cmp::PartialEq for #name {
+            fn eq(&self, other: &Self) -> bool {
+                match (self, other) {
+                    #(#eq,)*
+                    #fallback
+                }
+            }
+        }
+
+        impl #model {
+            /// The snapshotted columns whose values differ between `earlier` and this
+            /// event, in table order, with their `before` and `after` values.
+            pub fn changes_from(&self, earlier: &Self) -> ::std::vec::Vec<#name> {
+                let mut out = ::std::vec::Vec::new();
+                #(#push)*
+                out
+            }
+        }
+
+        impl #h::Diff for #model {
+            type Change = #name;
+            fn changes_from(&self, earlier: &Self) -> ::std::vec::Vec<#name> {
+                #model::changes_from(self, earlier)
+            }
+            fn event_id(&self) -> i64 {
+                self.pgh_id
+            }
         }
     }
 }
@@ -182,7 +323,14 @@ fn info(table: &TrackedTable) -> TokenStream {
             Operation::Delete => quote!(Delete),
             Operation::Manual => quote!(Manual),
         };
-        quote!(::pghistory_diesel::__private::TrackerInfo { label: #label, operation: ::pghistory_diesel::__private::Operation::#op })
+        let stores_new = t.row == Row::New;
+        let every_change = t.every_change(table);
+        quote!(::pghistory_diesel::__private::TrackerInfo {
+            label: #label,
+            operation: ::pghistory_diesel::__private::Operation::#op,
+            stores_new: #stores_new,
+            every_change: #every_change,
+        })
     });
     let events_relation = sql::event_table::events_name(table);
     let pause_key = sql::names::pause_key(table);
@@ -193,10 +341,26 @@ fn info(table: &TrackedTable) -> TokenStream {
         ContextMode::Json => quote!(Json),
         ContextMode::None => quote!(None),
     };
+    let all_columns = table.all_columns_tracked();
+    let key = pk_rust(table);
     quote! {
         impl ::pghistory_diesel::Tracked for #tracked::table {
             type Events = #events::table;
             type Event = #model;
+            type Key = #key;
+            type EventsQuery = #events::BoxedQuery<'static, ::diesel::pg::Pg>;
+
+            fn events_where(filter: ::pghistory_diesel::history::EventsFilter) -> Self::EventsQuery {
+                ::diesel::QueryDsl::into_boxed(::diesel::QueryDsl::filter(#events::table, filter))
+            }
+
+            fn bind_key(key: #key) -> ::pghistory_diesel::history::KeyBind {
+                ::pghistory_diesel::history::KeyBind::new(
+                    ::diesel::dsl::sql::<::diesel::sql_types::Bool>("")
+                        .bind::<<#events::pgh_obj_id as ::diesel::Expression>::SqlType, _>(key),
+                )
+            }
+
             const INFO: &'static ::pghistory_diesel::TableInfo = &::pghistory_diesel::TableInfo {
                 schema: #schema,
                 table: #sql_name,
@@ -205,6 +369,7 @@ fn info(table: &TrackedTable) -> TokenStream {
                 primary_key: #pk,
                 primary_key_type: #pk_type,
                 columns: &[#(#columns),*],
+                all_columns: #all_columns,
                 trackers: &[#(#trackers),*],
                 context: ::pghistory_diesel::__private::ContextMode::#context,
                 trigger_fingerprint: #fingerprint,

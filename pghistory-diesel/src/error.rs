@@ -68,6 +68,33 @@ pub enum Error {
         /// The tracked table.
         table: String,
     },
+    /// The table's history cannot say what a row was at a given time: its trackers or
+    /// fields leave some states unrecorded.
+    #[error("{table} cannot be read as of a time: {reason}")]
+    NotReconstructible {
+        /// The tracked table.
+        table: String,
+        /// Why.
+        reason: crate::history::Unknowable,
+    },
+    /// Undoing a context scope would overwrite a change written outside it: a later event
+    /// of a row the scope changed. Nothing was written.
+    #[error("cannot undo the scope: {table} row {key} was changed outside it afterwards (event {pgh_id})")]
+    RevertConflict {
+        /// The tracked table.
+        table: String,
+        /// The row's primary key, as text.
+        key: String,
+        /// The first conflicting event's `pgh_id`.
+        pgh_id: i64,
+    },
+    /// The table's events carry no context (`context = none`), so no event can be tied to a
+    /// context scope.
+    #[error("{table} records no context (context = none), so its changes cannot be tied to a context scope")]
+    NoContext {
+        /// The tracked table.
+        table: String,
+    },
     /// `create_event` was given a label that no tracker of the table declares.
     #[error("{table} declares no event label `{label}`; declared: {declared}\nhelp: declare it with #[pghistory(event(manual, label = \"{label}\"))]")]
     UnknownLabel {

@@ -31,6 +31,12 @@ pub struct TrackerInfo {
     pub label: &'static str,
     /// The statement that writes it.
     pub operation: Operation,
+    /// Whether it stores the `NEW` row (`false`: the `OLD` row, `row = old` or a delete).
+    pub stores_new: bool,
+    /// Whether it writes an event for every row its statement changes: no `when`
+    /// condition, `when = always`, or `changed` over every snapshotted column (the update
+    /// default). `false` when a condition may skip a change.
+    pub every_change: bool,
 }
 
 /// One installed trigger of a tracked table, as the code expects it.
@@ -63,6 +69,9 @@ pub struct TableInfo {
     pub primary_key_type: &'static str,
     /// SQL names of the snapshotted columns.
     pub columns: &'static [&'static str],
+    /// Whether every column of the table is snapshotted (no `fields(...)` or `exclude(...)`
+    /// left one out).
+    pub all_columns: bool,
     /// The trackers, in declaration order.
     pub trackers: &'static [TrackerInfo],
     /// How context is stored.
@@ -98,7 +107,22 @@ pub trait Tracked: diesel::Table {
     /// The events table.
     type Events: diesel::Table;
     /// The events table's model struct.
-    type Event;
+    type Event: crate::history::Diff;
+    /// The Rust type of the primary key (of `pgh_obj_id`).
+    type Key;
+    /// A boxed query over the events table (its `BoxedQuery<'static, Pg>`), loading
+    /// [`Event`](Self::Event)s.
+    type EventsQuery: for<'a> diesel::query_dsl::LoadQuery<'a, diesel::PgConnection, Self::Event>
+        + diesel::RunQueryDsl<diesel::PgConnection>
+        + Send
+        + 'static;
     /// What was declared.
     const INFO: &'static TableInfo;
+
+    /// The events matching `filter`, as a boxed query the caller may filter further, order,
+    /// paginate and load. [`table_as_of`](crate::history::table_as_of) is built on it.
+    fn events_where(filter: crate::history::EventsFilter) -> Self::EventsQuery;
+
+    /// `key` as a bind parameter of the type of `pgh_obj_id`.
+    fn bind_key(key: Self::Key) -> crate::history::KeyBind;
 }

@@ -70,6 +70,21 @@ pub struct Tracker {
     pub condition: Option<Condition>,
 }
 
+impl Tracker {
+    /// Whether it writes an event for every row its statement changes: no condition,
+    /// `always`, or `changed` over every snapshotted column of `table`. Time travel reads
+    /// only such trackers' events.
+    pub fn every_change(&self, table: &TrackedTable) -> bool {
+        match &self.condition {
+            None | Some(Condition::Always) => true,
+            Some(Condition::AnyChange(cols)) => {
+                cols.is_empty() || table.tracked_columns().all(|c| cols.contains(&c.sql_name))
+            }
+            Some(_) => false,
+        }
+    }
+}
+
 /// A tracked table, checked.
 #[derive(Clone)]
 pub struct TrackedTable {
@@ -133,6 +148,11 @@ impl TrackedTable {
     /// Trackers that fire on this operation.
     pub fn trackers_for(&self, op: Operation) -> impl Iterator<Item = &Tracker> {
         self.trackers.iter().filter(move |t| t.operation == op)
+    }
+
+    /// Whether every column is snapshotted.
+    pub fn all_columns_tracked(&self) -> bool {
+        self.tracked.len() == self.columns.len()
     }
 
     /// The Postgres type of `pgh_obj_id`.

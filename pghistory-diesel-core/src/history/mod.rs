@@ -1,10 +1,11 @@
 //! Reading history across tables: the unified event query (with per-event data and diffs)
 //! and the revert statement. The runtime binds the values; only names are written here.
 
+pub mod as_of;
 mod revert;
 mod timeline;
 
-pub use revert::revert;
+pub use revert::{delete_from_event, foreign_keys, revert, scope_changes};
 pub use timeline::{params, timeline, view_branch, Branch, Filters};
 
 use crate::quote;

@@ -52,14 +52,25 @@ use pghistory_diesel_core::history::{self as sql};
 
 use crate::{ContextMode, Error, Result, TableInfo, Tracked};
 
+mod as_of;
 mod cursor;
+mod diff;
 mod revert;
+mod revert_scope;
 
 pub use cursor::{Cursor, CursorError};
 
+#[cfg(feature = "async")]
+pub use as_of::as_of_async;
+pub use as_of::{as_of, table_as_of, At, EventsFilter, KeyBind};
+#[cfg(feature = "async")]
+pub use diff::changes_async;
+pub use diff::{changes, ColumnChange, Comparable, Diff, EventChanges};
+pub use pghistory_diesel_core::history::as_of::{TrackerKind, Unknowable};
 pub use revert::revert;
 #[cfg(feature = "async")]
 pub use revert::revert_async;
+pub use revert_scope::{RevertAction, RevertScope, RevertStep, REVERTED_SCOPE_KEY};
 
 /// One event of the unified history.
 #[derive(Debug, Clone, PartialEq, QueryableByName)]
