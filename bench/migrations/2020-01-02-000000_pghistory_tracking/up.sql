@@ -63,7 +63,7 @@ ALTER TABLE "public"."bench_floor_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_floor_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_floor_events" FOR SELECT USING (true);
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=e2ecef0cf1532b5d types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=105bb9c35a50e77d types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -137,12 +137,23 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
     ELSE
-        INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-            FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
-            JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
+            LIMIT 1;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+                FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+                JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -211,11 +222,11 @@ REVOKE ALL ON "public"."bench_tracked_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_tracked_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_tracked_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_tracked_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel e2ecef0cf1532b5d';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel e2ecef0cf1532b5d';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel e2ecef0cf1532b5d';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 105bb9c35a50e77d';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 105bb9c35a50e77d';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 105bb9c35a50e77d';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=7c670d36d831e7ec types=Int8%2CNullable%253CVarchar%253E
+-- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=2f260c3e2085707d types=Int8%2CNullable%253CVarchar%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -289,12 +300,23 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
     ELSE
-        INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
-            FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
-            JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title") FROM "pgh_old") AS "old"("pgh_row_number", "id", "title")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title") FROM "pgh_new") AS "new"("pgh_row_number", "id", "title")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
+            WHERE ROW("old"."id", "old"."title") IS NOT DISTINCT FROM ROW("new"."id", "new"."title")
+            LIMIT 1;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
+                FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+                JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -363,11 +385,11 @@ REVOKE ALL ON "public"."bench_fields_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_fields_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_fields_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_fields_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel 7c670d36d831e7ec';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel 7c670d36d831e7ec';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel 7c670d36d831e7ec';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel 2f260c3e2085707d';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel 2f260c3e2085707d';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel 2f260c3e2085707d';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=ff94c4a556edc3b7 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=825342b91e058c8a types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -441,12 +463,23 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
     ELSE
-        INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
-            FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
-            JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
+            LIMIT 1;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
+                FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+                JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -515,7 +548,7 @@ REVOKE ALL ON "public"."bench_json_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_json_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_json_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_json_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel ff94c4a556edc3b7';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel ff94c4a556edc3b7';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel ff94c4a556edc3b7';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel 825342b91e058c8a';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel 825342b91e058c8a';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel 825342b91e058c8a';
 -- pghistory-diesel:end

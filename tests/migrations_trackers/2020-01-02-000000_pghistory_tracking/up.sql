@@ -256,7 +256,7 @@ COMMENT ON FUNCTION "public"."pghistory_articles_insert"() IS 'pghistory-diesel 
 COMMENT ON FUNCTION "public"."pghistory_articles_update"() IS 'pghistory-diesel df10d382803d5c9c';
 COMMENT ON FUNCTION "public"."pghistory_articles_delete"() IS 'pghistory-diesel df10d382803d5c9c';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=44d62b879719e17b types=Int4%2CText
+-- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=050c675aed4fabd2 types=Int4%2CText
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -340,23 +340,39 @@ BEGIN
             CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
             WHERE true;
     ELSE
-        INSERT INTO "public"."profiles_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name")
-        WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id),
-             pgh_z AS (SELECT pgh_zo.pgh_o, pgh_zn.pgh_n
-                 FROM (SELECT pgh_o::"public"."profiles" AS pgh_o, pg_catalog.row_number() OVER () AS pgh_i FROM "pgh_old" AS pgh_o) AS pgh_zo
-                 JOIN (SELECT pgh_n::"public"."profiles" AS pgh_n, pg_catalog.row_number() OVER () AS pgh_i FROM "pgh_new" AS pgh_n) AS pgh_zn
-                 ON pgh_zo.pgh_i OPERATOR(pg_catalog.=) pgh_zn.pgh_i)
-        SELECT 'update', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
-            FROM pgh_z
-            CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
-            CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
-            WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")
-        UNION ALL
-        SELECT 'touched', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
-            FROM pgh_z
-            CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
-            CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
-            WHERE true;
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
+            LIMIT 1;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."profiles_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name")
+            WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id)
+            SELECT 'update', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
+                FROM "pgh_new" AS "new"
+            UNION ALL
+            SELECT 'touched', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
+                FROM "pgh_new" AS "new"
+                WHERE true;
+        ELSE
+            INSERT INTO "public"."profiles_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name")
+            WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id),
+                 pgh_z AS (SELECT pgh_zo.pgh_o, pgh_zn.pgh_n
+                     FROM (SELECT pgh_o::"public"."profiles" AS pgh_o, pg_catalog.row_number() OVER () AS pgh_i FROM "pgh_old" AS pgh_o) AS pgh_zo
+                     JOIN (SELECT pgh_n::"public"."profiles" AS pgh_n, pg_catalog.row_number() OVER () AS pgh_i FROM "pgh_new" AS pgh_n) AS pgh_zn
+                     ON pgh_zo.pgh_i OPERATOR(pg_catalog.=) pgh_zn.pgh_i)
+            SELECT 'update', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
+                FROM pgh_z
+                CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
+                CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
+                WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")
+            UNION ALL
+            SELECT 'touched', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
+                FROM pgh_z
+                CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
+                CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
+                WHERE true;
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -401,8 +417,8 @@ REVOKE ALL ON "public"."profiles_events" FROM PUBLIC;
 ALTER TABLE "public"."profiles_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."profiles_events";
 CREATE POLICY "pghistory_read" ON "public"."profiles_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel 44d62b879719e17b';
-COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel 44d62b879719e17b';
+COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel 050c675aed4fabd2';
+COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel 050c675aed4fabd2';
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=products events_schema=public events_table=products_events columns=name%2Cprice triggers=9cf4795eb68085ca types=Text%2CInt4
 DO $pghistory$
@@ -552,7 +568,7 @@ CREATE POLICY "pghistory_read" ON "public"."products_events" FOR SELECT USING (t
 COMMENT ON FUNCTION "public"."pghistory_products_insert"() IS 'pghistory-diesel 9cf4795eb68085ca';
 COMMENT ON FUNCTION "public"."pghistory_products_update"() IS 'pghistory-diesel 9cf4795eb68085ca';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=0d1292f3f203e3ea types=Int8%2CText
+-- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=8c4fff3bc76cfc40 types=Int8%2CText
 CREATE SCHEMA IF NOT EXISTS "history";
 DO $pghistory$
 DECLARE
@@ -627,12 +643,23 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
     ELSE
-        INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
-            FROM (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "pgh_row_number")
-            JOIN (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+            WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
+            LIMIT 1;
+        IF NOT FOUND THEN
+            INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
+                FROM (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "pgh_row_number")
+                JOIN (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -704,11 +731,11 @@ REVOKE ALL ON "history"."widget_history" FROM PUBLIC;
 ALTER TABLE "history"."widget_history" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "history"."widget_history";
 CREATE POLICY "pghistory_read" ON "history"."widget_history" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 0d1292f3f203e3ea';
-COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 0d1292f3f203e3ea';
-COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 0d1292f3f203e3ea';
+COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 8c4fff3bc76cfc40';
+COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 8c4fff3bc76cfc40';
+COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 8c4fff3bc76cfc40';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=a5ac4c54504dd980 types=Int4%2CInt8
+-- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=53f27d2ee094990a types=Int4%2CInt8
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -787,12 +814,23 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
     ELSE
-        INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
-            FROM (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "amount", "pgh_row_number")
-            JOIN (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "amount", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "amount" FROM "pgh_old") AS "old"("pgh_row_number", "id", "amount")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "amount" FROM "pgh_new") AS "new"("pgh_row_number", "id", "amount")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
+            WHERE ROW("old"."id", "old"."amount") IS NOT DISTINCT FROM ROW("new"."id", "new"."amount")
+            LIMIT 1;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
+                FROM (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "amount", "pgh_row_number")
+                JOIN (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "amount", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -882,11 +920,11 @@ REVOKE ALL ON "public"."ledger_events" FROM PUBLIC;
 ALTER TABLE "public"."ledger_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."ledger_events";
 CREATE POLICY "pghistory_read" ON "public"."ledger_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel a5ac4c54504dd980';
-COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel a5ac4c54504dd980';
-COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel a5ac4c54504dd980';
+COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 53f27d2ee094990a';
+COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 53f27d2ee094990a';
+COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 53f27d2ee094990a';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=bb61cbe13f46a60b types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E
+-- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=71dbd2ba5ca4c823 types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -979,12 +1017,23 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority");
     ELSE
-        INSERT INTO "public"."samples_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority"
-            FROM (SELECT "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", "pgh_row_number")
-            JOIN (SELECT "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", pg_catalog.hashtext("text_col"), pg_catalog.hashtext("code"), "flag", "at_tz", "at_local", "day", "clock", "other_id", pg_catalog.jsonb_hash("doc"), "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_old") AS "old"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", pg_catalog.hashtext("text_col"), pg_catalog.hashtext("code"), "flag", "at_tz", "at_local", "day", "clock", "other_id", pg_catalog.jsonb_hash("doc"), "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_new") AS "new"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority");
+            WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS NOT DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority")
+            LIMIT 1;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."samples_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."samples_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority"
+                FROM (SELECT "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", "pgh_row_number")
+                JOIN (SELECT "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -1053,9 +1102,9 @@ REVOKE ALL ON "public"."samples_events" FROM PUBLIC;
 ALTER TABLE "public"."samples_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."samples_events";
 CREATE POLICY "pghistory_read" ON "public"."samples_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_samples_insert"() IS 'pghistory-diesel bb61cbe13f46a60b';
-COMMENT ON FUNCTION "public"."pghistory_samples_update"() IS 'pghistory-diesel bb61cbe13f46a60b';
-COMMENT ON FUNCTION "public"."pghistory_samples_delete"() IS 'pghistory-diesel bb61cbe13f46a60b';
+COMMENT ON FUNCTION "public"."pghistory_samples_insert"() IS 'pghistory-diesel 71dbd2ba5ca4c823';
+COMMENT ON FUNCTION "public"."pghistory_samples_update"() IS 'pghistory-diesel 71dbd2ba5ca4c823';
+COMMENT ON FUNCTION "public"."pghistory_samples_delete"() IS 'pghistory-diesel 71dbd2ba5ca4c823';
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=Help%20Tickets events_schema=public events_table=Help%20Tickets_events columns=id%2Cuser%2Corder triggers=b8902ae7cb9940c7 types=Int4%2CText%2CInt4
 DO $pghistory$
