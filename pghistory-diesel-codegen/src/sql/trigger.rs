@@ -15,6 +15,11 @@
 //! A one-row statement cross-joins its one old and one new row; any other joins the two
 //! tables on `row_number() OVER ()` with a hash join, which streams both sides and
 //! spills to temp files under `work_mem`, so memory does not grow with the statement.
+//! Before that join, a narrow probe (row numbers and 4-byte hashes of text columns, the
+//! other columns as they are) looks for a row that might be unchanged; when there is
+//! none, every no-op filter holds and the events are the new rows alone, so wide rows
+//! never cross the join's hash table (`unchanged_probe`). A trigger whose trackers
+//! never read the old row does not pair at all.
 //! PL/pgSQL caches each statement's plan with the row count of the call that planned
 //! it; the functions' `SET` lines (see [`settings`]) keep that plan linear (no nested
 //! loop, no merge join) and free of JIT whatever size planned it.
