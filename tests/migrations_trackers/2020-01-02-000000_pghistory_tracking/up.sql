@@ -256,7 +256,7 @@ COMMENT ON FUNCTION "public"."pghistory_articles_insert"() IS 'pghistory-diesel 
 COMMENT ON FUNCTION "public"."pghistory_articles_update"() IS 'pghistory-diesel df10d382803d5c9c';
 COMMENT ON FUNCTION "public"."pghistory_articles_delete"() IS 'pghistory-diesel df10d382803d5c9c';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=050c675aed4fabd2 types=Int4%2CText
+-- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=8f538eb608993ee5 types=Int4%2CText
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -340,11 +340,18 @@ BEGIN
             CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
             WHERE true;
     ELSE
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
+            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
             LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
+                LIMIT 1;
+        END IF;
         IF NOT FOUND THEN
             INSERT INTO "public"."profiles_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name")
             WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id)
@@ -417,8 +424,8 @@ REVOKE ALL ON "public"."profiles_events" FROM PUBLIC;
 ALTER TABLE "public"."profiles_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."profiles_events";
 CREATE POLICY "pghistory_read" ON "public"."profiles_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel 050c675aed4fabd2';
-COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel 050c675aed4fabd2';
+COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel 8f538eb608993ee5';
+COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel 8f538eb608993ee5';
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=products events_schema=public events_table=products_events columns=name%2Cprice triggers=9cf4795eb68085ca types=Text%2CInt4
 DO $pghistory$
@@ -568,7 +575,7 @@ CREATE POLICY "pghistory_read" ON "public"."products_events" FOR SELECT USING (t
 COMMENT ON FUNCTION "public"."pghistory_products_insert"() IS 'pghistory-diesel 9cf4795eb68085ca';
 COMMENT ON FUNCTION "public"."pghistory_products_update"() IS 'pghistory-diesel 9cf4795eb68085ca';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=8c4fff3bc76cfc40 types=Int8%2CText
+-- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=3ce206e7ec8f0019 types=Int8%2CText
 CREATE SCHEMA IF NOT EXISTS "history";
 DO $pghistory$
 DECLARE
@@ -643,11 +650,18 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
     ELSE
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
+            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
             LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
+                LIMIT 1;
+        END IF;
         IF NOT FOUND THEN
             INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
@@ -731,9 +745,9 @@ REVOKE ALL ON "history"."widget_history" FROM PUBLIC;
 ALTER TABLE "history"."widget_history" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "history"."widget_history";
 CREATE POLICY "pghistory_read" ON "history"."widget_history" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 8c4fff3bc76cfc40';
-COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 8c4fff3bc76cfc40';
-COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 8c4fff3bc76cfc40';
+COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 3ce206e7ec8f0019';
+COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 3ce206e7ec8f0019';
+COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 3ce206e7ec8f0019';
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=53f27d2ee094990a types=Int4%2CInt8
 DO $pghistory$
@@ -924,7 +938,7 @@ COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 53
 COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 53f27d2ee094990a';
 COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 53f27d2ee094990a';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=71dbd2ba5ca4c823 types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E
+-- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=ca743743b918b7e6 types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1017,11 +1031,18 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority");
     ELSE
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", pg_catalog.hashtext("text_col"), pg_catalog.hashtext("code"), "flag", "at_tz", "at_local", "day", "clock", "other_id", pg_catalog.jsonb_hash("doc"), "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_old") AS "old"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", pg_catalog.hashtext("text_col"), pg_catalog.hashtext("code"), "flag", "at_tz", "at_local", "day", "clock", "other_id", pg_catalog.jsonb_hash("doc"), "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_new") AS "new"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_old") AS "old"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_new") AS "new"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS NOT DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority")
+            WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS NOT DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority")
             LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", pg_catalog.hashtext("text_col"), pg_catalog.hashtext("code"), "flag", "at_tz", "at_local", "day", "clock", "other_id", pg_catalog.jsonb_hash("doc"), "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_old") AS "old"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", pg_catalog.hashtext("text_col"), pg_catalog.hashtext("code"), "flag", "at_tz", "at_local", "day", "clock", "other_id", pg_catalog.jsonb_hash("doc"), "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_new") AS "new"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS NOT DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority")
+                LIMIT 1;
+        END IF;
         IF NOT FOUND THEN
             INSERT INTO "public"."samples_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority"
@@ -1102,9 +1123,9 @@ REVOKE ALL ON "public"."samples_events" FROM PUBLIC;
 ALTER TABLE "public"."samples_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."samples_events";
 CREATE POLICY "pghistory_read" ON "public"."samples_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_samples_insert"() IS 'pghistory-diesel 71dbd2ba5ca4c823';
-COMMENT ON FUNCTION "public"."pghistory_samples_update"() IS 'pghistory-diesel 71dbd2ba5ca4c823';
-COMMENT ON FUNCTION "public"."pghistory_samples_delete"() IS 'pghistory-diesel 71dbd2ba5ca4c823';
+COMMENT ON FUNCTION "public"."pghistory_samples_insert"() IS 'pghistory-diesel ca743743b918b7e6';
+COMMENT ON FUNCTION "public"."pghistory_samples_update"() IS 'pghistory-diesel ca743743b918b7e6';
+COMMENT ON FUNCTION "public"."pghistory_samples_delete"() IS 'pghistory-diesel ca743743b918b7e6';
 -- pghistory-diesel:end
 -- pghistory-diesel:install schema=public table=Help%20Tickets events_schema=public events_table=Help%20Tickets_events columns=id%2Cuser%2Corder triggers=b8902ae7cb9940c7 types=Int4%2CText%2CInt4
 DO $pghistory$
