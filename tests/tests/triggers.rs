@@ -261,6 +261,54 @@ fn bulk_update_writes_events_only_for_the_rows_it_changed() {
     assert_eq!(changed, vec![3, 7]);
 }
 
+/// The UPDATE trigger first compares hashes of text columns to learn whether any row
+/// could be unchanged; equal hashes must send the rows to the exact comparison, never
+/// count as "unchanged". Two different titles with the same `hashtext` prove it.
+#[test]
+fn a_text_change_between_values_of_equal_hash_is_still_an_update() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    #[derive(QueryableByName)]
+    struct Pair {
+        #[diesel(sql_type = Text)]
+        a: String,
+        #[diesel(sql_type = Text)]
+        b: String,
+    }
+    // About 4 pairs among 200k strings share a 32-bit hash (birthday bound).
+    let pair: Pair = diesel::sql_query(
+        "SELECT min(s) AS a, max(s) AS b FROM (SELECT 's' || i AS s FROM generate_series(1, 200000) AS i) AS t
+         GROUP BY pg_catalog.hashtext(s) HAVING count(*) > 1 LIMIT 1",
+    )
+    .get_result(&mut conn)
+    .unwrap();
+    assert_ne!(pair.a, pair.b);
+    insert_numbered_posts(&mut conn, 3);
+    diesel::update(posts::table.filter(posts::id.eq(1)))
+        .set(posts::title.eq(&pair.a))
+        .execute(&mut conn)
+        .unwrap();
+    let before = post_events(&mut conn).len();
+
+    // Rows 1..3 in one statement: row 1's title goes to the other string of the pair (same
+    // hash, every other column the same), rows 2 and 3 change their score: row 1 is the
+    // only one whose hashes all match, and it did change.
+    diesel::sql_query(format!(
+        "UPDATE posts SET title = CASE WHEN id = 1 THEN '{}' ELSE title END,
+                          score = CASE WHEN id = 1 THEN score ELSE score + 1 END",
+        pair.b
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    let events = post_events(&mut conn);
+    let mut new: Vec<(i32, &str)> = events[before..]
+        .iter()
+        .map(|e| (e.pgh_obj_id, e.title.as_str()))
+        .collect();
+    new.sort();
+    assert_eq!(new, vec![(1, pair.b.as_str()), (2, "t2"), (3, "t3")]);
+}
+
 #[test]
 fn nullable_column_set_to_null_and_back_is_snapshotted_as_none_and_some() {
     let db = TestDb::migrated();

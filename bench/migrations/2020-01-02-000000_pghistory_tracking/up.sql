@@ -82,7 +82,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_floor_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=e2ecef0cf1532b5d types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=22f501a6aa501727 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -159,12 +159,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
     ELSE
-        INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-            FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
-            JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+            WHERE ROW("old"."id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."score")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+                FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+                JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -233,9 +251,9 @@ REVOKE ALL ON "public"."bench_tracked_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_tracked_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_tracked_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_tracked_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel e2ecef0cf1532b5d';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel e2ecef0cf1532b5d';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel e2ecef0cf1532b5d';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 22f501a6aa501727';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 22f501a6aa501727';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 22f501a6aa501727';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_tracked
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_tracked_events"', 'SELECT ''public.bench_tracked''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -250,7 +268,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_tracked_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=7c670d36d831e7ec types=Int8%2CNullable%253CVarchar%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=e0da9fbe6b19a096 types=Int8%2CNullable%253CVarchar%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -327,12 +345,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
     ELSE
-        INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
-            FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
-            JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
+            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title") FROM "pgh_old") AS "old"("pgh_row_number", "id", "title")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title") FROM "pgh_new") AS "new"("pgh_row_number", "id", "title")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title") IS NOT DISTINCT FROM ROW("new"."id", "new"."title")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
+                FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+                JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -401,9 +437,9 @@ REVOKE ALL ON "public"."bench_fields_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_fields_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_fields_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_fields_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel 7c670d36d831e7ec';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel 7c670d36d831e7ec';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel 7c670d36d831e7ec';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel e0da9fbe6b19a096';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel e0da9fbe6b19a096';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel e0da9fbe6b19a096';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_fields
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_fields_events"', 'SELECT ''public.bench_fields''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -418,7 +454,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_fields_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=ff94c4a556edc3b7 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=de36a4a5a7bfd5d8 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -495,12 +531,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
     ELSE
-        INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
-            FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
-            JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+            WHERE ROW("old"."id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."score")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
+                FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+                JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -569,9 +623,9 @@ REVOKE ALL ON "public"."bench_json_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_json_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_json_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_json_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel ff94c4a556edc3b7';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel ff94c4a556edc3b7';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel ff94c4a556edc3b7';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel de36a4a5a7bfd5d8';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel de36a4a5a7bfd5d8';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel de36a4a5a7bfd5d8';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_json
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_json_events"', 'SELECT ''public.bench_json''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=fa82e56442f2d7ae types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=bf1ac63f6202287c types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -79,12 +79,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
     ELSE
-        INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-            FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
-            JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+            WHERE ROW("old"."id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."score")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+                FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+                JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -153,9 +171,9 @@ REVOKE ALL ON "public"."posts_events" FROM PUBLIC;
 ALTER TABLE "public"."posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."posts_events";
 CREATE POLICY "pghistory_read" ON "public"."posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel fa82e56442f2d7ae';
-COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel fa82e56442f2d7ae';
-COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel fa82e56442f2d7ae';
+COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel bf1ac63f6202287c';
+COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel bf1ac63f6202287c';
+COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel bf1ac63f6202287c';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."posts_events"', 'SELECT ''public.posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -170,7 +188,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=order events_schema=public events_table=order_events columns=id%2Cuser%2Cselect triggers=a61d8a3982fc3da3 types=Int8%2CVarchar%2CVarchar indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=order events_schema=public events_table=order_events columns=id%2Cuser%2Cselect triggers=2fd7c22730582a8e types=Int8%2CVarchar%2CVarchar indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -247,12 +265,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."user", "old"."select") IS DISTINCT FROM ROW("new"."id", "new"."user", "new"."select");
     ELSE
-        INSERT INTO "public"."order_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "user", "select")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."user", "new"."select"
-            FROM (SELECT "id", "user", "select", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "user", "select", "pgh_row_number")
-            JOIN (SELECT "id", "user", "select", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "user", "select", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."user", "old"."select") IS DISTINCT FROM ROW("new"."id", "new"."user", "new"."select");
+            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("user"), pg_catalog.hashtext("select") FROM "pgh_old") AS "old"("pgh_row_number", "id", "user", "select")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("user"), pg_catalog.hashtext("select") FROM "pgh_new") AS "new"("pgh_row_number", "id", "user", "select")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."user", "old"."select") IS NOT DISTINCT FROM ROW("new"."id", "new"."user", "new"."select")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."order_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "user", "select")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."user", "new"."select"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."order_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "user", "select")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."user", "new"."select"
+                FROM (SELECT "id", "user", "select", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "user", "select", "pgh_row_number")
+                JOIN (SELECT "id", "user", "select", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "user", "select", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."user", "old"."select") IS DISTINCT FROM ROW("new"."id", "new"."user", "new"."select");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -321,9 +357,9 @@ REVOKE ALL ON "public"."order_events" FROM PUBLIC;
 ALTER TABLE "public"."order_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."order_events";
 CREATE POLICY "pghistory_read" ON "public"."order_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_order_insert"() IS 'pghistory-diesel a61d8a3982fc3da3';
-COMMENT ON FUNCTION "public"."pghistory_order_update"() IS 'pghistory-diesel a61d8a3982fc3da3';
-COMMENT ON FUNCTION "public"."pghistory_order_delete"() IS 'pghistory-diesel a61d8a3982fc3da3';
+COMMENT ON FUNCTION "public"."pghistory_order_insert"() IS 'pghistory-diesel 2fd7c22730582a8e';
+COMMENT ON FUNCTION "public"."pghistory_order_update"() IS 'pghistory-diesel 2fd7c22730582a8e';
+COMMENT ON FUNCTION "public"."pghistory_order_delete"() IS 'pghistory-diesel 2fd7c22730582a8e';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=order
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."order_events"', 'SELECT ''public.order''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -338,7 +374,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."order_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=app table=accounts events_schema=app events_table=accounts_events columns=handle%2Cemail%2Cbalance triggers=5f448faeba7ddcd0 types=Text%2CNullable%253CText%253E%2CInt8 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=app table=accounts events_schema=app events_table=accounts_events columns=handle%2Cemail%2Cbalance triggers=44f1992a1dbcfb46 types=Text%2CNullable%253CText%253E%2CInt8 indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -415,12 +451,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."handle", "old"."email", "old"."balance") IS DISTINCT FROM ROW("new"."handle", "new"."email", "new"."balance");
     ELSE
-        INSERT INTO "app"."accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "handle", "email", "balance")
-        SELECT 'update', "new"."handle", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."handle", "new"."email", "new"."balance"
-            FROM (SELECT "handle", "email", "balance", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("handle", "email", "balance", "pgh_row_number")
-            JOIN (SELECT "handle", "email", "balance", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("handle", "email", "balance", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "balance" FROM "pgh_old") AS "old"("pgh_row_number", "balance")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "balance" FROM "pgh_new") AS "new"("pgh_row_number", "balance")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."handle", "old"."email", "old"."balance") IS DISTINCT FROM ROW("new"."handle", "new"."email", "new"."balance");
+            WHERE ROW("old"."balance") IS NOT DISTINCT FROM ROW("new"."balance")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), pg_catalog.hashtext("handle"), pg_catalog.hashtext("email"), "balance" FROM "pgh_old") AS "old"("pgh_row_number", "handle", "email", "balance")
+                JOIN (SELECT pg_catalog.row_number() OVER (), pg_catalog.hashtext("handle"), pg_catalog.hashtext("email"), "balance" FROM "pgh_new") AS "new"("pgh_row_number", "handle", "email", "balance")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."handle", "old"."email", "old"."balance") IS NOT DISTINCT FROM ROW("new"."handle", "new"."email", "new"."balance")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "app"."accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "handle", "email", "balance")
+            SELECT 'update', "new"."handle", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."handle", "new"."email", "new"."balance"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "app"."accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "handle", "email", "balance")
+            SELECT 'update', "new"."handle", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."handle", "new"."email", "new"."balance"
+                FROM (SELECT "handle", "email", "balance", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("handle", "email", "balance", "pgh_row_number")
+                JOIN (SELECT "handle", "email", "balance", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("handle", "email", "balance", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."handle", "old"."email", "old"."balance") IS DISTINCT FROM ROW("new"."handle", "new"."email", "new"."balance");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -465,8 +519,8 @@ REVOKE ALL ON "app"."accounts_events" FROM PUBLIC;
 ALTER TABLE "app"."accounts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "app"."accounts_events";
 CREATE POLICY "pghistory_read" ON "app"."accounts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "app"."pghistory_accounts_insert"() IS 'pghistory-diesel 5f448faeba7ddcd0';
-COMMENT ON FUNCTION "app"."pghistory_accounts_update"() IS 'pghistory-diesel 5f448faeba7ddcd0';
+COMMENT ON FUNCTION "app"."pghistory_accounts_insert"() IS 'pghistory-diesel 44f1992a1dbcfb46';
+COMMENT ON FUNCTION "app"."pghistory_accounts_update"() IS 'pghistory-diesel 44f1992a1dbcfb46';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=app table=accounts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"app"."accounts_events"', 'SELECT ''app.accounts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -481,7 +535,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "app"."accounts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=documents events_schema=public events_table=documents_events columns=id%2Ccreated%2Clocal_time%2Cday%2Ctags%2Cdata%2Craw%2Cflag%2Cratio%2Camount%2Caddr%2Cmood triggers=cc6621c6d6c35be8 types=Uuid%2CTimestamptz%2CNullable%253CTimestamp%253E%2CNullable%253CDate%253E%2CArray%253CText%253E%2CNullable%253CJsonb%253E%2CNullable%253CBytea%253E%2CBool%2CNullable%253CFloat8%253E%2CNullable%253CNumeric%253E%2CNullable%253CInet%253E%2CNullable%253CMood%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=documents events_schema=public events_table=documents_events columns=id%2Ccreated%2Clocal_time%2Cday%2Ctags%2Cdata%2Craw%2Cflag%2Cratio%2Camount%2Caddr%2Cmood triggers=a5ce9eb783e1ddc4 types=Uuid%2CTimestamptz%2CNullable%253CTimestamp%253E%2CNullable%253CDate%253E%2CArray%253CText%253E%2CNullable%253CJsonb%253E%2CNullable%253CBytea%253E%2CBool%2CNullable%253CFloat8%253E%2CNullable%253CNumeric%253E%2CNullable%253CInet%253E%2CNullable%253CMood%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -577,12 +631,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."created", "old"."local_time", "old"."day", "old"."tags", "old"."data", "old"."raw", "old"."flag", "old"."ratio", "old"."amount", "old"."addr", "old"."mood") IS DISTINCT FROM ROW("new"."id", "new"."created", "new"."local_time", "new"."day", "new"."tags", "new"."data", "new"."raw", "new"."flag", "new"."ratio", "new"."amount", "new"."addr", "new"."mood");
     ELSE
-        INSERT INTO "public"."documents_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "created", "local_time", "day", "tags", "data", "raw", "flag", "ratio", "amount", "addr", "mood")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."created", "new"."local_time", "new"."day", "new"."tags", "new"."data", "new"."raw", "new"."flag", "new"."ratio", "new"."amount", "new"."addr", "new"."mood"
-            FROM (SELECT "id", "created", "local_time", "day", "tags", "data", "raw", "flag", "ratio", "amount", "addr", "mood", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "created", "local_time", "day", "tags", "data", "raw", "flag", "ratio", "amount", "addr", "mood", "pgh_row_number")
-            JOIN (SELECT "id", "created", "local_time", "day", "tags", "data", "raw", "flag", "ratio", "amount", "addr", "mood", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "created", "local_time", "day", "tags", "data", "raw", "flag", "ratio", "amount", "addr", "mood", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "created", "local_time", "day", "tags", "raw", "flag", "ratio", "amount", "addr", "mood" FROM "pgh_old") AS "old"("pgh_row_number", "id", "created", "local_time", "day", "tags", "raw", "flag", "ratio", "amount", "addr", "mood")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "created", "local_time", "day", "tags", "raw", "flag", "ratio", "amount", "addr", "mood" FROM "pgh_new") AS "new"("pgh_row_number", "id", "created", "local_time", "day", "tags", "raw", "flag", "ratio", "amount", "addr", "mood")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."created", "old"."local_time", "old"."day", "old"."tags", "old"."data", "old"."raw", "old"."flag", "old"."ratio", "old"."amount", "old"."addr", "old"."mood") IS DISTINCT FROM ROW("new"."id", "new"."created", "new"."local_time", "new"."day", "new"."tags", "new"."data", "new"."raw", "new"."flag", "new"."ratio", "new"."amount", "new"."addr", "new"."mood");
+            WHERE ROW("old"."id", "old"."created", "old"."local_time", "old"."day", "old"."tags", "old"."raw", "old"."flag", "old"."ratio", "old"."amount", "old"."addr", "old"."mood") IS NOT DISTINCT FROM ROW("new"."id", "new"."created", "new"."local_time", "new"."day", "new"."tags", "new"."raw", "new"."flag", "new"."ratio", "new"."amount", "new"."addr", "new"."mood")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "created", "local_time", "day", "tags", pg_catalog.jsonb_hash("data"), "raw", "flag", "ratio", "amount", "addr", "mood" FROM "pgh_old") AS "old"("pgh_row_number", "id", "created", "local_time", "day", "tags", "data", "raw", "flag", "ratio", "amount", "addr", "mood")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "created", "local_time", "day", "tags", pg_catalog.jsonb_hash("data"), "raw", "flag", "ratio", "amount", "addr", "mood" FROM "pgh_new") AS "new"("pgh_row_number", "id", "created", "local_time", "day", "tags", "data", "raw", "flag", "ratio", "amount", "addr", "mood")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."created", "old"."local_time", "old"."day", "old"."tags", "old"."data", "old"."raw", "old"."flag", "old"."ratio", "old"."amount", "old"."addr", "old"."mood") IS NOT DISTINCT FROM ROW("new"."id", "new"."created", "new"."local_time", "new"."day", "new"."tags", "new"."data", "new"."raw", "new"."flag", "new"."ratio", "new"."amount", "new"."addr", "new"."mood")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."documents_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "created", "local_time", "day", "tags", "data", "raw", "flag", "ratio", "amount", "addr", "mood")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."created", "new"."local_time", "new"."day", "new"."tags", "new"."data", "new"."raw", "new"."flag", "new"."ratio", "new"."amount", "new"."addr", "new"."mood"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."documents_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "created", "local_time", "day", "tags", "data", "raw", "flag", "ratio", "amount", "addr", "mood")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."created", "new"."local_time", "new"."day", "new"."tags", "new"."data", "new"."raw", "new"."flag", "new"."ratio", "new"."amount", "new"."addr", "new"."mood"
+                FROM (SELECT "id", "created", "local_time", "day", "tags", "data", "raw", "flag", "ratio", "amount", "addr", "mood", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "created", "local_time", "day", "tags", "data", "raw", "flag", "ratio", "amount", "addr", "mood", "pgh_row_number")
+                JOIN (SELECT "id", "created", "local_time", "day", "tags", "data", "raw", "flag", "ratio", "amount", "addr", "mood", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "created", "local_time", "day", "tags", "data", "raw", "flag", "ratio", "amount", "addr", "mood", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."created", "old"."local_time", "old"."day", "old"."tags", "old"."data", "old"."raw", "old"."flag", "old"."ratio", "old"."amount", "old"."addr", "old"."mood") IS DISTINCT FROM ROW("new"."id", "new"."created", "new"."local_time", "new"."day", "new"."tags", "new"."data", "new"."raw", "new"."flag", "new"."ratio", "new"."amount", "new"."addr", "new"."mood");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -651,9 +723,9 @@ REVOKE ALL ON "public"."documents_events" FROM PUBLIC;
 ALTER TABLE "public"."documents_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."documents_events";
 CREATE POLICY "pghistory_read" ON "public"."documents_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_documents_insert"() IS 'pghistory-diesel cc6621c6d6c35be8';
-COMMENT ON FUNCTION "public"."pghistory_documents_update"() IS 'pghistory-diesel cc6621c6d6c35be8';
-COMMENT ON FUNCTION "public"."pghistory_documents_delete"() IS 'pghistory-diesel cc6621c6d6c35be8';
+COMMENT ON FUNCTION "public"."pghistory_documents_insert"() IS 'pghistory-diesel a5ce9eb783e1ddc4';
+COMMENT ON FUNCTION "public"."pghistory_documents_update"() IS 'pghistory-diesel a5ce9eb783e1ddc4';
+COMMENT ON FUNCTION "public"."pghistory_documents_delete"() IS 'pghistory-diesel a5ce9eb783e1ddc4';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=documents
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."documents_events"', 'SELECT ''public.documents''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -668,7 +740,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."documents_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=315fb9868b407ccc types=Int4%2CText indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=1648fcc43a13f5a8 types=Int4%2CText indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -745,12 +817,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."text") IS DISTINCT FROM ROW("new"."id", "new"."text");
     ELSE
-        INSERT INTO "public"."notes_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "text")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."text"
-            FROM (SELECT "id", "text", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "text", "pgh_row_number")
-            JOIN (SELECT "id", "text", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "text", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."text") IS DISTINCT FROM ROW("new"."id", "new"."text");
+            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("text") FROM "pgh_old") AS "old"("pgh_row_number", "id", "text")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("text") FROM "pgh_new") AS "new"("pgh_row_number", "id", "text")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."text") IS NOT DISTINCT FROM ROW("new"."id", "new"."text")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."notes_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "text")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."text"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."notes_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "text")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."text"
+                FROM (SELECT "id", "text", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "text", "pgh_row_number")
+                JOIN (SELECT "id", "text", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "text", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."text") IS DISTINCT FROM ROW("new"."id", "new"."text");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -819,9 +909,9 @@ REVOKE ALL ON "public"."notes_events" FROM PUBLIC;
 ALTER TABLE "public"."notes_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."notes_events";
 CREATE POLICY "pghistory_read" ON "public"."notes_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_notes_insert"() IS 'pghistory-diesel 315fb9868b407ccc';
-COMMENT ON FUNCTION "public"."pghistory_notes_update"() IS 'pghistory-diesel 315fb9868b407ccc';
-COMMENT ON FUNCTION "public"."pghistory_notes_delete"() IS 'pghistory-diesel 315fb9868b407ccc';
+COMMENT ON FUNCTION "public"."pghistory_notes_insert"() IS 'pghistory-diesel 1648fcc43a13f5a8';
+COMMENT ON FUNCTION "public"."pghistory_notes_update"() IS 'pghistory-diesel 1648fcc43a13f5a8';
+COMMENT ON FUNCTION "public"."pghistory_notes_delete"() IS 'pghistory-diesel 1648fcc43a13f5a8';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=notes
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."notes_events"', 'SELECT ''public.notes''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -836,7 +926,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."notes_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=labels events_schema=public events_table=labels_events columns=id%2Cname triggers=b373ccd0be2b518a types=Int4%2CText indexes=time
+-- pghistory-diesel:install schema=public table=labels events_schema=public events_table=labels_events columns=id%2Cname triggers=ec656b3b1a7e184d types=Int4%2CText indexes=time
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -911,12 +1001,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
     ELSE
-        INSERT INTO "public"."labels_events" ("pgh_label", "pgh_obj_id", "id", "name")
-        SELECT 'update', "new"."id", "new"."id", "new"."name"
-            FROM (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "pgh_row_number")
-            JOIN (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."labels_events" ("pgh_label", "pgh_obj_id", "id", "name")
+            SELECT 'update', "new"."id", "new"."id", "new"."name"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."labels_events" ("pgh_label", "pgh_obj_id", "id", "name")
+            SELECT 'update', "new"."id", "new"."id", "new"."name"
+                FROM (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "pgh_row_number")
+                JOIN (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -961,8 +1069,8 @@ REVOKE ALL ON "public"."labels_events" FROM PUBLIC;
 ALTER TABLE "public"."labels_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."labels_events";
 CREATE POLICY "pghistory_read" ON "public"."labels_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_labels_insert"() IS 'pghistory-diesel b373ccd0be2b518a';
-COMMENT ON FUNCTION "public"."pghistory_labels_update"() IS 'pghistory-diesel b373ccd0be2b518a';
+COMMENT ON FUNCTION "public"."pghistory_labels_insert"() IS 'pghistory-diesel ec656b3b1a7e184d';
+COMMENT ON FUNCTION "public"."pghistory_labels_update"() IS 'pghistory-diesel ec656b3b1a7e184d';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=labels
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."labels_events"', 'SELECT ''public.labels''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

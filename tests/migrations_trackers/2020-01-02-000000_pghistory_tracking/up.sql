@@ -275,7 +275,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."articles_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=44d62b879719e17b types=Int4%2CText indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=8f538eb608993ee5 types=Int4%2CText indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -362,23 +362,46 @@ BEGIN
             CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
             WHERE true;
     ELSE
-        INSERT INTO "public"."profiles_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name")
-        WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id),
-             pgh_z AS (SELECT pgh_zo.pgh_o, pgh_zn.pgh_n
-                 FROM (SELECT pgh_o::"public"."profiles" AS pgh_o, pg_catalog.row_number() OVER () AS pgh_i FROM "pgh_old" AS pgh_o) AS pgh_zo
-                 JOIN (SELECT pgh_n::"public"."profiles" AS pgh_n, pg_catalog.row_number() OVER () AS pgh_i FROM "pgh_new" AS pgh_n) AS pgh_zn
-                 ON pgh_zo.pgh_i OPERATOR(pg_catalog.=) pgh_zn.pgh_i)
-        SELECT 'update', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
-            FROM pgh_z
-            CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
-            CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
-            WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")
-        UNION ALL
-        SELECT 'touched', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
-            FROM pgh_z
-            CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
-            CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
-            WHERE true;
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."profiles_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name")
+            WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id)
+            SELECT 'update', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
+                FROM "pgh_new" AS "new"
+            UNION ALL
+            SELECT 'touched', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
+                FROM "pgh_new" AS "new"
+                WHERE true;
+        ELSE
+            INSERT INTO "public"."profiles_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name")
+            WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id),
+                 pgh_z AS (SELECT pgh_zo.pgh_o, pgh_zn.pgh_n
+                     FROM (SELECT pgh_o::"public"."profiles" AS pgh_o, pg_catalog.row_number() OVER () AS pgh_i FROM "pgh_old" AS pgh_o) AS pgh_zo
+                     JOIN (SELECT pgh_n::"public"."profiles" AS pgh_n, pg_catalog.row_number() OVER () AS pgh_i FROM "pgh_new" AS pgh_n) AS pgh_zn
+                     ON pgh_zo.pgh_i OPERATOR(pg_catalog.=) pgh_zn.pgh_i)
+            SELECT 'update', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
+                FROM pgh_z
+                CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
+                CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
+                WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")
+            UNION ALL
+            SELECT 'touched', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
+                FROM pgh_z
+                CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
+                CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
+                WHERE true;
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -423,8 +446,8 @@ REVOKE ALL ON "public"."profiles_events" FROM PUBLIC;
 ALTER TABLE "public"."profiles_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."profiles_events";
 CREATE POLICY "pghistory_read" ON "public"."profiles_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel 44d62b879719e17b';
-COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel 44d62b879719e17b';
+COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel 8f538eb608993ee5';
+COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel 8f538eb608993ee5';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=profiles
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."profiles_events"', 'SELECT ''public.profiles''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -603,7 +626,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."products_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=0d1292f3f203e3ea types=Int8%2CText indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=3ce206e7ec8f0019 types=Int8%2CText indexes=time%2Ccontext
 CREATE SCHEMA IF NOT EXISTS "history";
 DO $pghistory$
 DECLARE
@@ -681,12 +704,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
     ELSE
-        INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
-            FROM (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "pgh_row_number")
-            JOIN (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
+                FROM (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "pgh_row_number")
+                JOIN (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -758,9 +799,9 @@ REVOKE ALL ON "history"."widget_history" FROM PUBLIC;
 ALTER TABLE "history"."widget_history" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "history"."widget_history";
 CREATE POLICY "pghistory_read" ON "history"."widget_history" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 0d1292f3f203e3ea';
-COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 0d1292f3f203e3ea';
-COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 0d1292f3f203e3ea';
+COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 3ce206e7ec8f0019';
+COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 3ce206e7ec8f0019';
+COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 3ce206e7ec8f0019';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=widgets
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"history"."widget_history"', 'SELECT ''public.widgets''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -775,7 +816,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "history"."widget_history" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=a5ac4c54504dd980 types=Int4%2CInt8 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=53f27d2ee094990a types=Int4%2CInt8 indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -857,12 +898,23 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
     ELSE
-        INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
-            FROM (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "amount", "pgh_row_number")
-            JOIN (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "amount", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "amount" FROM "pgh_old") AS "old"("pgh_row_number", "id", "amount")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "amount" FROM "pgh_new") AS "new"("pgh_row_number", "id", "amount")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
+            WHERE ROW("old"."id", "old"."amount") IS NOT DISTINCT FROM ROW("new"."id", "new"."amount")
+            LIMIT 1;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
+                FROM (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "amount", "pgh_row_number")
+                JOIN (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "amount", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -952,9 +1004,9 @@ REVOKE ALL ON "public"."ledger_events" FROM PUBLIC;
 ALTER TABLE "public"."ledger_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."ledger_events";
 CREATE POLICY "pghistory_read" ON "public"."ledger_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel a5ac4c54504dd980';
-COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel a5ac4c54504dd980';
-COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel a5ac4c54504dd980';
+COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 53f27d2ee094990a';
+COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 53f27d2ee094990a';
+COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 53f27d2ee094990a';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=ledger
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."ledger_events"', 'SELECT ''public.ledger''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -969,7 +1021,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."ledger_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=bb61cbe13f46a60b types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=ca743743b918b7e6 types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1065,12 +1117,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority");
     ELSE
-        INSERT INTO "public"."samples_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority"
-            FROM (SELECT "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", "pgh_row_number")
-            JOIN (SELECT "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_old") AS "old"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_new") AS "new"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority");
+            WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS NOT DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", pg_catalog.hashtext("text_col"), pg_catalog.hashtext("code"), "flag", "at_tz", "at_local", "day", "clock", "other_id", pg_catalog.jsonb_hash("doc"), "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_old") AS "old"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", pg_catalog.hashtext("text_col"), pg_catalog.hashtext("code"), "flag", "at_tz", "at_local", "day", "clock", "other_id", pg_catalog.jsonb_hash("doc"), "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_new") AS "new"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS NOT DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."samples_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."samples_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority"
+                FROM (SELECT "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", "pgh_row_number")
+                JOIN (SELECT "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -1139,9 +1209,9 @@ REVOKE ALL ON "public"."samples_events" FROM PUBLIC;
 ALTER TABLE "public"."samples_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."samples_events";
 CREATE POLICY "pghistory_read" ON "public"."samples_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_samples_insert"() IS 'pghistory-diesel bb61cbe13f46a60b';
-COMMENT ON FUNCTION "public"."pghistory_samples_update"() IS 'pghistory-diesel bb61cbe13f46a60b';
-COMMENT ON FUNCTION "public"."pghistory_samples_delete"() IS 'pghistory-diesel bb61cbe13f46a60b';
+COMMENT ON FUNCTION "public"."pghistory_samples_insert"() IS 'pghistory-diesel ca743743b918b7e6';
+COMMENT ON FUNCTION "public"."pghistory_samples_update"() IS 'pghistory-diesel ca743743b918b7e6';
+COMMENT ON FUNCTION "public"."pghistory_samples_delete"() IS 'pghistory-diesel ca743743b918b7e6';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=samples
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."samples_events"', 'SELECT ''public.samples''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody triggers=591d250490a03ad7 types=Int4%2CText%2CNullable%253CText%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody triggers=4cd8ff5dd1bd6087 types=Int4%2CText%2CNullable%253CText%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -79,12 +79,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."title", "old"."body") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body");
     ELSE
-        INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body"
-            FROM (SELECT "id", "title", "body", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "pgh_row_number")
-            JOIN (SELECT "id", "title", "body", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."title", "old"."body") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body");
+            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body") FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body") FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title", "old"."body") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body"
+                FROM (SELECT "id", "title", "body", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "pgh_row_number")
+                JOIN (SELECT "id", "title", "body", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title", "old"."body") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -153,9 +171,9 @@ REVOKE ALL ON "public"."posts_events" FROM PUBLIC;
 ALTER TABLE "public"."posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."posts_events";
 CREATE POLICY "pghistory_read" ON "public"."posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 591d250490a03ad7';
-COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 591d250490a03ad7';
-COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 591d250490a03ad7';
+COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 4cd8ff5dd1bd6087';
+COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 4cd8ff5dd1bd6087';
+COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 4cd8ff5dd1bd6087';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."posts_events"', 'SELECT ''public.posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
