@@ -257,7 +257,10 @@ fn run(config: &Config) -> Result<(), Error> {
         if config.smoke { "-smoke" } else { "" }
     );
 
-    for rep in 0..config.reps {
+    let p = &config.phases;
+    // The repeated phases; scale, read and cpu run once.
+    let repeated = p.bulk || p.looped || p.single || p.concurrent;
+    for rep in 0..if repeated { config.reps } else { 0 } {
         if config.phases.bulk || config.phases.looped {
             let mut measures: Vec<Measure> = Vec::new();
             if config.phases.bulk {
