@@ -193,6 +193,7 @@ fn describe(change: &Change) -> String {
             removed,
             retyped,
             events_moved,
+            indexes,
         } => {
             let mut what = Vec::new();
             if *triggers {
@@ -209,6 +210,9 @@ fn describe(change: &Change) -> String {
             }
             if *events_moved {
                 what.push("a new events table".to_owned());
+            }
+            if !indexes.is_empty() {
+                what.push(format!("read indexes {}", indexes.join(", ")));
             }
             format!("update tracking of {table}: {}", what.join("; "))
         }

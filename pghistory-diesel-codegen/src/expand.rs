@@ -156,6 +156,7 @@ fn info(table: &TrackedTable) -> TokenStream {
     let events_schema = &table.events_schema;
     let events_sql_name = &table.events_sql_name;
     let pk = &table.pk().sql_name;
+    let pk_type = table.pk_pg_type();
     let columns: Vec<&str> = table
         .tracked_columns()
         .map(|c| c.sql_name.as_str())
@@ -202,6 +203,7 @@ fn info(table: &TrackedTable) -> TokenStream {
                 events_schema: #events_schema,
                 events_table: #events_sql_name,
                 primary_key: #pk,
+                primary_key_type: #pk_type,
                 columns: &[#(#columns),*],
                 trackers: &[#(#trackers),*],
                 context: ::pghistory_diesel::__private::ContextMode::#context,

@@ -202,6 +202,109 @@ pub const COPIED_COLUMNS: &str = r#"SELECT u.name AS "name",
 pub const SETUP_PRESENT: &str = r#"SELECT pg_catalog.to_regclass($1) IS NOT NULL
    AND pg_catalog.to_regprocedure($2) IS NOT NULL AS "present""#;
 
+/// Whether row level security is on for a relation. Binds: `$1` the quoted relation. No
+/// row: no such table. Columns: `enabled` (`relrowsecurity`).
+pub const ROW_SECURITY: &str = r#"SELECT c.relrowsecurity AS "enabled"
+  FROM pg_catalog.pg_class c
+ WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)"#;
+
+/// Whether the `PUBLIC` pseudo-role may execute a function. Binds: `$1` its signature
+/// (it must exist). Columns: `granted` (bool).
+pub const PUBLIC_EXECUTE: &str = r#"SELECT pg_catalog.has_function_privilege('public', pg_catalog.to_regprocedure($1), 'EXECUTE') AS "granted""#;
+
+/// One function of the setup migration and the attributes it must keep.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedSetupFunction {
+    /// Its signature, like `"public"."pghistory_pause"(text)`.
+    pub signature: String,
+    /// Its security attributes.
+    pub security: ExpectedSecurity,
+    /// Whether every role may call it. Pause and prune are the maintainer's only: granted
+    /// to `PUBLIC`, anyone could stop or delete history.
+    pub public_execute: bool,
+}
+
+/// A history table of the setup migration that no one may rewrite: its immutable guard
+/// triggers and row level security.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedSetupTable {
+    /// The table, quoted and schema-qualified.
+    pub relation: String,
+    /// The guard triggers, with their `tgtype`, all calling the immutable guard.
+    pub guard_triggers: Vec<(String, i16)>,
+}
+
+/// What the setup migration installs and `check` holds it to: every function with its
+/// security, and the two immutable tables. Bodies are not compared: the runtime does not
+/// carry the setup SQL (the code generator writes it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedSetup {
+    /// The functions, attach first.
+    pub functions: Vec<ExpectedSetupFunction>,
+    /// The immutable guard function's signature.
+    pub guard: String,
+    /// The context and capability tables.
+    pub tables: Vec<ExpectedSetupTable>,
+}
+
+/// `tgtype` of a `BEFORE UPDATE OR DELETE ... FOR EACH STATEMENT` guard (`BEFORE` 2,
+/// `DELETE` 8, `UPDATE` 16) and of a `BEFORE TRUNCATE` one (`TRUNCATE` 32).
+pub const GUARD_TRIGGER_TYPES: [i16; 2] = [2 | 8 | 16, 2 | 32];
+
+/// The `proconfig` of every pghistory function: only the pinned `search_path`.
+pub fn pinned_config() -> Vec<String> {
+    vec![format!("search_path={}", vocab::SEARCH_PATH)]
+}
+
+/// The setup migration as [`ExpectedSetup`] describes it.
+pub fn expected_setup() -> ExpectedSetup {
+    let function =
+        |name: &str, args: &str, definer: bool, public_execute: bool| ExpectedSetupFunction {
+            signature: vocab::setup_signature(name, args),
+            security: ExpectedSecurity {
+                definer,
+                config: pinned_config(),
+            },
+            public_execute,
+        };
+    let guarded = |table: &str| ExpectedSetupTable {
+        relation: quote::qualified(vocab::SETUP_SCHEMA, table),
+        guard_triggers: vec![
+            (vocab::IMMUTABLE_TRIGGER.to_owned(), GUARD_TRIGGER_TYPES[0]),
+            (
+                vocab::IMMUTABLE_TRUNCATE_TRIGGER.to_owned(),
+                GUARD_TRIGGER_TYPES[1],
+            ),
+        ],
+    };
+    ExpectedSetup {
+        functions: vec![
+            function(
+                vocab::ATTACH_CONTEXT_FUNCTION,
+                vocab::ATTACH_CONTEXT_ARGS,
+                true,
+                true,
+            ),
+            function(
+                vocab::DETACH_CONTEXT_FUNCTION,
+                vocab::DETACH_CONTEXT_ARGS,
+                true,
+                true,
+            ),
+            function(vocab::PAUSE_FUNCTION, vocab::PAUSE_ARGS, true, false),
+            function(vocab::PRUNE_FUNCTION, vocab::PRUNE_ARGS, true, false),
+            function(vocab::IMMUTABLE_FUNCTION, "", true, true),
+            // Invoker on purpose: the owner-only guard asks who the caller is.
+            function(vocab::OWNER_ONLY_FUNCTION, "", false, true),
+        ],
+        guard: vocab::setup_signature(vocab::IMMUTABLE_FUNCTION, ""),
+        tables: vec![
+            guarded(vocab::CONTEXT_TABLE),
+            guarded(vocab::CAPABILITY_TABLE),
+        ],
+    }
+}
+
 /// The context table, quoted and schema-qualified: what [`SETUP_PRESENT`] binds, and
 /// [`RELATION_OWNER`] to find the history owner.
 pub fn context_table() -> String {

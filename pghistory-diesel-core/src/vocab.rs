@@ -43,6 +43,21 @@ pub const PAUSE_FUNCTION: &str = "pghistory_pause";
 /// The argument types of [`PAUSE_FUNCTION`].
 pub const PAUSE_ARGS: &str = "text";
 
+/// The guard trigger on the context and capability tables (`BEFORE UPDATE OR DELETE`).
+pub const IMMUTABLE_TRIGGER: &str = "pghistory_immutable";
+/// The same guard on `TRUNCATE`.
+pub const IMMUTABLE_TRUNCATE_TRIGGER: &str = "pghistory_immutable_truncate";
+/// The function of [`IMMUTABLE_TRIGGER`]: refuses every change to context and capability
+/// rows but a granted prune.
+pub const IMMUTABLE_FUNCTION: &str = "pghistory_immutable";
+/// The guard function of events tables that are not `append_only`: only the history owner
+/// (and superusers) may update, delete or truncate them.
+pub const OWNER_ONLY_FUNCTION: &str = "pghistory_owner_only";
+
+/// The `search_path` every pghistory function runs with: the catalog first, temporary
+/// objects last, so that nothing a caller creates can stand in for a catalog object.
+pub const SEARCH_PATH: &str = "pg_catalog, pg_temp";
+
 /// The capability table: one row per granted pause or prune, by transaction.
 pub const CAPABILITY_TABLE: &str = "pghistory_capability";
 

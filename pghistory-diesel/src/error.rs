@@ -51,6 +51,9 @@ pub enum Error {
     /// A history query names no table.
     #[error("the history query names no table; add one with `across::<T>()` or `tracks::<T>(id)`")]
     NoTables,
+    /// A history query was given `limit(0)`: a page of no events has no next cursor.
+    #[error("a history query's limit must be at least 1")]
+    ZeroLimit,
     /// There is no event with this id in the table's events table.
     #[error("{table} has no event with pgh_id {pgh_id}")]
     NoSuchEvent {

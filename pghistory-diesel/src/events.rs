@@ -202,7 +202,7 @@ pub fn prune<T: Tracked>(
         prune_signature(),
         "prune history",
     )?;
-    Ok(prune_query::<T>(before).get_result(conn)?)
+    Ok(prune_query(T::INFO.events_relation, before).get_result(conn)?)
 }
 
 /// Whether this role may call the prune function (asked first, so that a role without the
@@ -211,11 +211,64 @@ fn may_prune() -> diesel::dsl::select<has_function_privilege<&'static str, &'sta
     diesel::select(has_function_privilege(prune_signature(), "EXECUTE"))
 }
 
-/// The prune call both executors send.
-fn prune_query<T: Tracked>(
+/// The prune call both executors send, for `relation` (quoted: an events table, or the
+/// context table).
+fn prune_query(
+    relation: &'static str,
     before: chrono::DateTime<chrono::Utc>,
 ) -> diesel::dsl::select<pghistory_prune<&'static str, chrono::DateTime<chrono::Utc>>> {
-    diesel::select(pghistory_prune(T::INFO.events_relation, before))
+    diesel::select(pghistory_prune(relation, before))
+}
+
+/// The context table, quoted, built once (the prune call borrows it for `'static`).
+static CONTEXT_RELATION: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(pghistory_diesel_core::catalog::context_table);
+
+/// Deletes the `pghistory_context` rows created before `before` and returns how many were
+/// deleted: the context side of [`prune`], with the same grant ([`Error::NotGranted`]
+/// otherwise) and the same record in `pghistory_capability`.
+///
+/// Events keep their `pgh_context_id` (it is not a foreign key, so that writing history
+/// never waits on the context table's locks): prune the events of that period first, or
+/// accept events whose context is gone, which `pghistory-diesel check --orphan-events`
+/// counts.
+///
+/// ```no_run
+/// # fn run(conn: &mut diesel::PgConnection) -> pghistory_diesel::Result<()> {
+/// let a_year_ago = chrono::Utc::now() - chrono::Duration::days(365);
+/// let deleted = pghistory_diesel::prune_contexts(conn, a_year_ago)?;
+/// # let _ = deleted;
+/// # Ok(())
+/// # }
+/// ```
+pub fn prune_contexts(
+    conn: &mut diesel::PgConnection,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<i64> {
+    use diesel::RunQueryDsl;
+    check_granted(
+        may_prune().get_result(conn)?,
+        prune_signature(),
+        "prune history",
+    )?;
+    Ok(prune_query(CONTEXT_RELATION.as_str(), before).get_result(conn)?)
+}
+
+/// [`prune_contexts`] on a diesel-async connection.
+#[cfg(feature = "async")]
+pub async fn prune_contexts_async(
+    conn: &mut diesel_async::AsyncPgConnection,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<i64> {
+    use diesel_async::RunQueryDsl;
+    check_granted(
+        may_prune().get_result(conn).await?,
+        prune_signature(),
+        "prune history",
+    )?;
+    Ok(prune_query(CONTEXT_RELATION.as_str(), before)
+        .get_result(conn)
+        .await?)
 }
 
 /// [`prune`] on a diesel-async connection.
@@ -230,5 +283,7 @@ pub async fn prune_async<T: Tracked>(
         prune_signature(),
         "prune history",
     )?;
-    Ok(prune_query::<T>(before).get_result(conn).await?)
+    Ok(prune_query(T::INFO.events_relation, before)
+        .get_result(conn)
+        .await?)
 }

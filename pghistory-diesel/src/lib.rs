@@ -11,7 +11,7 @@
 //! | [`tracked_table!`] | declare a tracked table: the Diesel table, its events table and model |
 //! | [`context`] | attach who and why to every event written in a scope |
 //! | [`check`] | verify that the installed triggers are the ones the code declares |
-//! | [`events`] | manual events ([`create_event`]) and pruning old history ([`prune`]) |
+//! | [`events`] | manual events ([`create_event`]) and pruning old history ([`prune`], [`prune_contexts`]) |
 //! | [`pause`] | write no events for chosen tables within a scope (backfills, repairs) |
 //! | [`history`] | one time-ordered history across tables, with diffs; revert |
 //! | [`context_table`] | the `pghistory_context` table and its [`Context`](context_table::Context) model |
@@ -45,9 +45,9 @@ pub use context::with_context;
 #[cfg(feature = "async")]
 pub use context::with_context_async;
 pub use error::{Error, Result};
-pub use events::{create_event, prune};
+pub use events::{create_event, prune, prune_contexts};
 #[cfg(feature = "async")]
-pub use events::{create_event_async, prune_async};
+pub use events::{create_event_async, prune_async, prune_contexts_async};
 pub use pause::{pause, pause_all, pause_tables, PauseSet};
 #[cfg(feature = "async")]
 pub use pause::{pause_all_async, pause_async, pause_tables_async};

@@ -59,6 +59,8 @@ pub struct TableInfo {
     pub events_table: &'static str,
     /// SQL name of the primary key column.
     pub primary_key: &'static str,
+    /// SQL type of the primary key (and of the events' `pgh_obj_id`), like `integer`.
+    pub primary_key_type: &'static str,
     /// SQL names of the snapshotted columns.
     pub columns: &'static [&'static str],
     /// The trackers, in declaration order.

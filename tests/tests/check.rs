@@ -598,3 +598,129 @@ fn every_finding_is_one_line_with_a_fix() {
         assert!(line.starts_with(&finding.table), "{line}");
     }
 }
+
+#[test]
+fn a_setup_function_with_other_security_is_found_and_its_fix_works() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    conn.batch_execute(
+        "ALTER FUNCTION public.pghistory_attach_context(uuid, jsonb, boolean) SECURITY INVOKER",
+    )
+    .unwrap();
+    let findings = check::check_all(&mut conn, &schema_tables()).unwrap();
+    let finding = assert_one(
+        &findings,
+        FindingKind::FunctionSecurity,
+        "",
+        "pghistory_attach_context",
+    );
+    let statement = finding.fix.split('`').nth(1).unwrap();
+    conn.batch_execute(statement).unwrap();
+    assert!(check::check_all(&mut conn, &schema_tables())
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn a_dropped_setup_function_is_found() {
+    let findings = drifted("DROP FUNCTION public.pghistory_pause(text)");
+    assert_one(
+        &findings,
+        FindingKind::SetupFunctionMissing,
+        "",
+        "\"pghistory_pause\"(text)",
+    );
+}
+
+#[test]
+fn a_setup_function_of_another_owner_is_found() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    let role = Role::new(&mut conn, "setup_owner");
+    conn.batch_execute(&format!(
+        "ALTER FUNCTION public.pghistory_prune(regclass, timestamptz) OWNER TO {}",
+        role.name
+    ))
+    .unwrap();
+    let findings = check::check_all(&mut conn, &schema_tables()).unwrap();
+    let finding = assert_one(&findings, FindingKind::FunctionOwner, "", "pghistory_prune");
+    assert_eq!(finding.found, Some(format!("owner {}", role.name)));
+    conn.batch_execute(finding.fix.split('`').nth(1).unwrap())
+        .unwrap();
+    assert!(check::check_all(&mut conn, &schema_tables())
+        .unwrap()
+        .is_empty());
+    role.drop_in(&mut conn);
+}
+
+#[test]
+fn pause_or_prune_granted_to_public_is_found() {
+    for (function, object) in [
+        ("pghistory_pause(text)", "\"pghistory_pause\"(text)"),
+        (
+            "pghistory_prune(regclass, timestamptz)",
+            "\"pghistory_prune\"(regclass, timestamptz)",
+        ),
+    ] {
+        let db = TestDb::migrated();
+        let mut conn = db.conn();
+        conn.batch_execute(&format!(
+            "GRANT EXECUTE ON FUNCTION public.{function} TO PUBLIC"
+        ))
+        .unwrap();
+        let findings = check::check_all(&mut conn, &schema_tables()).unwrap();
+        let finding = assert_one(&findings, FindingKind::FunctionPrivilege, "", object);
+        conn.batch_execute(finding.fix.split('`').nth(1).unwrap())
+            .unwrap();
+        assert!(check::check_all(&mut conn, &schema_tables())
+            .unwrap()
+            .is_empty());
+    }
+}
+
+#[test]
+fn a_disabled_or_dropped_context_guard_is_found() {
+    let findings =
+        drifted("ALTER TABLE public.pghistory_context DISABLE TRIGGER pghistory_immutable");
+    assert_one(
+        &findings,
+        FindingKind::GuardDisabled,
+        "",
+        "pghistory_immutable on \"public\".\"pghistory_context\"",
+    );
+    let findings =
+        drifted("DROP TRIGGER pghistory_immutable_truncate ON public.pghistory_capability");
+    assert_one(
+        &findings,
+        FindingKind::GuardMissing,
+        "",
+        "pghistory_immutable_truncate on \"public\".\"pghistory_capability\"",
+    );
+}
+
+#[test]
+fn row_level_security_turned_off_is_found_on_setup_and_events_tables() {
+    for (sql, table, relation) in [
+        (
+            "ALTER TABLE public.pghistory_context DISABLE ROW LEVEL SECURITY",
+            "",
+            "\"public\".\"pghistory_context\"",
+        ),
+        (
+            "ALTER TABLE public.posts_events DISABLE ROW LEVEL SECURITY",
+            "public.posts",
+            "\"public\".\"posts_events\"",
+        ),
+    ] {
+        let db = TestDb::migrated();
+        let mut conn = db.conn();
+        conn.batch_execute(sql).unwrap();
+        let findings = check::check_all(&mut conn, &schema_tables()).unwrap();
+        let finding = assert_one(&findings, FindingKind::RowSecurityDisabled, table, relation);
+        conn.batch_execute(finding.fix.split('`').nth(1).unwrap())
+            .unwrap();
+        assert!(check::check_all(&mut conn, &schema_tables())
+            .unwrap()
+            .is_empty());
+    }
+}

@@ -5,6 +5,8 @@
 //!   server connections, every event carries its own scope's context, none leaks.
 //! - With the cache on (Diesel's default) scopes fail: two clients sharing a server
 //!   connection both prepare `__diesel_stmt_0` there.
+//! - The same with diesel-async (its cache disabled too): each scope's statements are
+//!   prepared and run inside its transaction.
 //! - Ambient context (session level, set at pool checkout) follows the server connection,
 //!   not the client: an event can carry another checkout's context.
 //!
@@ -256,4 +258,103 @@ fn ambient_context_follows_the_server_connection_not_the_checkout() {
         by_title["written by b in with_context"],
         Some(json!({"request": "b, explicit"})),
     );
+}
+
+/// diesel-async through the bouncer: `AsyncPgConnection` prepares every statement
+/// (tokio-postgres names them `s<n>`), so with its cache disabled each statement is
+/// prepared and run inside the scope's transaction, which PgBouncer keeps on one server
+/// connection. Many async clients over two server connections: every event carries its own
+/// scope's context.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_context_async_without_the_statement_cache_gives_every_event_its_own_scope() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl as AsyncRun};
+    use pghistory_diesel::context::with_context_async;
+
+    let db = TestDb::migrated();
+    let Some(bouncer) = PgBouncer::start(&server_url(), SERVER_CONNECTIONS) else {
+        return;
+    };
+    let url = bouncer.url(&db.url);
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let mut conn = AsyncPgConnection::establish(&url)
+            .await
+            .expect("connect through pgbouncer");
+        conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+        clients.push(conn);
+    }
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(client, mut conn)| {
+            tokio::spawn(async move {
+                let mut failures = Vec::new();
+                let mut backends = BTreeSet::new();
+                for i in 0..SCOPES_PER_CLIENT {
+                    let title = format!("{client}-{i}");
+                    let scope = with_context_async(
+                        &mut conn,
+                        json!({"client": client, "scope": &title}),
+                        async |conn| {
+                            let insert =
+                                diesel::insert_into(posts::table).values(posts::title.eq(&title));
+                            AsyncRun::execute(insert, conn).await?;
+                            let update =
+                                diesel::update(posts::table.filter(posts::title.eq(&title)))
+                                    .set(posts::score.eq(posts::score + 1));
+                            AsyncRun::execute(update, conn).await?;
+                            let pid: i32 =
+                                AsyncRun::get_result(diesel::select(pg_backend_pid()), conn)
+                                    .await?;
+                            Ok::<_, pghistory_diesel::Error>(pid)
+                        },
+                    )
+                    .await;
+                    match scope {
+                        Ok(pid) => {
+                            backends.insert(pid);
+                        }
+                        Err(e) => failures.push(format!("{title}: {e}")),
+                    }
+                }
+                (backends, failures)
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    let mut backends = BTreeSet::new();
+    for task in tasks {
+        let (b, f) = task.await.expect("a client task");
+        backends.extend(b);
+        failures.extend(f);
+    }
+    assert!(
+        backends.len() <= SERVER_CONNECTIONS as usize,
+        "{CLIENTS} clients were served by {} server processes",
+        backends.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} scopes failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    let events = events(&db);
+    assert_eq!(events.len(), 2 * CLIENTS * SCOPES_PER_CLIENT);
+    let mut scopes: BTreeMap<String, BTreeSet<uuid::Uuid>> = BTreeMap::new();
+    for (title, metadata, scope_id) in &events {
+        let metadata = metadata
+            .as_ref()
+            .unwrap_or_else(|| panic!("event of {title} has no context"));
+        assert_eq!(
+            metadata["scope"], *title,
+            "event of {title} carries another scope's context: {metadata}"
+        );
+        scopes
+            .entry(title.clone())
+            .or_default()
+            .insert(scope_id.expect("a context row has a scope"));
+    }
+    assert!(scopes.values().all(|ids| ids.len() == 1), "{scopes:?}");
+    assert_eq!(scopes.len(), CLIENTS * SCOPES_PER_CLIENT);
 }

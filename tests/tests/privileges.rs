@@ -527,3 +527,68 @@ async fn async_pause_and_prune_fail_with_not_granted_for_the_app_role() {
         "the one insert event; the paused update wrote none"
     );
 }
+
+#[test]
+fn the_maintainer_prunes_old_contexts_and_the_app_role_may_not() {
+    let env = env();
+    let mut maint = env.conn_as(&env.maintainer);
+    for user in [1, 2] {
+        maint
+            .batch_execute(&format!(
+                "BEGIN;
+                 SELECT public.pghistory_attach_context(NULL, '{{\"user\": {user}}}', true);
+                 {INSERT_ARTICLE};
+                 COMMIT;"
+            ))
+            .unwrap();
+    }
+    let contexts = "SELECT count(*) AS n FROM public.pghistory_context";
+    assert_eq!(count(&env.db, contexts), 2);
+
+    let mut app = env.conn_as(&env.app);
+    let later = chrono::Utc::now() + chrono::Duration::seconds(60);
+    assert!(
+        matches!(
+            pghistory_diesel::prune_contexts(&mut app, later),
+            Err(Error::NotGranted { .. })
+        ),
+        "the app role may not prune contexts"
+    );
+    assert_eq!(count(&env.db, contexts), 2, "nothing deleted");
+
+    let earlier = chrono::Utc::now() - chrono::Duration::seconds(3600);
+    assert_eq!(
+        pghistory_diesel::prune_contexts(&mut maint, earlier).unwrap(),
+        0,
+        "nothing is older than an hour"
+    );
+    assert_eq!(
+        pghistory_diesel::prune_contexts(&mut maint, later).unwrap(),
+        2
+    );
+    assert_eq!(count(&env.db, contexts), 0);
+    assert_eq!(
+        count(
+            &env.db,
+            "SELECT count(*) AS n FROM public.pghistory_capability WHERE kind = 'prune' AND value = 'public.pghistory_context'"
+        ),
+        2,
+        "each prune is in the audit log"
+    );
+    // The events keep their context ids, now orphans, which check counts when asked.
+    let findings = pghistory_diesel::check::check_all_with(
+        &mut env.db.conn(),
+        &[<articles::table as pghistory_diesel::Tracked>::INFO],
+        &pghistory_diesel::check::CheckOptions {
+            orphan_events: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.kind == pghistory_diesel::check::FindingKind::OrphanEvents),
+        "{findings:#?}"
+    );
+}

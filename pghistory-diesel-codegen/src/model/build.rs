@@ -107,6 +107,20 @@ pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
     }
 
     let primary_key = resolve_primary_key(cx, decl, &columns)?;
+    let key = &columns[primary_key];
+    if key.pg_type_name().is_none() {
+        // `pgh_obj_id`, the manual-event function's key parameter and the typed history
+        // filters are declared with the key's Postgres type; a guess would only fail later,
+        // in the application's statement.
+        cx.error_spanned_by(
+            &decl.columns[primary_key].ty,
+            format!(
+                "pghistory-diesel does not know the Postgres type of this primary key\n\
+                 help: name it on the column: #[pghistory(pg_type = \"my_type\")] {} -> ...",
+                key.rust_name
+            ),
+        );
+    }
 
     let sql_name = sql_name_attr(&table_attrs).unwrap_or_else(|| sql_name_of(&decl.name));
     let schema = decl

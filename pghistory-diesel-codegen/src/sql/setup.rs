@@ -29,13 +29,12 @@ pub const MIGRATION_NAME: &str = "00000000000001_pghistory_setup";
 /// settings; also the audit log of every pause and prune.
 pub use pghistory_diesel_core::vocab::{CAPABILITY_TABLE, CONTEXT_TABLE};
 
-/// The guard trigger on the context and capability tables, and its function.
-pub const GUARD_TRIGGER: &str = "pghistory_immutable";
-/// The function of [`GUARD_TRIGGER`].
-pub const GUARD_FUNCTION: &str = "pghistory_immutable";
-/// The guard function of events tables that are not `append_only`: only the history owner
-/// (and superusers) may update, delete or truncate them.
-pub const OWNER_ONLY_FUNCTION: &str = "pghistory_owner_only";
+/// The guard trigger on the context and capability tables, its `TRUNCATE` twin and its
+/// function, and the owner-only guard of events tables that are not `append_only`.
+pub use pghistory_diesel_core::vocab::{
+    IMMUTABLE_FUNCTION as GUARD_FUNCTION, IMMUTABLE_TRIGGER as GUARD_TRIGGER,
+    IMMUTABLE_TRUNCATE_TRIGGER as GUARD_TRUNCATE_TRIGGER, OWNER_ONLY_FUNCTION,
+};
 
 /// The body of [`OWNER_ONLY_FUNCTION`] as Postgres stores it (`prosrc`), which `check`
 /// compares: only members of the table's owner role pass.
@@ -114,6 +113,7 @@ pub fn up_with(roles: &Roles) -> String {
     let (attach_sig, detach_sig, pause_sig, prune_sig) = signatures();
     let ctx = quote::qualified(SETUP_SCHEMA, CONTEXT_TABLE);
     let cap = quote::qualified(SETUP_SCHEMA, CAPABILITY_TABLE);
+    let metadata_index = context_metadata_index();
     let owner = quote::ident(&roles.owner);
     let maintainer = quote::ident(&roles.maintainer);
     let mut role_names = vec![
@@ -176,7 +176,7 @@ CREATE TABLE {ctx} (
     CONSTRAINT "pghistory_context_metadata_is_object" CHECK (pg_catalog.jsonb_typeof("metadata") = 'object')
 );
 CREATE INDEX "pghistory_context_scope_id_idx" ON {ctx} ("scope_id");
-COMMENT ON TABLE {ctx} IS 'Who and why: one immutable row per context scope and metadata version, written by pghistory-diesel.';
+{metadata_index}COMMENT ON TABLE {ctx} IS 'Who and why: one immutable row per context scope and metadata version, written by pghistory-diesel.';
 
 CREATE TABLE {cap} (
     "id" bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -291,7 +291,7 @@ GRANT SELECT ON {cap} TO {maintainer};
         role_names = role_names.join(", "),
         ctx_lit = quote::literal(&ctx),
         guard_trigger = quote::ident(GUARD_TRIGGER),
-        guard_trunc = quote::ident(&format!("{GUARD_TRIGGER}_truncate")),
+        guard_trunc = quote::ident(GUARD_TRUNCATE_TRIGGER),
         id_setting = quote::literal(names::CONTEXT_ID_SETTING),
         meta_setting = quote::literal(names::CONTEXT_METADATA_SETTING),
         pause_setting = quote::literal(names::PAUSE_SETTING),
@@ -307,6 +307,18 @@ GRANT SELECT ON {cap} TO {maintainer};
 
 /// `down.sql` of the setup migration. The roles stay: they are cluster-wide, and other
 /// databases may use them.
+/// The GIN index on the context metadata that `metadata_contains` (jsonb `@>`) reads
+/// through. `jsonb_path_ops`: smaller and faster than the default operator class, and `@>`
+/// is the only operator the history reads use. `IF NOT EXISTS`, because tracking migrations
+/// repeat it for databases whose setup migration predates it (and never drop it: the setup
+/// migration's down does, with the table).
+pub fn context_metadata_index() -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS \"pghistory_context_metadata_idx\" ON {} USING gin (\"metadata\" pg_catalog.jsonb_path_ops);\n",
+        quote::qualified(SETUP_SCHEMA, CONTEXT_TABLE)
+    )
+}
+
 pub fn down() -> String {
     let (attach_sig, detach_sig, pause_sig, prune_sig) = signatures();
     format!(
@@ -324,4 +336,55 @@ DROP FUNCTION IF EXISTS {owner_only}();
         guard = quote::qualified(SETUP_SCHEMA, GUARD_FUNCTION),
         owner_only = quote::qualified(SETUP_SCHEMA, OWNER_ONLY_FUNCTION),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `check` holds the setup functions to `catalog::expected_setup`; the SQL written
+    /// here must declare exactly that.
+    #[test]
+    fn setup_sql_declares_what_check_expects() {
+        let sql = up();
+        let expected = pghistory_diesel_core::catalog::expected_setup();
+        for function in &expected.functions {
+            let name = function.signature.split('(').next().unwrap();
+            let start = sql
+                .find(&format!("CREATE FUNCTION {name}("))
+                .unwrap_or_else(|| panic!("{name} is not created"));
+            let head = &sql[start..start + sql[start..].find("\nAS ").unwrap()];
+            assert_eq!(
+                head.contains("SECURITY DEFINER"),
+                function.security.definer,
+                "{head}"
+            );
+            assert!(
+                head.contains("SET search_path = pg_catalog, pg_temp"),
+                "{head}"
+            );
+            let revoked = format!(
+                "REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC",
+                function.signature
+            );
+            assert_eq!(
+                !sql.contains(&revoked),
+                function.public_execute,
+                "{revoked}"
+            );
+        }
+        for table in &expected.tables {
+            for (trigger, _) in &table.guard_triggers {
+                assert!(sql.contains(&format!(
+                    "CREATE TRIGGER {} BEFORE {}",
+                    quote::ident(trigger),
+                    if trigger.ends_with("truncate") {
+                        format!("TRUNCATE ON {}", table.relation)
+                    } else {
+                        format!("UPDATE OR DELETE ON {}", table.relation)
+                    }
+                )));
+            }
+        }
+    }
 }

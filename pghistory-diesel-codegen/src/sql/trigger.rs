@@ -253,9 +253,7 @@ fn settings(op: Operation) -> &'static [&'static str] {
     }
 }
 
-/// The `search_path` every pghistory function runs with: the catalog first, temporary
-/// objects last, so that nothing a caller creates can stand in for a catalog object.
-pub const SEARCH_PATH: &str = "pg_catalog, pg_temp";
+pub use pghistory_diesel_core::vocab::SEARCH_PATH;
 
 /// The head of every pghistory function, up to and including the opening dollar quote:
 /// `CREATE FUNCTION <signature> RETURNS <returns>`, PL/pgSQL, `SECURITY DEFINER` and a
@@ -387,7 +385,7 @@ pub fn trigger_type(op: Operation) -> i16 {
 
 /// `pg_trigger.tgtype` of the append-only guard on UPDATE and DELETE (`BEFORE` 2, for each
 /// statement) and of the guard on TRUNCATE (`BEFORE`, `TRIGGER_TYPE_TRUNCATE` 32).
-pub const PROTECT_TRIGGER_TYPES: [i16; 2] = [2 | 8 | 16, 2 | 32];
+pub use pghistory_diesel_core::catalog::GUARD_TRIGGER_TYPES as PROTECT_TRIGGER_TYPES;
 
 /// `"schema"."pghistory_<events>_protect"`, the append-only guard function.
 pub fn protect_function_name(table: &TrackedTable) -> String {

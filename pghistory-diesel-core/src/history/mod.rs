@@ -5,7 +5,7 @@ mod revert;
 mod timeline;
 
 pub use revert::revert;
-pub use timeline::unified;
+pub use timeline::{params, timeline, view_branch, Branch, Filters};
 
 use crate::quote;
 use crate::vocab;
@@ -23,6 +23,9 @@ pub struct TableNames<'a> {
     pub events_table: &'a str,
     /// SQL name of the primary key column.
     pub primary_key: &'a str,
+    /// SQL type of the primary key (and of `pgh_obj_id`), like `integer`: the object filter
+    /// casts the key to it so the events table's primary key index is used.
+    pub primary_key_type: &'a str,
     /// SQL names of the snapshotted columns.
     pub columns: &'a [&'a str],
     /// Whether events carry `pgh_context_id`.
@@ -53,6 +56,7 @@ pub(crate) mod fixtures {
             events_schema: "public",
             events_table: "posts_events",
             primary_key: "id",
+            primary_key_type: "integer",
             columns: &["id", "title"],
             has_context_id: true,
             has_context_json: false,

@@ -124,7 +124,7 @@ pub(crate) fn metadata_object(metadata: impl Serialize) -> Result<Map<String, Va
 }
 
 /// The JSON type of a value, as named in error messages.
-fn json_type(value: &Value) -> &'static str {
+pub(crate) fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

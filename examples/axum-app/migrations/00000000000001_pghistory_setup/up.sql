@@ -32,6 +32,7 @@ CREATE TABLE "public"."pghistory_context" (
     CONSTRAINT "pghistory_context_metadata_is_object" CHECK (pg_catalog.jsonb_typeof("metadata") = 'object')
 );
 CREATE INDEX "pghistory_context_scope_id_idx" ON "public"."pghistory_context" ("scope_id");
+CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."pghistory_context" IS 'Who and why: one immutable row per context scope and metadata version, written by pghistory-diesel.';
 
 CREATE TABLE "public"."pghistory_capability" (

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::ledger::{type_key, Installed};
 use super::{Change, ChangeKind};
 use crate::model::TrackedTable;
-use crate::sql::{quote, trigger};
+use crate::sql::{event_table, quote, trigger};
 
 /// One thing a migration does to one table.
 pub(super) enum Step<'a> {
@@ -37,6 +37,9 @@ pub(super) struct Upgrade<'a> {
     pub retyped: Vec<String>,
     /// Context columns the new context mode writes and the old triggers did not.
     pub context_added: Vec<String>,
+    /// Read indexes the events table lacks (all of them for migrations written before
+    /// the ledger recorded indexes).
+    pub indexes_added: Vec<String>,
 }
 
 impl Step<'_> {
@@ -71,6 +74,7 @@ impl Step<'_> {
                 removed: up.removed.clone(),
                 retyped: up.retyped.clone(),
                 events_moved: !up.same_events,
+                indexes: up.indexes_added.clone(),
             },
             Step::Remove(old) => ChangeKind::Untrack {
                 events_schema: old.events_schema.clone(),
@@ -136,7 +140,21 @@ fn upgrade<'a>(table: &'a TrackedTable, old: &'a Installed) -> Option<Upgrade<'a
         Vec::new()
     };
     let triggers_changed = old.fingerprint != trigger::fingerprint(table);
-    if !triggers_changed && old.columns == new_columns && same_events && retyped.is_empty() {
+    let indexes_added: Vec<String> = if same_events {
+        event_table::wanted_indexes(table)
+            .into_iter()
+            .filter(|i| !old.indexes.iter().any(|o| o == i))
+            .map(str::to_owned)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !triggers_changed
+        && old.columns == new_columns
+        && same_events
+        && retyped.is_empty()
+        && indexes_added.is_empty()
+    {
         return None;
     }
     let added: Vec<String> = new_columns
@@ -169,5 +187,6 @@ fn upgrade<'a>(table: &'a TrackedTable, old: &'a Installed) -> Option<Upgrade<'a
         removed,
         retyped,
         context_added,
+        indexes_added,
     })
 }

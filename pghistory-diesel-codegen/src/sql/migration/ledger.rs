@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use super::ExistingMigration;
 use crate::model::{Column, TrackedTable};
-use crate::sql::trigger;
+use crate::sql::{event_table, trigger};
 
 const MARK: &str = "-- pghistory-diesel:";
 
@@ -33,6 +33,9 @@ pub struct Installed {
     /// The declared SQL type of each snapshot column (as in schema.rs, `Nullable` included),
     /// in `columns` order; empty when the migration predates recording them.
     pub types: Vec<String>,
+    /// The read indexes of the events table, by kind (`time`, `context`); empty when the
+    /// migration predates them.
+    pub indexes: Vec<String>,
     /// Fingerprint of the installed triggers (empty when tracking was removed).
     pub fingerprint: String,
     /// The installed trigger SQL, to restore it when a later migration is reverted.
@@ -130,6 +133,7 @@ pub(super) fn state_marker(kind: Marker, table: &TrackedTable) -> String {
             ("columns", columns.join(",")),
             ("triggers", trigger::fingerprint(table)),
             ("types", types.join(",")),
+            ("indexes", event_table::wanted_indexes(table).join(",")),
         ],
     )
 }
@@ -195,6 +199,11 @@ pub fn installed(existing: &[ExistingMigration]) -> BTreeMap<(String, String), I
                     };
                     let columns = list("columns");
                     let types = list("types");
+                    let indexes: Vec<String> = get("indexes")
+                        .split(',')
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_owned)
+                        .collect();
                     state.insert(
                         key.clone(),
                         Installed {
@@ -204,6 +213,7 @@ pub fn installed(existing: &[ExistingMigration]) -> BTreeMap<(String, String), I
                             events_table: get("events_table"),
                             columns,
                             types,
+                            indexes,
                             fingerprint: get("triggers"),
                             trigger_sql,
                             migration: mig.dir_name.clone(),

@@ -6,7 +6,10 @@
 //! [`check_table`] is the start-up guard of one table: the first finding, as an [`Error`].
 //!
 //! What is compared, per tracked table (see [`FindingKind`] for each finding):
-//! - the setup migration (the context table and its functions);
+//! - the setup migration: the context table, each of its functions (present, security,
+//!   owner, and pause and prune not executable by `PUBLIC`), the immutable guards of the
+//!   context and capability tables, and row level security on them (function bodies of
+//!   the setup are not compared: the runtime does not carry the setup SQL);
 //! - each trigger function: present, the fingerprint our migration recorded, its body, its
 //!   security attributes (`SECURITY DEFINER`, `SET` settings) as the generated SQL
 //!   declares them ([`ExpectedSecurity`]), and its owner (the history owner: the owner of `pghistory_context`);
@@ -17,7 +20,7 @@
 //!   owner-only guard of any other): function and both triggers;
 //! - the tracked table's columns and types against schema.rs, the events table's columns
 //!   against the tracked table's catalog types (our migrations copy them), the `pgh_*`
-//!   columns, and the events table's owner;
+//!   columns, the events table's owner and its row level security;
 //! - any other trigger on the tracked or the events table;
 //! - optionally ([`CheckOptions::orphan_events`], a scan of each events table), events
 //!   whose context row does not exist.
@@ -34,6 +37,8 @@ pub use pghistory_diesel_core::catalog::{
 };
 
 use crate::{Error, Result, TableInfo, Tracked};
+
+mod setup;
 
 /// Checks that the setup migration is applied.
 ///
@@ -132,6 +137,9 @@ pub fn check_expected(
             None,
             "run `pghistory-diesel setup` and `diesel migration run`".to_owned(),
         ));
+    } else {
+        let owner = relation_owner(conn, &q::context_table())?;
+        setup::setup_findings(&mut findings, conn, &q::expected_setup(), owner.as_deref())?;
     }
     for table in expected {
         findings.extend(table_findings(conn, table, options)?);
@@ -198,6 +206,13 @@ pub enum FindingKind {
     UnknownTrigger,
     /// Events name a context row that does not exist (opt-in, it scans).
     OrphanEvents,
+    /// A function of the setup migration is missing (pause, prune, a guard, ...).
+    SetupFunctionMissing,
+    /// A maintainer-only function (pause, prune) is executable by every role.
+    FunctionPrivilege,
+    /// Row level security is off on a history table: a role granted `UPDATE` or `DELETE`
+    /// on it is no longer held to the read-only policy.
+    RowSecurityDisabled,
 }
 
 impl FindingKind {
@@ -224,9 +239,9 @@ impl FindingKind {
             FindingKind::TriggerAlways => {
                 "trigger set to fire also in replica mode (ENABLE ALWAYS):"
             }
-            FindingKind::GuardMissing => "events table guard missing:",
-            FindingKind::GuardReplaced => "events table guard function body replaced:",
-            FindingKind::GuardDisabled => "events table guard disabled, history can be rewritten:",
+            FindingKind::GuardMissing => "history table guard missing:",
+            FindingKind::GuardReplaced => "history table guard function body replaced:",
+            FindingKind::GuardDisabled => "history table guard disabled, history can be rewritten:",
             FindingKind::ColumnMissing => {
                 "column declared in schema.rs missing (dropped or renamed):"
             }
@@ -235,6 +250,9 @@ impl FindingKind {
             FindingKind::EventsColumnType => "events column type differs:",
             FindingKind::UnknownTrigger => "trigger not installed by pghistory-diesel:",
             FindingKind::OrphanEvents => "events point at context rows that do not exist:",
+            FindingKind::SetupFunctionMissing => "setup function missing:",
+            FindingKind::FunctionPrivilege => "maintainer-only function executable by every role:",
+            FindingKind::RowSecurityDisabled => "row level security off on history table:",
         }
     }
 }
@@ -729,6 +747,12 @@ pub fn table_findings(
                 ),
             ));
         }
+    }
+    if setup::row_security(conn, &expected.events_relation)? == Some(false) {
+        out.push(setup::row_security_finding(
+            table,
+            &expected.events_relation,
+        ));
     }
     if tracked_exists {
         column_findings(&mut out, conn, expected)?;
