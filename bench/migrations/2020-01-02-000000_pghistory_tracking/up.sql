@@ -531,7 +531,7 @@ COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diese
 COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel ff94c4a556edc3b7';
 COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel ff94c4a556edc3b7';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=b92e7d65383f511a types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E
+-- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=b92e7d65383f511a types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -555,6 +555,9 @@ BEGIN
     EXECUTE pg_catalog.format('CREATE TABLE %s (%s%s, %s)', '"public"."read_accounts_events"', '"pgh_id" bigint GENERATED ALWAYS AS IDENTITY, "pgh_created_at" timestamptz NOT NULL DEFAULT pg_catalog.now(), "pgh_obj_id" bigint NOT NULL, "pgh_context_id" uuid, "pgh_label" text NOT NULL', COALESCE(', ' || pgh_columns, ''), 'CONSTRAINT "read_accounts_events_pkey" PRIMARY KEY ("pgh_obj_id", "pgh_id")');
 END
 $pghistory$;
+CREATE INDEX IF NOT EXISTS "read_accounts_events_pgh_time_idx" ON "public"."read_accounts_events" ("pgh_created_at", "pgh_id");
+CREATE INDEX IF NOT EXISTS "read_accounts_events_pgh_context_idx" ON "public"."read_accounts_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."read_accounts_events" IS 'History of "public"."read_accounts", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
 CREATE FUNCTION "public"."pghistory_read_accounts_insert"() RETURNS trigger
@@ -683,7 +686,7 @@ COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-di
 COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel b92e7d65383f511a';
 COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel b92e7d65383f511a';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=8cc3e4773140f048 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=8cc3e4773140f048 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -707,6 +710,9 @@ BEGIN
     EXECUTE pg_catalog.format('CREATE TABLE %s (%s%s, %s)', '"public"."read_posts_events"', '"pgh_id" bigint GENERATED ALWAYS AS IDENTITY, "pgh_created_at" timestamptz NOT NULL DEFAULT pg_catalog.now(), "pgh_obj_id" bigint NOT NULL, "pgh_context_id" uuid, "pgh_label" text NOT NULL', COALESCE(', ' || pgh_columns, ''), 'CONSTRAINT "read_posts_events_pkey" PRIMARY KEY ("pgh_obj_id", "pgh_id")');
 END
 $pghistory$;
+CREATE INDEX IF NOT EXISTS "read_posts_events_pgh_time_idx" ON "public"."read_posts_events" ("pgh_created_at", "pgh_id");
+CREATE INDEX IF NOT EXISTS "read_posts_events_pgh_context_idx" ON "public"."read_posts_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."read_posts_events" IS 'History of "public"."read_posts", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
 CREATE FUNCTION "public"."pghistory_read_posts_insert"() RETURNS trigger
@@ -835,7 +841,7 @@ COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diese
 COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel 8cc3e4773140f048';
 COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel 8cc3e4773140f048';
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=d008036c764356d4 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E
+-- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=d008036c764356d4 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -859,6 +865,9 @@ BEGIN
     EXECUTE pg_catalog.format('CREATE TABLE %s (%s%s, %s)', '"public"."read_comments_events"', '"pgh_id" bigint GENERATED ALWAYS AS IDENTITY, "pgh_created_at" timestamptz NOT NULL DEFAULT pg_catalog.now(), "pgh_obj_id" bigint NOT NULL, "pgh_context_id" uuid, "pgh_label" text NOT NULL', COALESCE(', ' || pgh_columns, ''), 'CONSTRAINT "read_comments_events_pkey" PRIMARY KEY ("pgh_obj_id", "pgh_id")');
 END
 $pghistory$;
+CREATE INDEX IF NOT EXISTS "read_comments_events_pgh_time_idx" ON "public"."read_comments_events" ("pgh_created_at", "pgh_id");
+CREATE INDEX IF NOT EXISTS "read_comments_events_pgh_context_idx" ON "public"."read_comments_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."read_comments_events" IS 'History of "public"."read_comments", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
 CREATE FUNCTION "public"."pghistory_read_comments_insert"() RETURNS trigger
