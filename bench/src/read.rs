@@ -24,7 +24,7 @@ use std::time::Instant;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use pghistory_diesel::history::History;
+use pghistory_diesel::history::{Cursor, History};
 
 use crate::db::{self, BenchDb};
 use crate::error::Error;
@@ -402,12 +402,15 @@ fn big(relation: &str) -> bool {
 
 fn walk(node: &serde_json::Value, s: &mut PlanSummary) {
     let node_type = node["Node Type"].as_str().unwrap_or("?").to_owned();
+    let index = node["Index Name"].as_str().map(str::to_owned);
     if let Some(rel) = node["Relation Name"].as_str() {
-        let index = node["Index Name"].as_str().map(str::to_owned);
         if node_type == "Seq Scan" && big(rel) {
             s.big_seq_scans.push(rel.to_owned());
         }
         s.scans.push((node_type, rel.to_owned(), index));
+    } else if index.is_some() {
+        // A Bitmap Index Scan names its index only; its heap scan is the parent.
+        s.scans.push((node_type, String::new(), index));
     }
     for child in node["Plans"].as_array().into_iter().flatten() {
         walk(child, s);
@@ -708,10 +711,46 @@ fn cases(conn: &mut PgConnection, f: &Fixture) -> Result<Vec<Case<'static>>, Err
                    + (SELECT count(*) FROM read_accounts_events WHERE pgh_context_id = md5('ctx' || {block})::uuid)) AS n"
         ),
     )?;
-    Ok(vec![
+    // What the metadata filter's first page holds: at most a page of one user's events.
+    let user_events = |conn: &mut PgConnection, user: i64| {
+        count(
+            conn,
+            &format!(
+                "SELECT count(*) AS n FROM (SELECT 1 FROM (
+                        SELECT pgh_context_id FROM read_posts_events
+                        UNION ALL SELECT pgh_context_id FROM read_comments_events
+                        UNION ALL SELECT pgh_context_id FROM read_accounts_events) e
+                   JOIN public.pghistory_context c ON c.id = e.pgh_context_id
+                  WHERE c.metadata @> '{{\"user\": {user}}}' LIMIT {PAGE}) AS p"
+            ),
+        )
+    };
+    let typical = user_events(conn, f.user)?;
+    let shared = user_events(conn, 1)?;
+    let all = || {
+        History::new()
+            .across::<read_posts::table>()
+            .across::<read_comments::table>()
+            .across::<read_accounts::table>()
+    };
+    // Page 1,000's cursor, reached by walking the pages before it (not timed).
+    let deep = (f.events() / PAGE - 1).clamp(1, 1000);
+    let mut cursor: Option<Cursor> = None;
+    for _ in 1..deep {
+        let mut q = all().newest_first().limit(PAGE as usize);
+        if let Some(c) = &cursor {
+            q = q.after(c);
+        }
+        cursor = q.page(conn)?.next;
+    }
+    let cursor = cursor.ok_or_else(|| Error::Check(format!("the timeline has no page {deep}")))?;
+    let user = f.user;
+    let cases = vec![
         Case {
             key: "object_timeline",
-            label: format!("one object's timeline (post {post}, {post_events} events)"),
+            label: format!(
+                "one object's timeline (post {post}, {post_events} events, oldest first)"
+            ),
             expect: Some(post_events as usize),
             run: Run::Api(Box::new(move |c| {
                 Ok(History::new()
@@ -721,20 +760,73 @@ fn cases(conn: &mut PgConnection, f: &Fixture) -> Result<Vec<Case<'static>>, Err
             })),
         },
         Case {
+            key: "global_page_1",
+            label: format!("global timeline, page 1 ({PAGE} events, newest first)"),
+            expect: Some(PAGE as usize),
+            run: Run::Api(Box::new(move |c| {
+                Ok(all()
+                    .newest_first()
+                    .limit(PAGE as usize)
+                    .page(c)?
+                    .events
+                    .len())
+            })),
+        },
+        Case {
+            key: "global_page_deep",
+            label: format!(
+                "global timeline, page {} ({PAGE} events, newest first, after a cursor)",
+                deep
+            ),
+            expect: Some(PAGE as usize),
+            run: Run::Api(Box::new(move |c| {
+                Ok(all()
+                    .newest_first()
+                    .after(&cursor)
+                    .limit(PAGE as usize)
+                    .page(c)?
+                    .events
+                    .len())
+            })),
+        },
+        Case {
+            key: "metadata_user",
+            label: format!("metadata filter {{\"user\": {user}}}, page 1 (a typical user)"),
+            expect: Some(typical as usize),
+            run: Run::Api(Box::new(move |c| {
+                Ok(all()
+                    .metadata_contains(serde_json::json!({ "user": user }))
+                    .newest_first()
+                    .limit(PAGE as usize)
+                    .page(c)?
+                    .events
+                    .len())
+            })),
+        },
+        Case {
+            key: "metadata_shared_user",
+            label: "metadata filter {\"user\": 1}, page 1 (the user of 20% of contexts)".to_owned(),
+            expect: Some(shared as usize),
+            run: Run::Api(Box::new(move |c| {
+                Ok(all()
+                    .metadata_contains(serde_json::json!({ "user": 1 }))
+                    .newest_first()
+                    .limit(PAGE as usize)
+                    .page(c)?
+                    .events
+                    .len())
+            })),
+        },
+        Case {
             key: "context_timeline",
             label: format!("one context's events, 3 tables ({scope_events} events)"),
             expect: Some(scope_events as usize),
             run: Run::Api(Box::new(move |c| {
-                Ok(History::new()
-                    .across::<read_posts::table>()
-                    .across::<read_comments::table>()
-                    .across::<read_accounts::table>()
-                    .in_context(scope)
-                    .load(c)?
-                    .len())
+                Ok(all().in_context(scope).load(c)?.len())
             })),
         },
-    ])
+    ];
+    Ok(cases)
 }
 
 /// The phase's results: a table for the terminal and JSON for the results file.

@@ -197,7 +197,14 @@ fn smoke_read_phase_generates_its_history_and_captures_the_plan_of_every_read() 
     assert_eq!(read["contexts"].as_i64(), Some(6_000), "{read:#}");
     let reads = read["reads"].as_array().expect("reads is an array");
     let keys: Vec<&str> = reads.iter().filter_map(|r| r["key"].as_str()).collect();
-    for key in ["object_timeline", "context_timeline"] {
+    for key in [
+        "object_timeline",
+        "global_page_1",
+        "global_page_deep",
+        "metadata_user",
+        "metadata_shared_user",
+        "context_timeline",
+    ] {
         assert!(keys.contains(&key), "no read {key}: {keys:?}");
     }
     for r in reads {
@@ -221,6 +228,15 @@ fn smoke_read_phase_generates_its_history_and_captures_the_plan_of_every_read() 
                 .is_some_and(|rel| rel.starts_with("read_") && rel.ends_with("_events"))),
             "{key}'s plan reads no events table: {plan:#}"
         );
+        // Every read finds its events through an index, even on this small history.
+        let seq: Vec<&str> = plan["big_seq_scans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r.as_str())
+            .filter(|r| r.ends_with("_events"))
+            .collect();
+        assert!(seq.is_empty(), "{key} scans {seq:?} sequentially: {plan:#}");
         if !key.starts_with("cli_") {
             // A page reads one event more, to know whether another page follows.
             let rows = plan["rows"].as_f64().unwrap();
@@ -231,8 +247,11 @@ fn smoke_read_phase_generates_its_history_and_captures_the_plan_of_every_read() 
         }
         assert!(stdout.contains(r["label"].as_str().unwrap()));
     }
-    // One post has 50 events (one per round), one context 10 (one request).
+    // One post has 50 events (one per round), one context 10 (one request), a page 50.
     let returned = |key: &str| reads.iter().find(|r| r["key"] == key).unwrap()["returned"].as_i64();
     assert_eq!(returned("object_timeline"), Some(50));
     assert_eq!(returned("context_timeline"), Some(10));
+    for key in ["global_page_1", "global_page_deep", "metadata_shared_user"] {
+        assert_eq!(returned(key), Some(50), "{key}");
+    }
 }
