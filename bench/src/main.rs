@@ -40,7 +40,7 @@ pub const USAGE: &str =
     "usage: pghistory-diesel-bench [--smoke] [--reps N] [--rows N] [--loop-rows N]
                               [--duration-ms N] [--phases bulk,loop,single,concurrent,cpu,scale]
                               [--cpu-copies N] [--read-events N] [--read-reps N]
-                              [--out DIR]
+                              [--no-read-indexes] [--out DIR]
   --smoke        tiny sizes, one repetition: checks that every measurement runs
   --reps N       repetitions, median taken (default 3)
   --rows N       rows of each bulk statement (default 100000)
@@ -59,6 +59,9 @@ pub const USAGE: &str =
                  p95) and explained (auto_explain, into DIR/<run>-read/)
   --read-events N  events of the read phase (default 10000000; --smoke: 60000)
   --read-reps N    timed runs of each read (default 20; --smoke: 3)
+  --no-read-indexes  drop the indexes made for reading (events by time and by context,
+                 context metadata) after migrating: the write cost of those indexes is the
+                 same build's figures with and without them
   --cpu-copies N valgrind runs at once in the cpu phase (default 2)
   --out DIR      where the CSV and JSON go (default bench-results)";
 
@@ -88,6 +91,8 @@ struct Config {
     cpu_sizes: cpu::CpuSizes,
     cpu_copies: usize,
     read_sizes: read::ReadSizes,
+    /// Drop the read indexes after migrating.
+    no_read_indexes: bool,
     out: PathBuf,
 }
 
@@ -132,6 +137,7 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
             events: if smoke { 60_000 } else { 10_000_000 },
             reps: if smoke { 3 } else { 20 },
         },
+        no_read_indexes: false,
         out: PathBuf::from("bench-results"),
     };
     let mut it = args.iter();
@@ -149,6 +155,7 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
         };
         match arg.as_str() {
             "--smoke" => {}
+            "--no-read-indexes" => config.no_read_indexes = true,
             "scale" => {
                 config.phases = Phases {
                     bulk: false,
@@ -248,6 +255,10 @@ fn run(config: &Config) -> Result<(), Error> {
     let url = std::env::var("DATABASE_URL").map_err(|_| Error::NoDatabaseUrl)?;
     let db = BenchDb::create(&url)?;
     let mut conn = db.conn()?;
+    if config.no_read_indexes {
+        let dropped = db::drop_read_indexes(&mut conn)?;
+        eprintln!("dropped {dropped} read indexes (--no-read-indexes)");
+    }
     let s = &config.sizes;
     let mut samples: Vec<Sample> = Vec::new();
     let started = Instant::now();
@@ -417,6 +428,7 @@ fn run(config: &Config) -> Result<(), Error> {
         "concurrent": s.concurrent,
         "per_transaction": s.per_transaction,
         "server": server,
+        "no_read_indexes": config.no_read_indexes,
         "seconds": started.elapsed().as_secs_f64(),
         "read": read_json,
     });
