@@ -305,8 +305,6 @@ GRANT SELECT ON {cap} TO {maintainer};
     sql
 }
 
-/// `down.sql` of the setup migration. The roles stay: they are cluster-wide, and other
-/// databases may use them.
 /// The GIN index on the context metadata that `metadata_contains` (jsonb `@>`) reads
 /// through. `jsonb_path_ops`: smaller and faster than the default operator class, and `@>`
 /// is the only operator the history reads use. `IF NOT EXISTS`, because tracking migrations
@@ -319,6 +317,8 @@ pub fn context_metadata_index() -> String {
     )
 }
 
+/// `down.sql` of the setup migration. The roles stay: they are cluster-wide, and other
+/// databases may use them.
 pub fn down() -> String {
     let (attach_sig, detach_sig, pause_sig, prune_sig) = signatures();
     format!(
