@@ -5,8 +5,10 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use pghistory_diesel_codegen::sql::setup;
+use uuid::Uuid;
 
 /// Writes the Diesel migrations that install history tracking; apply them with
 /// `diesel migration run`.
@@ -66,6 +68,13 @@ pub(crate) enum Command {
     /// their columns, triggers we did not install. Exits 0 when all is as declared, 1 on
     /// drift, 2 on error.
     Check(CheckArgs),
+    /// Print the history of the tracked tables, one object or one table
+    ///
+    /// Reads the tables from schema.rs and their events from --database-url (else
+    /// DATABASE_URL, from the environment or .env), newest first: time, table, key, label,
+    /// context metadata and the changed fields, old → new. Coloured when standard output is
+    /// a terminal and NO_COLOR is not set.
+    Log(LogArgs),
     /// Print a shell completion script to standard output
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -168,6 +177,87 @@ pub(crate) struct CheckArgs {
     /// unknown; repeat for several. Triggers on events tables are always reported
     #[arg(long, value_name = "NAME")]
     pub(crate) allow_trigger: Vec<String>,
+}
+
+/// `pghistory-diesel log`.
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    /// Only this table (`name` or `schema.name`, its SQL name) [default: every tracked table]
+    #[arg(value_name = "TABLE")]
+    pub table: Option<String>,
+    /// Only the object with this primary key (needs TABLE)
+    #[arg(value_name = "KEY", requires = "table")]
+    pub key: Option<String>,
+    /// The file with the `tracked_table!` declarations [default: src/schema.rs in the
+    /// project root]
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// Only events at or after this time (RFC 3339, or a date: its midnight UTC)
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this time (RFC 3339, or a date: its midnight UTC)
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<DateTime<Utc>>,
+    /// Only events with this label; repeat for several
+    #[arg(long, value_name = "LABEL")]
+    pub label: Vec<String>,
+    /// Only events of this context scope (its uuid)
+    #[arg(long, value_name = "SCOPE", value_parser = parse_uuid)]
+    pub context: Option<Uuid>,
+    /// Only events whose context metadata has KEY = VALUE (VALUE read as a JSON number,
+    /// boolean or null when it is one, else as a string); repeat to require several
+    #[arg(long = "where", value_name = "KEY=VALUE", value_parser = parse_where)]
+    pub filters: Vec<(String, serde_json::Value)>,
+    /// At most this many events
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Newest event first (the default)
+    #[arg(long, conflicts_with = "oldest_first")]
+    pub newest_first: bool,
+    /// Oldest event first
+    #[arg(long)]
+    pub oldest_first: bool,
+    /// One JSON object per line instead of the human format
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// RFC 3339 (`2024-05-01T12:00:00Z`, any offset), or a date (`2024-05-01`, midnight UTC).
+pub(crate) fn parse_time(value: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    Err(format!(
+        "`{value}` is neither an RFC 3339 time (2024-05-01T12:00:00Z) nor a date (2024-05-01)"
+    ))
+}
+
+fn parse_uuid(value: &str) -> Result<Uuid, String> {
+    value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a uuid (a context scope id)"))
+}
+
+/// `user=42`: the key, and the value as a JSON scalar (number, boolean, null) or string.
+pub(crate) fn parse_where(value: &str) -> Result<(String, serde_json::Value), String> {
+    let Some((key, raw)) = value.split_once('=') else {
+        return Err(format!("`{value}` is not KEY=VALUE"));
+    };
+    if key.is_empty() {
+        return Err(format!("`{value}` has an empty key"));
+    }
+    let parsed = match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(
+            v @ (serde_json::Value::Number(_)
+            | serde_json::Value::Bool(_)
+            | serde_json::Value::Null),
+        ) => v,
+        _ => serde_json::Value::String(raw.to_owned()),
+    };
+    Ok((key.to_owned(), parsed))
 }
 
 /// `pghistory-diesel completions`.

@@ -23,6 +23,16 @@ pub(crate) fn run(cli: &Cli) -> Result<ExitCode, Error> {
             cli.global.database_url.as_deref(),
             args,
         ),
+        Command::Log(args) => {
+            let project = Project::discover(cli.global.config_file.as_deref())?;
+            let tables = read_schema(&project.schema(args.schema.as_deref()))?;
+            let url = cli
+                .global
+                .database_url
+                .as_deref()
+                .ok_or(Error::NoDatabaseUrl)?;
+            crate::log::log(&tables, url, args)
+        }
         Command::Completions(args) => Ok(completions(args)),
     }
 }

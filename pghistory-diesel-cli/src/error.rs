@@ -36,8 +36,8 @@ pub enum Error {
         /// The folder.
         path: PathBuf,
     },
-    /// `check` needs a database and was given none.
-    #[error("no database to check: pass --database-url, or set DATABASE_URL (in the environment or .env)")]
+    /// `check` or `log` needs a database and was given none.
+    #[error("no database to read: pass --database-url, or set DATABASE_URL (in the environment or .env)")]
     NoDatabaseUrl,
     /// The database could not be reached.
     #[error("cannot connect to the database: {0}")]
@@ -45,6 +45,17 @@ pub enum Error {
     /// Reading the catalog failed.
     #[error("checking the database failed: {0}")]
     Check(#[source] pghistory_diesel::Error),
+    /// `log` was given a table schema.rs does not track.
+    #[error("schema.rs tracks no table `{table}`; tracked: {known}")]
+    UnknownTable {
+        /// The table asked for.
+        table: String,
+        /// The tracked tables, `schema.table`, comma separated.
+        known: String,
+    },
+    /// Reading the history failed.
+    #[error("reading the history failed: {0}")]
+    Log(#[source] pghistory_diesel::Error),
     /// The folder a new migration would get exists already.
     #[error("{path} exists already; pass another `--version`")]
     MigrationExists {

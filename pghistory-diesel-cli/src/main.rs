@@ -4,6 +4,8 @@
 //! pghistory-diesel setup       [--migrations-dir DIR]
 //! pghistory-diesel generate    [--schema FILE] [--migrations-dir DIR] [--check] [--version V]
 //! pghistory-diesel check       [--schema FILE] [--database-url URL] [--orphan-events]
+//! pghistory-diesel log         [TABLE [KEY]] [--since T] [--until T] [--label L] [--context ID]
+//!                              [--where K=V] [--limit N] [--newest-first|--oldest-first] [--json]
 //! pghistory-diesel completions bash|zsh|fish|elvish|powershell
 //! ```
 //!
@@ -17,6 +19,7 @@ mod cli;
 mod commands;
 mod config;
 mod error;
+mod log;
 mod write;
 
 use std::process::ExitCode;

@@ -129,3 +129,39 @@ fn no_command_prints_the_help_and_exits_two() {
         "the help, on stderr"
     );
 }
+
+#[test]
+fn log_help_names_its_filters() {
+    let help = stdout(&["log", "--help"]);
+    insta::assert_snapshot!("help_log", help);
+    for flag in [
+        "--since",
+        "--until",
+        "--label",
+        "--context",
+        "--where",
+        "--limit",
+        "--json",
+    ] {
+        assert!(help.contains(flag), "{flag}: {help}");
+    }
+}
+
+#[test]
+fn log_usage_errors_name_the_bad_value() {
+    let err = usage_error(&["log", "--since", "yesterday"]);
+    assert!(
+        err.contains("`yesterday` is neither an RFC 3339 time"),
+        "{err}"
+    );
+    let err = usage_error(&["log", "--where", "user"]);
+    assert!(err.contains("`user` is not KEY=VALUE"), "{err}");
+    let err = usage_error(&["log", "--where", "=1"]);
+    assert!(err.contains("has an empty key"), "{err}");
+    let err = usage_error(&["log", "--context", "42"]);
+    assert!(err.contains("`42` is not a uuid"), "{err}");
+    let err = usage_error(&["log", "--limit", "0"]);
+    assert!(err.contains("--limit"), "{err}");
+    let err = usage_error(&["log", "--newest-first", "--oldest-first"]);
+    assert!(err.contains("cannot be used with"), "{err}");
+}

@@ -103,7 +103,7 @@ fn without_a_database_url_it_fails_with_exit_code_2() {
     let out = check(&["--schema", schema.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("no database to check: pass --database-url"),
+        text(&out.stderr).contains("no database to read: pass --database-url"),
         "{}",
         text(&out.stderr)
     );

@@ -170,4 +170,38 @@ fn every_timeline_read_uses_an_index() {
             .any(|i| i == "pghistory_context_metadata_idx"),
         "{plan:#}"
     );
+
+    // The view, one table, newest first: that table's time index, the other branches
+    // folded away.
+    #[derive(QueryableByName)]
+    struct Plan {
+        #[diesel(sql_type = diesel::sql_types::Json)]
+        #[diesel(column_name = "QUERY PLAN")]
+        plan: Value,
+    }
+    let plan = diesel::sql_query(
+        "EXPLAIN (FORMAT JSON) SELECT * FROM public.pghistory_events \
+         WHERE pgh_table = 'public.posts' ORDER BY pgh_created_at DESC LIMIT 20",
+    )
+    .get_result::<Plan>(&mut conn)
+    .unwrap()
+    .plan;
+    let used = indexes(&plan);
+    assert!(
+        used.iter().any(|i| i == "posts_events_pgh_time_idx"),
+        "{plan:#}"
+    );
+    assert!(
+        !used.iter().any(|i| i == "notes_events_pgh_time_idx"),
+        "{plan:#}"
+    );
+    // All tables, a time range.
+    let plan = diesel::sql_query(
+        "EXPLAIN (FORMAT JSON) SELECT * FROM public.pghistory_events \
+         WHERE pgh_created_at >= now() - interval '1 day' ORDER BY pgh_created_at LIMIT 20",
+    )
+    .get_result::<Plan>(&mut conn)
+    .unwrap()
+    .plan;
+    assert!(has_node(&plan, "Merge Append"), "{plan:#}");
 }

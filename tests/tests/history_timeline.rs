@@ -331,6 +331,12 @@ mod async_variants {
         let mut aconn = AsyncPgConnection::establish(&db.url).await.unwrap();
 
         let query = both().newest_first().limit(2);
+        // Send, as tokio::spawn and axum handlers need.
+        fn assert_send<F: std::future::Future + Send>(f: F) -> F {
+            f
+        }
+        let first = assert_send(query.page_async(&mut aconn)).await.unwrap();
+        assert_eq!(first.events.len(), 2);
         let sync_all = both().newest_first().load(&mut conn).unwrap();
         let mut walked = Vec::new();
         let mut page = query.page_async(&mut aconn).await.unwrap();

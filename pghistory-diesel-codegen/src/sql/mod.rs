@@ -11,5 +11,6 @@ pub mod migration;
 pub mod names;
 pub mod setup;
 pub mod trigger;
+pub mod view;
 
 pub use pghistory_diesel_core::{fingerprint, quote};

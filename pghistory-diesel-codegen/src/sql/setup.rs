@@ -322,7 +322,9 @@ pub fn context_metadata_index() -> String {
 pub fn down() -> String {
     let (attach_sig, detach_sig, pause_sig, prune_sig) = signatures();
     format!(
-        r#"DROP FUNCTION IF EXISTS {prune_sig};
+        r#"DROP VIEW IF EXISTS "public"."pghistory_events";
+DROP TABLE IF EXISTS "public"."pghistory_view_branches";
+DROP FUNCTION IF EXISTS {prune_sig};
 DROP FUNCTION IF EXISTS {pause_sig};
 DROP FUNCTION IF EXISTS {detach_sig};
 DROP FUNCTION IF EXISTS {attach_sig};

@@ -14,8 +14,8 @@
 //!   then sorts whole groups of equal timestamps, and one transaction's events all share
 //!   one). Last, it only breaks ties between tables, which an incremental sort does on
 //!   groups of at most one row per table.
-//! - The diff's lateral lookup of the previous event and the context join sit inside the
-//!   branch, under the merge, so they run only for the rows the merge pulls (about `n`
+//! - The diff's lookup of the previous event and the context's are scalar subqueries of
+//!   the branch, under the merge, so they run only for the rows the merge pulls (about `n`
 //!   plus one per table), never for the whole history.
 //! - The object filter compares `pgh_obj_id` with the key cast to the key's own type, so
 //!   the primary key `(pgh_obj_id, pgh_id)` serves it.
@@ -89,35 +89,35 @@ fn context_table() -> String {
     quote::qualified(vocab::SETUP_SCHEMA, vocab::CONTEXT_TABLE)
 }
 
-/// The select list and joins of one table's events: the columns of [`timeline`].
+/// The select list of one table's events: the columns of [`timeline`]. One relation, no
+/// join and no `WHERE`: the context and the diff are scalar subqueries, so that in the
+/// `pghistory_events` view PostgreSQL pulls each branch up into the outer append and a
+/// filter or `ORDER BY ... LIMIT` on the view reaches each events table's indexes.
 fn select_from(t: &TableNames<'_>) -> String {
     let events = quote::qualified(t.events_schema, t.events_table);
-    let context_join = if t.has_context_id && !t.has_context_json {
-        format!(
-            "\n    LEFT JOIN {} c ON c.\"id\" OPERATOR(pg_catalog.=) e.\"pgh_context_id\"",
-            context_table()
-        )
-    } else {
-        String::new()
-    };
     let (context_id, context) = match (t.has_context_id, t.has_context_json) {
-        (true, true) => ("e.\"pgh_context_id\"", "e.\"pgh_context\""),
-        (true, false) => ("e.\"pgh_context_id\"", "c.\"metadata\""),
-        _ => ("NULL::uuid", "NULL::jsonb"),
+        (true, true) => ("e.\"pgh_context_id\"".to_owned(), "e.\"pgh_context\"".to_owned()),
+        (true, false) => (
+            "e.\"pgh_context_id\"".to_owned(),
+            format!(
+                "(SELECT c.\"metadata\" FROM {} c WHERE c.\"id\" OPERATOR(pg_catalog.=) e.\"pgh_context_id\")",
+                context_table()
+            ),
+        ),
+        _ => ("NULL::uuid".to_owned(), "NULL::jsonb".to_owned()),
     };
     format!(
         r#"SELECT {key}::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
            e."pgh_obj_id"::text AS "pgh_obj_id", {context_id} AS "pgh_context_id", {context} AS "pgh_context",
            pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) {pgh} AS "pgh_data",
            (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
-              FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) {pgh}) AS d(key, value)
-             WHERE p.data IS NOT NULL AND (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
-    FROM {events} e
-    LEFT JOIN LATERAL (
-        SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) {pgh} AS data
-          FROM {events} prev
-         WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
-         ORDER BY prev."pgh_id" DESC LIMIT 1) p ON true{context_join}"#,
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) {pgh} AS data
+                      FROM {events} prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) {pgh}) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM {events} e"#,
         key = quote::literal(&table_key(t)),
         pgh = pgh_columns_array(),
     )

@@ -47,7 +47,8 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::BoxedSqlQuery;
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz, Uuid};
-use pghistory_diesel_core::history::{self as sql, TableNames};
+pub use pghistory_diesel_core::history::TableNames;
+use pghistory_diesel_core::history::{self as sql};
 
 use crate::{ContextMode, Error, Result, TableInfo, Tracked};
 
@@ -128,7 +129,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 50;
 
 #[derive(Debug, Clone)]
 struct Source {
-    info: &'static TableInfo,
+    names: TableNames<'static>,
     object: Option<String>,
 }
 
@@ -160,21 +161,34 @@ impl History {
     }
 
     fn source<T: Tracked>(&mut self) -> &mut Source {
-        let at = match self
-            .tables
-            .iter()
-            .position(|s| std::ptr::eq(s.info, T::INFO))
-        {
+        self.source_of(names(T::INFO))
+    }
+
+    fn source_of(&mut self, names: TableNames<'static>) -> &mut Source {
+        let same = |s: &&mut Source| s.names.schema == names.schema && s.names.table == names.table;
+        let at = match self.tables.iter_mut().position(|s| same(&s)) {
             Some(at) => at,
             None => {
                 self.tables.push(Source {
-                    info: T::INFO,
+                    names,
                     object: None,
                 });
                 self.tables.len() - 1
             }
         };
         &mut self.tables[at]
+    }
+
+    /// Includes a table known only at run time, by its names (as a tool reading
+    /// schema.rs has them, like the `pghistory-diesel log` command), narrowed to one object
+    /// when `object` is given. Applications use [`across`](Self::across) and
+    /// [`tracks`](Self::tracks).
+    pub fn across_names(mut self, names: TableNames<'static>, object: Option<String>) -> History {
+        let source = self.source_of(names);
+        if object.is_some() {
+            source.object = object;
+        }
+        self
     }
 
     /// Includes the events of table `T` (all its objects, unless [`tracks`](Self::tracks)
@@ -301,7 +315,7 @@ impl History {
             .tables
             .iter()
             .map(|s| sql::Branch {
-                names: names(s.info),
+                names: s.names,
                 object: s.object.is_some(),
             })
             .collect();

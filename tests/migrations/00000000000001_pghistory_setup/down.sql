@@ -1,3 +1,5 @@
+DROP VIEW IF EXISTS "public"."pghistory_events";
+DROP TABLE IF EXISTS "public"."pghistory_view_branches";
 DROP FUNCTION IF EXISTS "public"."pghistory_prune"(regclass, timestamptz);
 DROP FUNCTION IF EXISTS "public"."pghistory_pause"(text);
 DROP FUNCTION IF EXISTS "public"."pghistory_detach_context"(boolean);

@@ -40,6 +40,9 @@ pub struct Installed {
     pub fingerprint: String,
     /// The installed trigger SQL, to restore it when a later migration is reverted.
     pub trigger_sql: String,
+    /// The statement registering the table's branch of the `pghistory_events` view, to
+    /// restore it when a later migration is reverted (empty before the view existed).
+    pub view_sql: String,
     /// The migration that installed this state.
     pub migration: String,
 }
@@ -151,6 +154,21 @@ pub(super) fn trigger_section(sql: &str) -> String {
     format!("{MARK}triggers\n{sql}{MARK}end\n")
 }
 
+/// The view registration of `table`, wrapped in the markers [`installed`] reads it back
+/// from.
+pub(super) fn view_section(table: &TrackedTable, sql: &str) -> String {
+    format!(
+        "{}{sql}{MARK}end\n",
+        marker(
+            "view",
+            &[
+                ("schema", table.schema.clone()),
+                ("table", table.sql_name.clone())
+            ]
+        )
+    )
+}
+
 /// Reads the installed state from existing migrations, in folder-name order.
 ///
 /// A table whose tracking was removed stays in the map with an empty `fingerprint` and
@@ -216,9 +234,23 @@ pub fn installed(existing: &[ExistingMigration]) -> BTreeMap<(String, String), I
                             indexes,
                             fingerprint: get("triggers"),
                             trigger_sql,
+                            view_sql: String::new(),
                             migration: mig.dir_name.clone(),
                         },
                     );
+                    i = j;
+                }
+                "view" => {
+                    let mut sql = String::new();
+                    let mut j = i + 1;
+                    while j < lines.len() && !lines[j].starts_with(&format!("{MARK}end")) {
+                        sql.push_str(lines[j]);
+                        sql.push('\n');
+                        j += 1;
+                    }
+                    if let Some(state) = state.get_mut(&key) {
+                        state.view_sql = sql;
+                    }
                     i = j;
                 }
                 "remove" => {
@@ -227,6 +259,7 @@ pub fn installed(existing: &[ExistingMigration]) -> BTreeMap<(String, String), I
                     if let Some(kept) = state.get_mut(&key) {
                         kept.fingerprint.clear();
                         kept.trigger_sql.clear();
+                        kept.view_sql.clear();
                         kept.migration = mig.dir_name.clone();
                     }
                 }
