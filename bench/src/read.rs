@@ -511,10 +511,13 @@ pub fn render_plan(entry: &serde_json::Value) -> String {
     out
 }
 
+/// A library call; returns the number of events (or rows) it read.
+pub type ApiCall<'a> = Box<dyn FnMut(&mut PgConnection) -> Result<usize, Error> + 'a>;
+
 /// How a read runs: through the library on a connection, or as a CLI process.
 pub enum Run<'a> {
-    /// A library call; returns the number of events (or rows) it read.
-    Api(Box<dyn FnMut(&mut PgConnection) -> Result<usize, Error> + 'a>),
+    /// A library call.
+    Api(ApiCall<'a>),
     /// A CLI invocation: the program's arguments; returns the lines it printed.
     Cli(Vec<String>),
 }
@@ -621,16 +624,26 @@ fn once(
 }
 
 /// Times `case` and captures its plan into `plans_dir`.
+/// The phase's connections: timed runs, the `auto_explain` run, and the log reader.
+struct Conns {
+    timed: PgConnection,
+    explained: PgConnection,
+    reader: PgConnection,
+}
+
 fn measure(
     db: &BenchDb,
-    timed: &mut PgConnection,
-    explained: &mut PgConnection,
-    reader: &mut PgConnection,
+    conns: &mut Conns,
     log: Option<&ServerLog>,
     plans_dir: &Path,
     reps: usize,
     mut case: Case<'_>,
 ) -> Result<Measured, Error> {
+    let Conns {
+        timed,
+        explained,
+        reader,
+    } = conns;
     let (returned, warm_ms) = once(db, timed, &mut case.run, false)?;
     if case.expect.map_or(returned == 0, |e| e != returned) {
         return Err(Error::Check(format!(
@@ -855,6 +868,20 @@ fn cases(conn: &mut PgConnection, f: &Fixture) -> Result<Vec<Case<'static>>, Err
                 Ok(all().in_context(scope).load(c)?.len())
             })),
         },
+        Case {
+            key: "cli_log",
+            label: format!("CLI `pghistory-diesel log read_posts {post} --json` (whole process)"),
+            expect: Some(post_events as usize),
+            run: Run::Cli(vec![
+                "log".to_owned(),
+                "read_posts".to_owned(),
+                post.to_string(),
+                "--json".to_owned(),
+                "--schema".to_owned(),
+                // The CLI reads the tracked tables from the benchmark's schema.rs.
+                concat!(env!("CARGO_MANIFEST_DIR"), "/src/schema.rs").to_owned(),
+            ]),
+        },
     ];
     Ok(cases)
 }
@@ -905,32 +932,25 @@ pub fn run(
         path: plans_dir.to_owned(),
         source,
     })?;
-    let mut reader = db.conn()?;
-    let log = ServerLog::find(&mut reader);
+    let mut conns = Conns {
+        timed: db.conn()?,
+        explained: db.conn()?,
+        reader: db.conn()?,
+    };
+    let log = ServerLog::find(&mut conns.reader);
     if log.is_none() {
         eprintln!("warning: read: the server log cannot be read (set PGH_BENCH_SERVER_LOG); no plans captured");
     }
-    let mut timed = db.conn()?;
-    let mut explained = db.conn()?;
     let mut setup = String::from("LOAD 'auto_explain';");
     for (k, v) in AUTO_EXPLAIN {
         setup.push_str(&format!(" SET {k} = {v};"));
     }
-    explained.batch_execute(&setup)?;
+    conns.explained.batch_execute(&setup)?;
 
     let mut results = Vec::new();
     for case in cases(conn, &f)? {
         let started = Instant::now();
-        let m = measure(
-            db,
-            &mut timed,
-            &mut explained,
-            &mut reader,
-            log.as_ref(),
-            plans_dir,
-            sizes.reps,
-            case,
-        )?;
+        let m = measure(db, &mut conns, log.as_ref(), plans_dir, sizes.reps, case)?;
         eprintln!(
             "read: {}: median {:.2} ms, p95 {:.2} ms ({:.1} s)",
             m.label,

@@ -204,6 +204,7 @@ fn smoke_read_phase_generates_its_history_and_captures_the_plan_of_every_read() 
         "metadata_user",
         "metadata_shared_user",
         "context_timeline",
+        "cli_log",
     ] {
         assert!(keys.contains(&key), "no read {key}: {keys:?}");
     }
@@ -251,6 +252,8 @@ fn smoke_read_phase_generates_its_history_and_captures_the_plan_of_every_read() 
     let returned = |key: &str| reads.iter().find(|r| r["key"] == key).unwrap()["returned"].as_i64();
     assert_eq!(returned("object_timeline"), Some(50));
     assert_eq!(returned("context_timeline"), Some(10));
+    // The CLI prints one JSON line per event of the post.
+    assert_eq!(returned("cli_log"), Some(50));
     for key in ["global_page_1", "global_page_deep", "metadata_shared_user"] {
         assert_eq!(returned(key), Some(50), "{key}");
     }
