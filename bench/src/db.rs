@@ -45,6 +45,30 @@ pub fn attach(conn: &mut PgConnection, scope: Option<uuid::Uuid>) -> QueryResult
     diesel::select(pghistory_attach_context(scope, metadata(), true)).get_result(conn)
 }
 
+#[derive(QueryableByName)]
+struct IndexName {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// Drops the indexes the generated migrations make for reading history (events by time,
+/// events by context, context metadata), leaving each events table its primary key only.
+/// Returns how many it dropped.
+pub fn drop_read_indexes(conn: &mut PgConnection) -> QueryResult<usize> {
+    let names: Vec<IndexName> = diesel::sql_query(
+        "SELECT pg_catalog.format('%I.%I', schemaname, indexname) AS name FROM pg_catalog.pg_indexes
+          WHERE pg_catalog.right(indexname, 13) = '_pgh_time_idx'
+             OR pg_catalog.right(indexname, 16) = '_pgh_context_idx'
+             OR indexname = 'pghistory_context_metadata_idx'",
+    )
+    .load(conn)?;
+    for n in &names {
+        // The server quoted the name (format %I).
+        diesel::sql_query(format!("DROP INDEX {}", n.name)).execute(conn)?;
+    }
+    Ok(names.len())
+}
+
 /// Replaces the database name of a `postgres://` URL.
 fn with_database(url: &str, db: &str) -> Result<String, Error> {
     let (base, query) = match url.split_once('?') {

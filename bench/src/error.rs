@@ -18,6 +18,9 @@ pub enum Error {
     /// A statement failed.
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
+    /// A library call failed (the read phase).
+    #[error("pghistory-diesel: {0}")]
+    Library(#[from] pghistory_diesel::Error),
     /// The migrations failed.
     #[error("migrations failed: {0}")]
     Migration(String),

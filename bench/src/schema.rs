@@ -1,7 +1,8 @@
 #![allow(missing_docs)] // Diesel's `table!` does not document what it generates.
 
 //! The benchmark's tables: one per variant, all `id bigint identity, title varchar(200),
-//! body text, score int`. `pghistory-diesel generate --schema src/schema.rs` writes the
+//! body text, score int`; and the read phase's three (`read_*`), filled with a year of
+//! history by set-based SQL rather than by their triggers. `pghistory-diesel generate --schema src/schema.rs` writes the
 //! tracking migration from this file.
 
 diesel::table! {
@@ -64,10 +65,52 @@ pghistory_diesel::tracked_table! {
     }
 }
 
+pghistory_diesel::tracked_table! {
+    /// The read phase's accounts: few objects, many events each.
+    #[pghistory(events(insert, update, delete))]
+    read_accounts (id) {
+        id -> Int8,
+        #[max_length = 100]
+        name -> Nullable<Varchar>,
+        email -> Nullable<Text>,
+        plan -> Nullable<Text>,
+        active -> Nullable<Bool>,
+    }
+}
+
+pghistory_diesel::tracked_table! {
+    /// The read phase's posts: half of its events.
+    #[pghistory(events(insert, update, delete))]
+    read_posts (id) {
+        id -> Int8,
+        account_id -> Nullable<Int8>,
+        #[max_length = 200]
+        title -> Nullable<Varchar>,
+        body -> Nullable<Text>,
+        status -> Nullable<Text>,
+        score -> Nullable<Int4>,
+    }
+}
+
+pghistory_diesel::tracked_table! {
+    /// The read phase's comments: many objects, few events each.
+    #[pghistory(events(insert, update, delete))]
+    read_comments (id) {
+        id -> Int8,
+        post_id -> Nullable<Int8>,
+        account_id -> Nullable<Int8>,
+        body -> Nullable<Text>,
+        score -> Nullable<Int4>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     bench_untracked,
     bench_floor,
     bench_tracked,
     bench_fields,
-    bench_json
+    bench_json,
+    read_accounts,
+    read_posts,
+    read_comments
 );

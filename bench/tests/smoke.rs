@@ -184,3 +184,77 @@ fn smoke_scale_phase_reports_time_memory_and_temp_files_for_untracked_floor_and_
         assert!(stdout.contains(row["label"].as_str().unwrap()));
     }
 }
+
+/// The read phase at a tiny size: the generator writes exactly the history it promises
+/// (ten events per context), every read returns what the generated data says it must, and
+/// the plan captured from the server log is the plan of that very read (its top node
+/// returned as many rows as the library did).
+#[test]
+fn smoke_read_phase_generates_its_history_and_captures_the_plan_of_every_read() {
+    let (json, stdout) = run_bench("read", &["--smoke", "read"]);
+    let read = &json["config"]["read"];
+    assert_eq!(read["events"].as_i64(), Some(60_000), "{read:#}");
+    assert_eq!(read["contexts"].as_i64(), Some(6_000), "{read:#}");
+    let reads = read["reads"].as_array().expect("reads is an array");
+    let keys: Vec<&str> = reads.iter().filter_map(|r| r["key"].as_str()).collect();
+    for key in [
+        "object_timeline",
+        "global_page_1",
+        "global_page_deep",
+        "metadata_user",
+        "metadata_shared_user",
+        "context_timeline",
+        "cli_log",
+    ] {
+        assert!(keys.contains(&key), "no read {key}: {keys:?}");
+    }
+    for r in reads {
+        let key = r["key"].as_str().unwrap();
+        let returned = r["returned"].as_f64().unwrap();
+        assert!(returned > 0.0, "{key} returned nothing");
+        let (median, p95) = (
+            r["median_ms"].as_f64().unwrap(),
+            r["p95_ms"].as_f64().unwrap(),
+        );
+        assert!(
+            median > 0.0 && p95 >= median,
+            "{key}: median {median}, p95 {p95}"
+        );
+        let plan = &r["plan"];
+        assert!(plan.is_object(), "{key} has no plan: {r:#}");
+        let scans = plan["scans"].as_array().unwrap();
+        assert!(
+            scans.iter().any(|s| s["relation"]
+                .as_str()
+                .is_some_and(|rel| rel.starts_with("read_") && rel.ends_with("_events"))),
+            "{key}'s plan reads no events table: {plan:#}"
+        );
+        // Every read finds its events through an index, even on this small history.
+        let seq: Vec<&str> = plan["big_seq_scans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r.as_str())
+            .filter(|r| r.ends_with("_events"))
+            .collect();
+        assert!(seq.is_empty(), "{key} scans {seq:?} sequentially: {plan:#}");
+        if !key.starts_with("cli_") {
+            // A page reads one event more, to know whether another page follows.
+            let rows = plan["rows"].as_f64().unwrap();
+            assert!(
+                rows == returned || rows == returned + 1.0,
+                "{key} returned {returned}, its plan {rows}: {plan:#}"
+            );
+        }
+        assert!(stdout.contains(r["label"].as_str().unwrap()));
+    }
+    // One post has 50 events (one per round), one context 10 (one request), a page 50.
+    let returned = |key: &str| reads.iter().find(|r| r["key"] == key).unwrap()["returned"].as_i64();
+    assert_eq!(returned("object_timeline"), Some(50));
+    assert_eq!(returned("context_timeline"), Some(10));
+    // The CLI prints one JSON line per event of the post.
+    assert_eq!(returned("cli_log"), Some(50));
+    for key in ["global_page_1", "global_page_deep", "metadata_shared_user"] {
+        assert_eq!(returned(key), Some(50), "{key}");
+    }
+}

@@ -640,6 +640,510 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_json_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
+-- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=b92e7d65383f511a types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext
+DO $pghistory$
+DECLARE
+    pgh_missing text;
+    pgh_columns text;
+BEGIN
+    SELECT pg_catalog.string_agg(u.name, ', ') INTO pgh_missing
+    FROM pg_catalog.unnest(ARRAY['id', 'name', 'email', 'plan', 'active']::text[]) AS u(name)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"public"."read_accounts"'::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped);
+    IF pgh_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'pghistory-diesel: column(s) % of % are declared in schema.rs but do not exist in the database', pgh_missing, '"public"."read_accounts"';
+    END IF;
+    SELECT pg_catalog.string_agg(
+               pg_catalog.format('%I %s%s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+                                 CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END),
+               ', ' ORDER BY u.ord) INTO pgh_columns
+    FROM pg_catalog.unnest(ARRAY['id', 'name', 'email', 'plan', 'active']::text[]) WITH ORDINALITY AS u(name, ord)
+    JOIN pg_catalog.pg_attribute a
+      ON a.attrelid = '"public"."read_accounts"'::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE pg_catalog.format('CREATE TABLE %s (%s%s, %s)', '"public"."read_accounts_events"', '"pgh_id" bigint GENERATED ALWAYS AS IDENTITY, "pgh_created_at" timestamptz NOT NULL DEFAULT pg_catalog.now(), "pgh_obj_id" bigint NOT NULL, "pgh_context_id" uuid, "pgh_label" text NOT NULL', COALESCE(', ' || pgh_columns, ''), 'CONSTRAINT "read_accounts_events_pkey" PRIMARY KEY ("pgh_obj_id", "pgh_id")');
+END
+$pghistory$;
+CREATE INDEX IF NOT EXISTS "read_accounts_events_pgh_time_idx" ON "public"."read_accounts_events" ("pgh_created_at", "pgh_id");
+CREATE INDEX IF NOT EXISTS "read_accounts_events_pgh_context_idx" ON "public"."read_accounts_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
+COMMENT ON TABLE "public"."read_accounts_events" IS 'History of "public"."read_accounts", written by pghistory-diesel triggers.';
+-- pghistory-diesel:triggers
+CREATE FUNCTION "public"."pghistory_read_accounts_insert"() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+BEGIN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.read_accounts,') OPERATOR(pg_catalog.>) 0) THEN
+        IF EXISTS (SELECT 1 FROM "public"."pghistory_capability" WHERE "xact_id" OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id() AND "kind" OPERATOR(pg_catalog.=) 'pause' AND "value" OPERATOR(pg_catalog.=) pgh_pause) THEN
+            RETURN NULL;
+        END IF;
+        RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_accounts"';
+    END IF;
+    INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
+    SELECT 'insert', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
+        FROM "pgh_new" AS "new";
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."read_accounts" REFERENCING NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_accounts_insert"();
+CREATE FUNCTION "public"."pghistory_read_accounts_update"() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET enable_nestloop = off
+SET enable_mergejoin = off
+AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+BEGIN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.read_accounts,') OPERATOR(pg_catalog.>) 0) THEN
+        IF EXISTS (SELECT 1 FROM "public"."pghistory_capability" WHERE "xact_id" OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id() AND "kind" OPERATOR(pg_catalog.=) 'pause' AND "value" OPERATOR(pg_catalog.=) pgh_pause) THEN
+            RETURN NULL;
+        END IF;
+        RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_accounts"';
+    END IF;
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
+        INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
+        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active");
+    ELSE
+        INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
+        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
+            FROM (SELECT "id", "name", "email", "plan", "active", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "email", "plan", "active", "pgh_row_number")
+            JOIN (SELECT "id", "name", "email", "plan", "active", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "email", "plan", "active", "pgh_row_number")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active");
+    END IF;
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_accounts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_accounts_update"();
+CREATE FUNCTION "public"."pghistory_read_accounts_delete"() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+BEGIN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.read_accounts,') OPERATOR(pg_catalog.>) 0) THEN
+        IF EXISTS (SELECT 1 FROM "public"."pghistory_capability" WHERE "xact_id" OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id() AND "kind" OPERATOR(pg_catalog.=) 'pause' AND "value" OPERATOR(pg_catalog.=) pgh_pause) THEN
+            RETURN NULL;
+        END IF;
+        RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_accounts"';
+    END IF;
+    INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
+    SELECT 'delete', "old"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "old"."id", "old"."name", "old"."email", "old"."plan", "old"."active"
+        FROM "pgh_old" AS "old";
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."read_accounts" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_accounts_delete"();
+CREATE TRIGGER "pghistory_owner_only" BEFORE UPDATE OR DELETE ON "public"."read_accounts_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
+CREATE TRIGGER "pghistory_owner_only_truncate" BEFORE TRUNCATE ON "public"."read_accounts_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
+CREATE FUNCTION "public"."pghistory_read_accounts_event"(p_label text, p_key bigint) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_result bigint;
+BEGIN
+    IF $1 IS NULL OR NOT ($1 OPERATOR(pg_catalog.=) ANY (ARRAY['insert', 'update', 'delete']::pg_catalog.text[])) THEN
+        RAISE EXCEPTION 'pghistory-diesel: % declares no event label %', '"public"."read_accounts"', $1
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
+    SELECT $1, "id", NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid, "id", "name", "email", "plan", "active" FROM "public"."read_accounts" WHERE "id" OPERATOR(pg_catalog.=) $2
+    RETURNING "pgh_id" INTO pgh_result;
+    RETURN pgh_result;
+END
+$pghistory$;
+DO $pghistory$
+DECLARE
+    pgh_owner name := (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c
+                       WHERE c.oid OPERATOR(pg_catalog.=) '"public"."pghistory_context"'::pg_catalog.regclass);
+BEGIN
+    EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', '"public"."read_accounts_events"', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_insert"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_update"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_event"(text, bigint)', pgh_owner);
+    EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."read_accounts"', pgh_owner);
+    IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', 'public', pgh_owner);
+    END IF;
+END
+$pghistory$;
+REVOKE ALL ON "public"."read_accounts_events" FROM PUBLIC;
+ALTER TABLE "public"."read_accounts_events" ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_accounts_events";
+CREATE POLICY "pghistory_read" ON "public"."read_accounts_events" FOR SELECT USING (true);
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-diesel b92e7d65383f511a';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel b92e7d65383f511a';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel b92e7d65383f511a';
+-- pghistory-diesel:end
+-- pghistory-diesel:view schema=public table=read_accounts
+INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_accounts_events"', 'SELECT ''public.read_accounts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
+           pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
+           (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."read_accounts_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."read_accounts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+-- pghistory-diesel:end
+-- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=8cc3e4773140f048 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+DO $pghistory$
+DECLARE
+    pgh_missing text;
+    pgh_columns text;
+BEGIN
+    SELECT pg_catalog.string_agg(u.name, ', ') INTO pgh_missing
+    FROM pg_catalog.unnest(ARRAY['id', 'account_id', 'title', 'body', 'status', 'score']::text[]) AS u(name)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"public"."read_posts"'::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped);
+    IF pgh_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'pghistory-diesel: column(s) % of % are declared in schema.rs but do not exist in the database', pgh_missing, '"public"."read_posts"';
+    END IF;
+    SELECT pg_catalog.string_agg(
+               pg_catalog.format('%I %s%s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+                                 CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END),
+               ', ' ORDER BY u.ord) INTO pgh_columns
+    FROM pg_catalog.unnest(ARRAY['id', 'account_id', 'title', 'body', 'status', 'score']::text[]) WITH ORDINALITY AS u(name, ord)
+    JOIN pg_catalog.pg_attribute a
+      ON a.attrelid = '"public"."read_posts"'::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE pg_catalog.format('CREATE TABLE %s (%s%s, %s)', '"public"."read_posts_events"', '"pgh_id" bigint GENERATED ALWAYS AS IDENTITY, "pgh_created_at" timestamptz NOT NULL DEFAULT pg_catalog.now(), "pgh_obj_id" bigint NOT NULL, "pgh_context_id" uuid, "pgh_label" text NOT NULL', COALESCE(', ' || pgh_columns, ''), 'CONSTRAINT "read_posts_events_pkey" PRIMARY KEY ("pgh_obj_id", "pgh_id")');
+END
+$pghistory$;
+CREATE INDEX IF NOT EXISTS "read_posts_events_pgh_time_idx" ON "public"."read_posts_events" ("pgh_created_at", "pgh_id");
+CREATE INDEX IF NOT EXISTS "read_posts_events_pgh_context_idx" ON "public"."read_posts_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
+COMMENT ON TABLE "public"."read_posts_events" IS 'History of "public"."read_posts", written by pghistory-diesel triggers.';
+-- pghistory-diesel:triggers
+CREATE FUNCTION "public"."pghistory_read_posts_insert"() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+BEGIN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.read_posts,') OPERATOR(pg_catalog.>) 0) THEN
+        IF EXISTS (SELECT 1 FROM "public"."pghistory_capability" WHERE "xact_id" OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id() AND "kind" OPERATOR(pg_catalog.=) 'pause' AND "value" OPERATOR(pg_catalog.=) pgh_pause) THEN
+            RETURN NULL;
+        END IF;
+        RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_posts"';
+    END IF;
+    INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
+    SELECT 'insert', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
+        FROM "pgh_new" AS "new";
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."read_posts" REFERENCING NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_posts_insert"();
+CREATE FUNCTION "public"."pghistory_read_posts_update"() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET enable_nestloop = off
+SET enable_mergejoin = off
+AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+BEGIN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.read_posts,') OPERATOR(pg_catalog.>) 0) THEN
+        IF EXISTS (SELECT 1 FROM "public"."pghistory_capability" WHERE "xact_id" OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id() AND "kind" OPERATOR(pg_catalog.=) 'pause' AND "value" OPERATOR(pg_catalog.=) pgh_pause) THEN
+            RETURN NULL;
+        END IF;
+        RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_posts"';
+    END IF;
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
+        INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
+        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score");
+    ELSE
+        INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
+        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
+            FROM (SELECT "id", "account_id", "title", "body", "status", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "account_id", "title", "body", "status", "score", "pgh_row_number")
+            JOIN (SELECT "id", "account_id", "title", "body", "status", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "account_id", "title", "body", "status", "score", "pgh_row_number")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score");
+    END IF;
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_posts_update"();
+CREATE FUNCTION "public"."pghistory_read_posts_delete"() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+BEGIN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.read_posts,') OPERATOR(pg_catalog.>) 0) THEN
+        IF EXISTS (SELECT 1 FROM "public"."pghistory_capability" WHERE "xact_id" OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id() AND "kind" OPERATOR(pg_catalog.=) 'pause' AND "value" OPERATOR(pg_catalog.=) pgh_pause) THEN
+            RETURN NULL;
+        END IF;
+        RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_posts"';
+    END IF;
+    INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
+    SELECT 'delete', "old"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score"
+        FROM "pgh_old" AS "old";
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."read_posts" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_posts_delete"();
+CREATE TRIGGER "pghistory_owner_only" BEFORE UPDATE OR DELETE ON "public"."read_posts_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
+CREATE TRIGGER "pghistory_owner_only_truncate" BEFORE TRUNCATE ON "public"."read_posts_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
+CREATE FUNCTION "public"."pghistory_read_posts_event"(p_label text, p_key bigint) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_result bigint;
+BEGIN
+    IF $1 IS NULL OR NOT ($1 OPERATOR(pg_catalog.=) ANY (ARRAY['insert', 'update', 'delete']::pg_catalog.text[])) THEN
+        RAISE EXCEPTION 'pghistory-diesel: % declares no event label %', '"public"."read_posts"', $1
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
+    SELECT $1, "id", NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid, "id", "account_id", "title", "body", "status", "score" FROM "public"."read_posts" WHERE "id" OPERATOR(pg_catalog.=) $2
+    RETURNING "pgh_id" INTO pgh_result;
+    RETURN pgh_result;
+END
+$pghistory$;
+DO $pghistory$
+DECLARE
+    pgh_owner name := (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c
+                       WHERE c.oid OPERATOR(pg_catalog.=) '"public"."pghistory_context"'::pg_catalog.regclass);
+BEGIN
+    EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', '"public"."read_posts_events"', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_insert"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_update"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_event"(text, bigint)', pgh_owner);
+    EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."read_posts"', pgh_owner);
+    IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', 'public', pgh_owner);
+    END IF;
+END
+$pghistory$;
+REVOKE ALL ON "public"."read_posts_events" FROM PUBLIC;
+ALTER TABLE "public"."read_posts_events" ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_posts_events";
+CREATE POLICY "pghistory_read" ON "public"."read_posts_events" FOR SELECT USING (true);
+COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diesel 8cc3e4773140f048';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel 8cc3e4773140f048';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel 8cc3e4773140f048';
+-- pghistory-diesel:end
+-- pghistory-diesel:view schema=public table=read_posts
+INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_posts_events"', 'SELECT ''public.read_posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
+           pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
+           (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."read_posts_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."read_posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+-- pghistory-diesel:end
+-- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=d008036c764356d4 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+DO $pghistory$
+DECLARE
+    pgh_missing text;
+    pgh_columns text;
+BEGIN
+    SELECT pg_catalog.string_agg(u.name, ', ') INTO pgh_missing
+    FROM pg_catalog.unnest(ARRAY['id', 'post_id', 'account_id', 'body', 'score']::text[]) AS u(name)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '"public"."read_comments"'::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped);
+    IF pgh_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'pghistory-diesel: column(s) % of % are declared in schema.rs but do not exist in the database', pgh_missing, '"public"."read_comments"';
+    END IF;
+    SELECT pg_catalog.string_agg(
+               pg_catalog.format('%I %s%s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+                                 CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END),
+               ', ' ORDER BY u.ord) INTO pgh_columns
+    FROM pg_catalog.unnest(ARRAY['id', 'post_id', 'account_id', 'body', 'score']::text[]) WITH ORDINALITY AS u(name, ord)
+    JOIN pg_catalog.pg_attribute a
+      ON a.attrelid = '"public"."read_comments"'::regclass AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE pg_catalog.format('CREATE TABLE %s (%s%s, %s)', '"public"."read_comments_events"', '"pgh_id" bigint GENERATED ALWAYS AS IDENTITY, "pgh_created_at" timestamptz NOT NULL DEFAULT pg_catalog.now(), "pgh_obj_id" bigint NOT NULL, "pgh_context_id" uuid, "pgh_label" text NOT NULL', COALESCE(', ' || pgh_columns, ''), 'CONSTRAINT "read_comments_events_pkey" PRIMARY KEY ("pgh_obj_id", "pgh_id")');
+END
+$pghistory$;
+CREATE INDEX IF NOT EXISTS "read_comments_events_pgh_time_idx" ON "public"."read_comments_events" ("pgh_created_at", "pgh_id");
+CREATE INDEX IF NOT EXISTS "read_comments_events_pgh_context_idx" ON "public"."read_comments_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
+COMMENT ON TABLE "public"."read_comments_events" IS 'History of "public"."read_comments", written by pghistory-diesel triggers.';
+-- pghistory-diesel:triggers
+CREATE FUNCTION "public"."pghistory_read_comments_insert"() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+BEGIN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.read_comments,') OPERATOR(pg_catalog.>) 0) THEN
+        IF EXISTS (SELECT 1 FROM "public"."pghistory_capability" WHERE "xact_id" OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id() AND "kind" OPERATOR(pg_catalog.=) 'pause' AND "value" OPERATOR(pg_catalog.=) pgh_pause) THEN
+            RETURN NULL;
+        END IF;
+        RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_comments"';
+    END IF;
+    INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
+    SELECT 'insert', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
+        FROM "pgh_new" AS "new";
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."read_comments" REFERENCING NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_comments_insert"();
+CREATE FUNCTION "public"."pghistory_read_comments_update"() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET enable_nestloop = off
+SET enable_mergejoin = off
+AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+BEGIN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.read_comments,') OPERATOR(pg_catalog.>) 0) THEN
+        IF EXISTS (SELECT 1 FROM "public"."pghistory_capability" WHERE "xact_id" OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id() AND "kind" OPERATOR(pg_catalog.=) 'pause' AND "value" OPERATOR(pg_catalog.=) pgh_pause) THEN
+            RETURN NULL;
+        END IF;
+        RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_comments"';
+    END IF;
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
+        INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
+        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score");
+    ELSE
+        INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
+        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
+            FROM (SELECT "id", "post_id", "account_id", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "post_id", "account_id", "body", "score", "pgh_row_number")
+            JOIN (SELECT "id", "post_id", "account_id", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "post_id", "account_id", "body", "score", "pgh_row_number")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score");
+    END IF;
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_comments" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_comments_update"();
+CREATE FUNCTION "public"."pghistory_read_comments_delete"() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+BEGIN
+    IF pgh_pause OPERATOR(pg_catalog.<>) ''
+       AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.read_comments,') OPERATOR(pg_catalog.>) 0) THEN
+        IF EXISTS (SELECT 1 FROM "public"."pghistory_capability" WHERE "xact_id" OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id() AND "kind" OPERATOR(pg_catalog.=) 'pause' AND "value" OPERATOR(pg_catalog.=) pgh_pause) THEN
+            RETURN NULL;
+        END IF;
+        RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_comments"';
+    END IF;
+    INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
+    SELECT 'delete', "old"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score"
+        FROM "pgh_old" AS "old";
+    RETURN NULL;
+END
+$pghistory$;
+CREATE TRIGGER "pghistory_delete" AFTER DELETE ON "public"."read_comments" REFERENCING OLD TABLE AS "pgh_old" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_comments_delete"();
+CREATE TRIGGER "pghistory_owner_only" BEFORE UPDATE OR DELETE ON "public"."read_comments_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
+CREATE TRIGGER "pghistory_owner_only_truncate" BEFORE TRUNCATE ON "public"."read_comments_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
+CREATE FUNCTION "public"."pghistory_read_comments_event"(p_label text, p_key bigint) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $pghistory$
+#variable_conflict use_column
+DECLARE
+    pgh_result bigint;
+BEGIN
+    IF $1 IS NULL OR NOT ($1 OPERATOR(pg_catalog.=) ANY (ARRAY['insert', 'update', 'delete']::pg_catalog.text[])) THEN
+        RAISE EXCEPTION 'pghistory-diesel: % declares no event label %', '"public"."read_comments"', $1
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
+    SELECT $1, "id", NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid, "id", "post_id", "account_id", "body", "score" FROM "public"."read_comments" WHERE "id" OPERATOR(pg_catalog.=) $2
+    RETURNING "pgh_id" INTO pgh_result;
+    RETURN pgh_result;
+END
+$pghistory$;
+DO $pghistory$
+DECLARE
+    pgh_owner name := (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c
+                       WHERE c.oid OPERATOR(pg_catalog.=) '"public"."pghistory_context"'::pg_catalog.regclass);
+BEGIN
+    EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', '"public"."read_comments_events"', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_insert"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_update"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_event"(text, bigint)', pgh_owner);
+    EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."read_comments"', pgh_owner);
+    IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', 'public', pgh_owner);
+    END IF;
+END
+$pghistory$;
+REVOKE ALL ON "public"."read_comments_events" FROM PUBLIC;
+ALTER TABLE "public"."read_comments_events" ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_comments_events";
+CREATE POLICY "pghistory_read" ON "public"."read_comments_events" FOR SELECT USING (true);
+COMMENT ON FUNCTION "public"."pghistory_read_comments_insert"() IS 'pghistory-diesel d008036c764356d4';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_update"() IS 'pghistory-diesel d008036c764356d4';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_delete"() IS 'pghistory-diesel d008036c764356d4';
+-- pghistory-diesel:end
+-- pghistory-diesel:view schema=public table=read_comments
+INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_comments_events"', 'SELECT ''public.read_comments''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
+           e."pgh_obj_id"::text AS "pgh_obj_id", e."pgh_context_id" AS "pgh_context_id", (SELECT c."metadata" FROM "public"."pghistory_context" c WHERE c."id" OPERATOR(pg_catalog.=) e."pgh_context_id") AS "pgh_context",
+           pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS "pgh_data",
+           (SELECT pg_catalog.jsonb_object_agg(d.key, pg_catalog.jsonb_build_array(p.data OPERATOR(pg_catalog.->) d.key, d.value))
+              FROM (SELECT pg_catalog.to_jsonb(prev) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[] AS data
+                      FROM "public"."read_comments_events" prev
+                     WHERE prev."pgh_obj_id" OPERATOR(pg_catalog.=) e."pgh_obj_id" AND prev."pgh_id" OPERATOR(pg_catalog.<) e."pgh_id"
+                     ORDER BY prev."pgh_id" DESC LIMIT 1) AS p,
+                   pg_catalog.jsonb_each(pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) ARRAY[''pgh_id'', ''pgh_created_at'', ''pgh_obj_id'', ''pgh_context_id'', ''pgh_label'', ''pgh_context'']::text[]) AS d(key, value)
+             WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
+    FROM "public"."read_comments_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
+-- pghistory-diesel:end
 DO $pghistory$
 DECLARE
     pgh_sql text;
