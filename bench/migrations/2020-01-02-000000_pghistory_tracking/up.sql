@@ -640,7 +640,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_json_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=b92e7d65383f511a types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=7c63508095236bfd types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -717,12 +717,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active");
     ELSE
-        INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
-            FROM (SELECT "id", "name", "email", "plan", "active", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "email", "plan", "active", "pgh_row_number")
-            JOIN (SELECT "id", "name", "email", "plan", "active", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "email", "plan", "active", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "active" FROM "pgh_old") AS "old"("pgh_row_number", "id", "active")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "active" FROM "pgh_new") AS "new"("pgh_row_number", "id", "active")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active");
+            WHERE ROW("old"."id", "old"."active") IS NOT DISTINCT FROM ROW("new"."id", "new"."active")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name"), pg_catalog.hashtext("email"), pg_catalog.hashtext("plan"), "active" FROM "pgh_old") AS "old"("pgh_row_number", "id", "name", "email", "plan", "active")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name"), pg_catalog.hashtext("email"), pg_catalog.hashtext("plan"), "active" FROM "pgh_new") AS "new"("pgh_row_number", "id", "name", "email", "plan", "active")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS NOT DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
+                FROM (SELECT "id", "name", "email", "plan", "active", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "email", "plan", "active", "pgh_row_number")
+                JOIN (SELECT "id", "name", "email", "plan", "active", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "email", "plan", "active", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -791,9 +809,9 @@ REVOKE ALL ON "public"."read_accounts_events" FROM PUBLIC;
 ALTER TABLE "public"."read_accounts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_accounts_events";
 CREATE POLICY "pghistory_read" ON "public"."read_accounts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-diesel b92e7d65383f511a';
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel b92e7d65383f511a';
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel b92e7d65383f511a';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-diesel 7c63508095236bfd';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel 7c63508095236bfd';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel 7c63508095236bfd';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_accounts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_accounts_events"', 'SELECT ''public.read_accounts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -808,7 +826,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_accounts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=8cc3e4773140f048 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=ab89a82d0ee79ea6 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -885,12 +903,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score");
     ELSE
-        INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
-            FROM (SELECT "id", "account_id", "title", "body", "status", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "account_id", "title", "body", "status", "score", "pgh_row_number")
-            JOIN (SELECT "id", "account_id", "title", "body", "status", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "account_id", "title", "body", "status", "score", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "account_id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "account_id", "score")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "account_id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "account_id", "score")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score");
+            WHERE ROW("old"."id", "old"."account_id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."score")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "account_id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), pg_catalog.hashtext("status"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "account_id", "title", "body", "status", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "account_id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), pg_catalog.hashtext("status"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "account_id", "title", "body", "status", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
+                FROM (SELECT "id", "account_id", "title", "body", "status", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "account_id", "title", "body", "status", "score", "pgh_row_number")
+                JOIN (SELECT "id", "account_id", "title", "body", "status", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "account_id", "title", "body", "status", "score", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -959,9 +995,9 @@ REVOKE ALL ON "public"."read_posts_events" FROM PUBLIC;
 ALTER TABLE "public"."read_posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_posts_events";
 CREATE POLICY "pghistory_read" ON "public"."read_posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diesel 8cc3e4773140f048';
-COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel 8cc3e4773140f048';
-COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel 8cc3e4773140f048';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diesel ab89a82d0ee79ea6';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel ab89a82d0ee79ea6';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel ab89a82d0ee79ea6';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_posts_events"', 'SELECT ''public.read_posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -976,7 +1012,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=d008036c764356d4 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=f891c09068f395ab types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1053,12 +1089,30 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score");
     ELSE
-        INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
-        SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
-            FROM (SELECT "id", "post_id", "account_id", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "post_id", "account_id", "body", "score", "pgh_row_number")
-            JOIN (SELECT "id", "post_id", "account_id", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "post_id", "account_id", "body", "score", "pgh_row_number")
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "post_id", "account_id", "score")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "post_id", "account_id", "score")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score");
+            WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."score")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "post_id", "account_id", "body", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "post_id", "account_id", "body", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score")
+                LIMIT 1;
+        END IF;
+        IF NOT FOUND THEN
+            INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
+                FROM "pgh_new" AS "new";
+        ELSE
+            INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
+            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
+                FROM (SELECT "id", "post_id", "account_id", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "post_id", "account_id", "body", "score", "pgh_row_number")
+                JOIN (SELECT "id", "post_id", "account_id", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "post_id", "account_id", "body", "score", "pgh_row_number")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score");
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -1127,9 +1181,9 @@ REVOKE ALL ON "public"."read_comments_events" FROM PUBLIC;
 ALTER TABLE "public"."read_comments_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_comments_events";
 CREATE POLICY "pghistory_read" ON "public"."read_comments_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_comments_insert"() IS 'pghistory-diesel d008036c764356d4';
-COMMENT ON FUNCTION "public"."pghistory_read_comments_update"() IS 'pghistory-diesel d008036c764356d4';
-COMMENT ON FUNCTION "public"."pghistory_read_comments_delete"() IS 'pghistory-diesel d008036c764356d4';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_insert"() IS 'pghistory-diesel f891c09068f395ab';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_update"() IS 'pghistory-diesel f891c09068f395ab';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_delete"() IS 'pghistory-diesel f891c09068f395ab';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_comments
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_comments_events"', 'SELECT ''public.read_comments''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
