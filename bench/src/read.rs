@@ -24,7 +24,7 @@ use std::time::Instant;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use pghistory_diesel::history::{Cursor, History};
+use pghistory_diesel::history::{as_of, At, Cursor, History};
 
 use crate::db::{self, BenchDb};
 use crate::error::Error;
@@ -788,6 +788,24 @@ fn cases(conn: &mut PgConnection, f: &Fixture) -> Result<Vec<Case<'static>>, Err
     }
     let cursor = cursor.ok_or_else(|| Error::Check(format!("the timeline has no page {deep}")))?;
     let user = f.user;
+    // The post's middle event: `as_of` by its id and by its time reads the row as it was.
+    #[derive(QueryableByName)]
+    struct Middle {
+        #[diesel(sql_type = BigInt)]
+        pgh_id: i64,
+        #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+        pgh_created_at: chrono::DateTime<chrono::Utc>,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let middle = diesel::sql_query(
+        "SELECT pgh_id, pgh_created_at, pgh_label <> 'delete' AS exists FROM read_posts_events
+          WHERE pgh_obj_id = $1 ORDER BY pgh_id OFFSET $2 LIMIT 1",
+    )
+    .bind::<BigInt, _>(post)
+    .bind::<BigInt, _>(post_events / 2)
+    .get_result::<Middle>(conn)?;
+    let (middle_id, middle_time) = (middle.pgh_id, middle.pgh_created_at);
     let cases = vec![
         Case {
             key: "object_timeline",
@@ -858,6 +876,27 @@ fn cases(conn: &mut PgConnection, f: &Fixture) -> Result<Vec<Case<'static>>, Err
                     .page(c)?
                     .events
                     .len())
+            })),
+        },
+        Case {
+            key: "as_of_event",
+            label: format!("as_of one row at an event id (post {post}, event {middle_id})"),
+            expect: Some(usize::from(middle.exists)),
+            run: Run::Api(Box::new(move |c| {
+                Ok(usize::from(
+                    as_of::<read_posts::table>(c, post, At::Event(middle_id))?.is_some(),
+                ))
+            })),
+        },
+        Case {
+            key: "as_of_time",
+            label: format!("as_of one row at a time (post {post}, {middle_time})"),
+            // The generator writes no deletes: the row exists after its first event.
+            expect: Some(1),
+            run: Run::Api(Box::new(move |c| {
+                Ok(usize::from(
+                    as_of::<read_posts::table>(c, post, At::Time(middle_time))?.is_some(),
+                ))
             })),
         },
         Case {
