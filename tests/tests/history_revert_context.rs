@@ -304,3 +304,39 @@ async fn a_scope_is_undone_on_an_async_connection() {
     assert_eq!(applied, planned);
     assert_eq!(state(&mut sync), before);
 }
+
+#[test]
+fn a_running_revert_holds_writers_off_until_it_commits() {
+    let db = db();
+    let mut conn = db.conn();
+    seed(&mut conn);
+    let scope = request(&mut conn);
+    let mut other = db.conn();
+    other.batch_execute("SET lock_timeout = '50ms'").unwrap();
+    conn.transaction::<_, Error, _>(|conn| {
+        revert_of(scope).run(conn)?;
+        // The revert has checked and written; until its transaction ends, no one writes to
+        // its tables, not even rows it did not touch (row locks alone would allow that).
+        let err = diesel::insert_into(books::table)
+            .values((
+                books::id.eq(13),
+                books::author_id.eq(1),
+                books::title.eq("sneaked in"),
+            ))
+            .execute(&mut other)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("lock timeout"),
+            "a writer waits for the revert's lock: {err}"
+        );
+        // Readers do not wait.
+        let titles: Vec<String> = books::table.select(books::title).load(&mut other).unwrap();
+        assert!(!titles.is_empty());
+        Ok(())
+    })
+    .unwrap();
+    diesel::update(books::table.find(10))
+        .set(books::title.eq("after the revert"))
+        .execute(&mut other)
+        .expect("the lock ends with the revert's transaction");
+}

@@ -87,8 +87,10 @@ struct TableSql {
 ///
 /// Before anything is written, every row is checked: a change written outside the scope
 /// after the scope's first change of that row is [`Error::RevertConflict`], and nothing is
-/// written. The whole revert is one transaction. [`dry_run`](Self::dry_run) returns the
-/// steps [`run`](Self::run) would apply.
+/// written. The whole revert is one transaction, which first locks the tracked tables in
+/// `SHARE ROW EXCLUSIVE` mode (readers go on, writers wait until it commits), so no change
+/// can slip in between the check and the writes. [`dry_run`](Self::dry_run) returns the
+/// steps [`run`](Self::run) would apply; it takes no lock.
 ///
 /// Order: rows are put back (restored or reinserted) first, tables referenced by foreign
 /// keys before the tables referencing them; then rows the scope inserted are deleted,
@@ -255,6 +257,16 @@ impl RevertScope {
         tables.iter().map(|t| t.relation.clone()).collect()
     }
 
+    /// `LOCK TABLE` of the tracked tables: it conflicts with every writer's `ROW EXCLUSIVE`
+    /// lock and with another revert's, not with readers. Taken before the conflict check,
+    /// so that what the check saw is what the writes change.
+    fn lock(tables: &[TableSql]) -> String {
+        format!(
+            "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+            Self::relations(tables).join(", ")
+        )
+    }
+
     fn plan_sync(
         &self,
         conn: &mut PgConnection,
@@ -294,6 +306,7 @@ impl RevertScope {
     pub fn run(&self, conn: &mut PgConnection) -> Result<Vec<RevertStep>> {
         let tables = self.table_sql()?;
         crate::with_context(conn, self.context(), |conn| {
+            diesel::sql_query(Self::lock(&tables)).execute(conn)?;
             let steps = self.plan_sync(conn, &tables)?;
             for (i, step) in &steps {
                 let t = &tables[*i];
@@ -350,6 +363,7 @@ impl RevertScope {
         let tables = self.table_sql()?;
         let tables = &tables;
         crate::with_context_async(conn, self.context(), async move |conn| {
+            diesel_async::RunQueryDsl::execute(diesel::sql_query(Self::lock(tables)), conn).await?;
             let steps = self.plan_async(conn, tables).await?;
             for (i, step) in &steps {
                 let t = &tables[*i];
