@@ -82,7 +82,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_floor_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=22f501a6aa501727 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=0aa24d2848b4ee15 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -137,13 +137,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_tracked" REFER
 CREATE FUNCTION "public"."pghistory_bench_tracked_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_tracked,') OPERATOR(pg_catalog.>) 0) THEN
@@ -159,6 +159,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -183,6 +187,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -251,9 +256,9 @@ REVOKE ALL ON "public"."bench_tracked_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_tracked_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_tracked_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_tracked_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 22f501a6aa501727';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 22f501a6aa501727';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 22f501a6aa501727';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 0aa24d2848b4ee15';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 0aa24d2848b4ee15';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 0aa24d2848b4ee15';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_tracked
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_tracked_events"', 'SELECT ''public.bench_tracked''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -268,7 +273,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_tracked_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=e0da9fbe6b19a096 types=Int8%2CNullable%253CVarchar%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=1bb9280a5276ed36 types=Int8%2CNullable%253CVarchar%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -323,13 +328,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_fields" REFERE
 CREATE FUNCTION "public"."pghistory_bench_fields_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_fields,') OPERATOR(pg_catalog.>) 0) THEN
@@ -345,6 +350,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -369,6 +378,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -437,9 +447,9 @@ REVOKE ALL ON "public"."bench_fields_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_fields_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_fields_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_fields_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel e0da9fbe6b19a096';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel e0da9fbe6b19a096';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel e0da9fbe6b19a096';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel 1bb9280a5276ed36';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel 1bb9280a5276ed36';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel 1bb9280a5276ed36';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_fields
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_fields_events"', 'SELECT ''public.bench_fields''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -454,7 +464,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_fields_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=de36a4a5a7bfd5d8 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=c135258ed7cd33b2 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -509,13 +519,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_json" REFERENC
 CREATE FUNCTION "public"."pghistory_bench_json_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.bench_json,') OPERATOR(pg_catalog.>) 0) THEN
@@ -531,6 +541,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -555,6 +569,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -623,9 +638,9 @@ REVOKE ALL ON "public"."bench_json_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_json_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_json_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_json_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel de36a4a5a7bfd5d8';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel de36a4a5a7bfd5d8';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel de36a4a5a7bfd5d8';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel c135258ed7cd33b2';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel c135258ed7cd33b2';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel c135258ed7cd33b2';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_json
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_json_events"', 'SELECT ''public.bench_json''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -640,7 +655,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_json_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=7c63508095236bfd types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=969544264f67aacd types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -695,13 +710,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."read_accounts" REFER
 CREATE FUNCTION "public"."pghistory_read_accounts_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.read_accounts,') OPERATOR(pg_catalog.>) 0) THEN
@@ -717,6 +732,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "active" FROM "pgh_old") AS "old"("pgh_row_number", "id", "active")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id", "active" FROM "pgh_new") AS "new"("pgh_row_number", "id", "active")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -741,6 +760,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -809,9 +829,9 @@ REVOKE ALL ON "public"."read_accounts_events" FROM PUBLIC;
 ALTER TABLE "public"."read_accounts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_accounts_events";
 CREATE POLICY "pghistory_read" ON "public"."read_accounts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-diesel 7c63508095236bfd';
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel 7c63508095236bfd';
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel 7c63508095236bfd';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-diesel 969544264f67aacd';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel 969544264f67aacd';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel 969544264f67aacd';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_accounts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_accounts_events"', 'SELECT ''public.read_accounts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -826,7 +846,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_accounts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=ab89a82d0ee79ea6 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=a43c0e7db654a772 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -881,13 +901,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."read_posts" REFERENC
 CREATE FUNCTION "public"."pghistory_read_posts_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.read_posts,') OPERATOR(pg_catalog.>) 0) THEN
@@ -903,6 +923,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "account_id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "account_id", "score")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id", "account_id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "account_id", "score")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -927,6 +951,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -995,9 +1020,9 @@ REVOKE ALL ON "public"."read_posts_events" FROM PUBLIC;
 ALTER TABLE "public"."read_posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_posts_events";
 CREATE POLICY "pghistory_read" ON "public"."read_posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diesel ab89a82d0ee79ea6';
-COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel ab89a82d0ee79ea6';
-COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel ab89a82d0ee79ea6';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diesel a43c0e7db654a772';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel a43c0e7db654a772';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel a43c0e7db654a772';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_posts_events"', 'SELECT ''public.read_posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -1012,7 +1037,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=f891c09068f395ab types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=8ff9fbf2621b42c7 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1067,13 +1092,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."read_comments" REFER
 CREATE FUNCTION "public"."pghistory_read_comments_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.read_comments,') OPERATOR(pg_catalog.>) 0) THEN
@@ -1089,6 +1114,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "post_id", "account_id", "score")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "post_id", "account_id", "score")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -1113,6 +1142,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -1181,9 +1211,9 @@ REVOKE ALL ON "public"."read_comments_events" FROM PUBLIC;
 ALTER TABLE "public"."read_comments_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_comments_events";
 CREATE POLICY "pghistory_read" ON "public"."read_comments_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_comments_insert"() IS 'pghistory-diesel f891c09068f395ab';
-COMMENT ON FUNCTION "public"."pghistory_read_comments_update"() IS 'pghistory-diesel f891c09068f395ab';
-COMMENT ON FUNCTION "public"."pghistory_read_comments_delete"() IS 'pghistory-diesel f891c09068f395ab';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_insert"() IS 'pghistory-diesel 8ff9fbf2621b42c7';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_update"() IS 'pghistory-diesel 8ff9fbf2621b42c7';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_delete"() IS 'pghistory-diesel 8ff9fbf2621b42c7';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_comments
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_comments_events"', 'SELECT ''public.read_comments''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

@@ -54,7 +54,7 @@ pub fn expected(table: &TrackedTable) -> ExpectedTable {
                 transition: (old.map(str::to_owned), new.map(str::to_owned)),
                 security: ExpectedSecurity {
                     definer: true,
-                    config: trigger::proconfig(trigger::function_settings(op)),
+                    config: trigger::proconfig(trigger::function_settings(table, op)),
                 },
             }
         })

@@ -21,8 +21,9 @@
 //! never cross the join's hash table (`unchanged_probe`). A trigger whose trackers
 //! never read the old row does not pair at all.
 //! PL/pgSQL caches each statement's plan with the row count of the call that planned
-//! it; the functions' `SET` lines (see [`settings`]) keep that plan linear (no nested
-//! loop, no merge join) and free of JIT whatever size planned it.
+//! it; planner settings (the functions' `SET` lines, see [`settings`], and an UPDATE's
+//! bulk branch, see [`PLANNER_GUARD`]) keep that plan linear (no nested loop, no merge
+//! join) and free of JIT whatever size planned it.
 //!
 //! Every name in a body is schema-qualified, so the caller's `search_path` does not matter.
 
@@ -49,8 +50,8 @@ pub fn operations(table: &TrackedTable) -> Vec<Operation> {
 enum Pairing {
     /// Exactly one row: the two transition tables cross-joined (1 × 1).
     Single,
-    /// Any number of rows: a hash join on the row numbers. The function's `SET` lines
-    /// (see [`settings`]) keep the planner from choosing a nested loop or a merge join,
+    /// Any number of rows: a hash join on the row numbers. The bulk branch's planner
+    /// settings (see [`PLANNER_GUARD`]) keep the planner from choosing a nested loop or a merge join,
     /// whatever row count the cached plan was made with, so the join stays linear and
     /// spills to temp files under `work_mem` like any hash join.
     Bulk,
@@ -379,30 +380,90 @@ pub fn insert_columns(table: &TrackedTable) -> Vec<String> {
     cols
 }
 
-/// The settings every trigger function of `op` runs with, as `SET name = value` lines of
+/// The settings the trigger function of `op` runs with, as `SET name = value` lines of
 /// its header (Postgres sets them on entry and restores them on exit).
 ///
 /// PL/pgSQL plans a statement once per session and keeps that plan, made with the row
 /// count of the transition tables of the call that planned it (they have no other
-/// statistics). So:
+/// statistics). A cached plan made for a statement of millions of rows would otherwise
+/// carry JIT compilation into every later call of the session, single-row ones included
+/// (~280 ms each, measured), so every function whose statements can be planned for a
+/// large statement runs with `jit = off`.
 ///
-/// - `jit = off` for every operation: a cached plan made for a statement of millions of
-///   rows would otherwise carry JIT compilation into every later call of the session,
-///   single-row ones included (~280 ms each, measured);
-/// - for UPDATE also `enable_nestloop = off` and `enable_mergejoin = off`: the pairing
-///   join must be a hash join whatever the first call's size. A nested loop planned for
-///   a small statement is quadratic on a later large one (a 20k-row update took 137 s),
-///   and a merge join would sort both sides, which the planner cannot know are already
-///   in row-number order.
-fn settings(op: Operation) -> &'static [&'static str] {
+/// An UPDATE whose function branches on the statement's size is the exception: its header
+/// sets nothing, and its bulk branch sets the planner settings itself ([`planner_guard`]).
+/// Its one-row branch is always planned for one row, so it needs no guard, and a `SET`
+/// line costs every call (each is parsed and applied on entry and undone on exit): the
+/// single-row UPDATE is the statement where that shows.
+fn settings(table: &TrackedTable, op: Operation) -> &'static [&'static str] {
     match op {
-        Operation::Update => &[
-            "jit = off",
-            "enable_nestloop = off",
-            "enable_mergejoin = off",
-        ],
+        Operation::Update if !matches!(bulk_plan(table), BulkPlan::Stream) => &[],
         _ => &["jit = off"],
     }
+}
+
+/// The planner settings of an UPDATE's bulk branch, set around its statements so that
+/// whichever call plans them (1 row or 10M), the cached plans stay linear and free of JIT:
+///
+/// - `jit = off`, as in [`settings`];
+/// - `enable_nestloop = off` and `enable_mergejoin = off`: the pairing join (and the
+///   probe's) must be a hash join whatever the planning call's size. A nested loop
+///   planned for a small statement is quadratic on a later large one (a 20k-row update
+///   took 137 s), and a merge join would sort both sides, which the planner cannot know
+///   are already in row-number order.
+const PLANNER_GUARD: [(&str, &str); 3] = [
+    ("jit", "off"),
+    ("enable_nestloop", "off"),
+    ("enable_mergejoin", "off"),
+];
+
+/// The variables that hold the caller's values of [`PLANNER_GUARD`] while it is set.
+fn planner_guard_variables() -> Vec<String> {
+    PLANNER_GUARD
+        .iter()
+        .map(|(name, _)| format!("pgh_saved_{name}"))
+        .collect()
+}
+
+/// `body` between setting [`PLANNER_GUARD`] and restoring the caller's values, all
+/// transaction-local (`set_config(.., true)`): an error inside `body` aborts the
+/// (sub)transaction, which undoes the settings with it, so the caller never keeps them.
+/// `body`'s lines after the first carry their own indent; the result is placed at the
+/// function body's second level.
+fn planner_guard(body: &str) -> String {
+    let vars = planner_guard_variables();
+    let save: Vec<String> = PLANNER_GUARD
+        .iter()
+        .zip(&vars)
+        .map(|((name, _), var)| {
+            format!(
+                "{var} := pg_catalog.current_setting({});",
+                quote::literal(name)
+            )
+        })
+        .collect();
+    let set = |values: Vec<String>| -> String {
+        let calls: Vec<String> = PLANNER_GUARD
+            .iter()
+            .zip(values)
+            .map(|((name, _), value)| {
+                format!(
+                    "pg_catalog.set_config({}, {value}, true)",
+                    quote::literal(name)
+                )
+            })
+            .collect();
+        format!("PERFORM {};", calls.join(", "))
+    };
+    let guarded = set(PLANNER_GUARD
+        .iter()
+        .map(|(_, v)| quote::literal(v))
+        .collect());
+    let restore = set(vars.clone());
+    format!(
+        "{save}\n        {guarded}\n        {body}\n        {restore}",
+        save = save.join("\n        "),
+    )
 }
 
 pub use pghistory_diesel_core::vocab::SEARCH_PATH;
@@ -492,13 +553,23 @@ pub fn function(table: &TrackedTable, op: Operation) -> String {
                 "PERFORM FROM {old} OFFSET 1 LIMIT 1;\n    IF NOT FOUND THEN\n        {single}\n    ELSE\n        {bulk}\n    END IF;",
                 old = quote::ident(names::OLD_TABLE),
                 single = insert(table, op, Pairing::Single).replace('\n', "\n    "),
+                bulk = planner_guard(&bulk),
             ),
         }
+    };
+    let guarded = op == Operation::Update && settings(table, op).is_empty();
+    let saved: String = if guarded {
+        planner_guard_variables()
+            .iter()
+            .map(|var| format!("\n    {var} text;"))
+            .collect()
+    } else {
+        String::new()
     };
     format!(
         r#"{head}#variable_conflict use_column
 DECLARE
-    pgh_pause text := pg_catalog.current_setting({pause}, true);
+    pgh_pause text := pg_catalog.current_setting({pause}, true);{saved}
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, {key}) OPERATOR(pg_catalog.>) 0) THEN
@@ -515,13 +586,14 @@ END
         head = header(
             &format!("{}()", function_name(table, op)),
             "trigger",
-            settings(op)
+            settings(table, op)
         ),
         pause = quote::literal(names::PAUSE_SETTING),
         key = quote::literal(&names::pause_key(table)),
         granted = setup::granted("pause", "pgh_pause"),
         tracked = quote::literal(&event_table::tracked_name(table)),
         body = body,
+        saved = saved,
     )
 }
 
@@ -535,8 +607,8 @@ pub fn proconfig(settings: &[&str]) -> Vec<String> {
 }
 
 /// The settings of the trigger function of `op` (see [`settings`]), for [`proconfig`].
-pub fn function_settings(op: Operation) -> &'static [&'static str] {
-    settings(op)
+pub fn function_settings(table: &TrackedTable, op: Operation) -> &'static [&'static str] {
+    settings(table, op)
 }
 
 /// `pg_trigger.tgtype` of the trigger of `op`: `AFTER`, `FOR EACH STATEMENT`, the

@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=bf1ac63f6202287c types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=768cbeeb308f1ba6 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -57,13 +57,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."posts" REFERENCING N
 CREATE FUNCTION "public"."pghistory_posts_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.posts,') OPERATOR(pg_catalog.>) 0) THEN
@@ -79,6 +79,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -103,6 +107,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -171,9 +176,9 @@ REVOKE ALL ON "public"."posts_events" FROM PUBLIC;
 ALTER TABLE "public"."posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."posts_events";
 CREATE POLICY "pghistory_read" ON "public"."posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel bf1ac63f6202287c';
-COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel bf1ac63f6202287c';
-COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel bf1ac63f6202287c';
+COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 768cbeeb308f1ba6';
+COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 768cbeeb308f1ba6';
+COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 768cbeeb308f1ba6';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."posts_events"', 'SELECT ''public.posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -188,7 +193,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=order events_schema=public events_table=order_events columns=id%2Cuser%2Cselect triggers=2fd7c22730582a8e types=Int8%2CVarchar%2CVarchar indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=order events_schema=public events_table=order_events columns=id%2Cuser%2Cselect triggers=21b88affee042254 types=Int8%2CVarchar%2CVarchar indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -243,13 +248,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."order" REFERENCING N
 CREATE FUNCTION "public"."pghistory_order_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.order,') OPERATOR(pg_catalog.>) 0) THEN
@@ -265,6 +270,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."user", "old"."select") IS DISTINCT FROM ROW("new"."id", "new"."user", "new"."select");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -289,6 +298,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."user", "old"."select") IS DISTINCT FROM ROW("new"."id", "new"."user", "new"."select");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -357,9 +367,9 @@ REVOKE ALL ON "public"."order_events" FROM PUBLIC;
 ALTER TABLE "public"."order_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."order_events";
 CREATE POLICY "pghistory_read" ON "public"."order_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_order_insert"() IS 'pghistory-diesel 2fd7c22730582a8e';
-COMMENT ON FUNCTION "public"."pghistory_order_update"() IS 'pghistory-diesel 2fd7c22730582a8e';
-COMMENT ON FUNCTION "public"."pghistory_order_delete"() IS 'pghistory-diesel 2fd7c22730582a8e';
+COMMENT ON FUNCTION "public"."pghistory_order_insert"() IS 'pghistory-diesel 21b88affee042254';
+COMMENT ON FUNCTION "public"."pghistory_order_update"() IS 'pghistory-diesel 21b88affee042254';
+COMMENT ON FUNCTION "public"."pghistory_order_delete"() IS 'pghistory-diesel 21b88affee042254';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=order
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."order_events"', 'SELECT ''public.order''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -374,7 +384,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."order_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=app table=accounts events_schema=app events_table=accounts_events columns=handle%2Cemail%2Cbalance triggers=44f1992a1dbcfb46 types=Text%2CNullable%253CText%253E%2CInt8 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=app table=accounts events_schema=app events_table=accounts_events columns=handle%2Cemail%2Cbalance triggers=9e855adf329a6708 types=Text%2CNullable%253CText%253E%2CInt8 indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -429,13 +439,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "app"."accounts" REFERENCING N
 CREATE FUNCTION "app"."pghistory_accounts_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',app.accounts,') OPERATOR(pg_catalog.>) 0) THEN
@@ -451,6 +461,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."handle", "old"."email", "old"."balance") IS DISTINCT FROM ROW("new"."handle", "new"."email", "new"."balance");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "balance" FROM "pgh_old") AS "old"("pgh_row_number", "balance")
             JOIN (SELECT pg_catalog.row_number() OVER (), "balance" FROM "pgh_new") AS "new"("pgh_row_number", "balance")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -475,6 +489,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."handle", "old"."email", "old"."balance") IS DISTINCT FROM ROW("new"."handle", "new"."email", "new"."balance");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -519,8 +534,8 @@ REVOKE ALL ON "app"."accounts_events" FROM PUBLIC;
 ALTER TABLE "app"."accounts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "app"."accounts_events";
 CREATE POLICY "pghistory_read" ON "app"."accounts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "app"."pghistory_accounts_insert"() IS 'pghistory-diesel 44f1992a1dbcfb46';
-COMMENT ON FUNCTION "app"."pghistory_accounts_update"() IS 'pghistory-diesel 44f1992a1dbcfb46';
+COMMENT ON FUNCTION "app"."pghistory_accounts_insert"() IS 'pghistory-diesel 9e855adf329a6708';
+COMMENT ON FUNCTION "app"."pghistory_accounts_update"() IS 'pghistory-diesel 9e855adf329a6708';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=app table=accounts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"app"."accounts_events"', 'SELECT ''app.accounts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -535,7 +550,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "app"."accounts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=documents events_schema=public events_table=documents_events columns=id%2Ccreated%2Clocal_time%2Cday%2Ctags%2Cdata%2Craw%2Cflag%2Cratio%2Camount%2Caddr%2Cmood triggers=a5ce9eb783e1ddc4 types=Uuid%2CTimestamptz%2CNullable%253CTimestamp%253E%2CNullable%253CDate%253E%2CArray%253CText%253E%2CNullable%253CJsonb%253E%2CNullable%253CBytea%253E%2CBool%2CNullable%253CFloat8%253E%2CNullable%253CNumeric%253E%2CNullable%253CInet%253E%2CNullable%253CMood%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=documents events_schema=public events_table=documents_events columns=id%2Ccreated%2Clocal_time%2Cday%2Ctags%2Cdata%2Craw%2Cflag%2Cratio%2Camount%2Caddr%2Cmood triggers=8faa9bc7cd81a4dc types=Uuid%2CTimestamptz%2CNullable%253CTimestamp%253E%2CNullable%253CDate%253E%2CArray%253CText%253E%2CNullable%253CJsonb%253E%2CNullable%253CBytea%253E%2CBool%2CNullable%253CFloat8%253E%2CNullable%253CNumeric%253E%2CNullable%253CInet%253E%2CNullable%253CMood%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -609,13 +624,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."documents" REFERENCI
 CREATE FUNCTION "public"."pghistory_documents_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.documents,') OPERATOR(pg_catalog.>) 0) THEN
@@ -631,6 +646,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."created", "old"."local_time", "old"."day", "old"."tags", "old"."data", "old"."raw", "old"."flag", "old"."ratio", "old"."amount", "old"."addr", "old"."mood") IS DISTINCT FROM ROW("new"."id", "new"."created", "new"."local_time", "new"."day", "new"."tags", "new"."data", "new"."raw", "new"."flag", "new"."ratio", "new"."amount", "new"."addr", "new"."mood");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "created", "local_time", "day", "tags", "raw", "flag", "ratio", "amount", "addr", "mood" FROM "pgh_old") AS "old"("pgh_row_number", "id", "created", "local_time", "day", "tags", "raw", "flag", "ratio", "amount", "addr", "mood")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id", "created", "local_time", "day", "tags", "raw", "flag", "ratio", "amount", "addr", "mood" FROM "pgh_new") AS "new"("pgh_row_number", "id", "created", "local_time", "day", "tags", "raw", "flag", "ratio", "amount", "addr", "mood")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -655,6 +674,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."created", "old"."local_time", "old"."day", "old"."tags", "old"."data", "old"."raw", "old"."flag", "old"."ratio", "old"."amount", "old"."addr", "old"."mood") IS DISTINCT FROM ROW("new"."id", "new"."created", "new"."local_time", "new"."day", "new"."tags", "new"."data", "new"."raw", "new"."flag", "new"."ratio", "new"."amount", "new"."addr", "new"."mood");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -723,9 +743,9 @@ REVOKE ALL ON "public"."documents_events" FROM PUBLIC;
 ALTER TABLE "public"."documents_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."documents_events";
 CREATE POLICY "pghistory_read" ON "public"."documents_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_documents_insert"() IS 'pghistory-diesel a5ce9eb783e1ddc4';
-COMMENT ON FUNCTION "public"."pghistory_documents_update"() IS 'pghistory-diesel a5ce9eb783e1ddc4';
-COMMENT ON FUNCTION "public"."pghistory_documents_delete"() IS 'pghistory-diesel a5ce9eb783e1ddc4';
+COMMENT ON FUNCTION "public"."pghistory_documents_insert"() IS 'pghistory-diesel 8faa9bc7cd81a4dc';
+COMMENT ON FUNCTION "public"."pghistory_documents_update"() IS 'pghistory-diesel 8faa9bc7cd81a4dc';
+COMMENT ON FUNCTION "public"."pghistory_documents_delete"() IS 'pghistory-diesel 8faa9bc7cd81a4dc';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=documents
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."documents_events"', 'SELECT ''public.documents''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -740,7 +760,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."documents_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=1648fcc43a13f5a8 types=Int4%2CText indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=2fb9cfbc9e686ccc types=Int4%2CText indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -795,13 +815,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."notes" REFERENCING N
 CREATE FUNCTION "public"."pghistory_notes_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.notes,') OPERATOR(pg_catalog.>) 0) THEN
@@ -817,6 +837,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."text") IS DISTINCT FROM ROW("new"."id", "new"."text");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -841,6 +865,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."text") IS DISTINCT FROM ROW("new"."id", "new"."text");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -909,9 +934,9 @@ REVOKE ALL ON "public"."notes_events" FROM PUBLIC;
 ALTER TABLE "public"."notes_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."notes_events";
 CREATE POLICY "pghistory_read" ON "public"."notes_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_notes_insert"() IS 'pghistory-diesel 1648fcc43a13f5a8';
-COMMENT ON FUNCTION "public"."pghistory_notes_update"() IS 'pghistory-diesel 1648fcc43a13f5a8';
-COMMENT ON FUNCTION "public"."pghistory_notes_delete"() IS 'pghistory-diesel 1648fcc43a13f5a8';
+COMMENT ON FUNCTION "public"."pghistory_notes_insert"() IS 'pghistory-diesel 2fb9cfbc9e686ccc';
+COMMENT ON FUNCTION "public"."pghistory_notes_update"() IS 'pghistory-diesel 2fb9cfbc9e686ccc';
+COMMENT ON FUNCTION "public"."pghistory_notes_delete"() IS 'pghistory-diesel 2fb9cfbc9e686ccc';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=notes
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."notes_events"', 'SELECT ''public.notes''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -926,7 +951,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."notes_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=labels events_schema=public events_table=labels_events columns=id%2Cname triggers=ec656b3b1a7e184d types=Int4%2CText indexes=time
+-- pghistory-diesel:install schema=public table=labels events_schema=public events_table=labels_events columns=id%2Cname triggers=8c53c6e4ef2f86f9 types=Int4%2CText indexes=time
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -979,13 +1004,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."labels" REFERENCING 
 CREATE FUNCTION "public"."pghistory_labels_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.labels,') OPERATOR(pg_catalog.>) 0) THEN
@@ -1001,6 +1026,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -1025,6 +1054,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -1069,8 +1099,8 @@ REVOKE ALL ON "public"."labels_events" FROM PUBLIC;
 ALTER TABLE "public"."labels_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."labels_events";
 CREATE POLICY "pghistory_read" ON "public"."labels_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_labels_insert"() IS 'pghistory-diesel ec656b3b1a7e184d';
-COMMENT ON FUNCTION "public"."pghistory_labels_update"() IS 'pghistory-diesel ec656b3b1a7e184d';
+COMMENT ON FUNCTION "public"."pghistory_labels_insert"() IS 'pghistory-diesel 8c53c6e4ef2f86f9';
+COMMENT ON FUNCTION "public"."pghistory_labels_update"() IS 'pghistory-diesel 8c53c6e4ef2f86f9';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=labels
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."labels_events"', 'SELECT ''public.labels''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=articles events_schema=public events_table=articles_events columns=id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=df10d382803d5c9c types=Int4%2CText%2CNullable%253CText%253E%2CText%2CInt4 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=articles events_schema=public events_table=articles_events columns=id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=735379826dccb84a types=Int4%2CText%2CNullable%253CText%253E%2CText%2CInt4 indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -57,13 +57,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."articles" REFERENCIN
 CREATE FUNCTION "public"."pghistory_articles_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.articles,') OPERATOR(pg_catalog.>) 0) THEN
@@ -131,6 +131,10 @@ BEGIN
             CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
             WHERE ROW("old"."id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."status", "new"."score");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         INSERT INTO "public"."articles_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "status", "score")
         WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id),
              pgh_z AS (SELECT pgh_zo.pgh_o, pgh_zn.pgh_n
@@ -190,6 +194,7 @@ BEGIN
             CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
             CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
             WHERE ROW("old"."id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."status", "new"."score");
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -258,9 +263,9 @@ REVOKE ALL ON "public"."articles_events" FROM PUBLIC;
 ALTER TABLE "public"."articles_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."articles_events";
 CREATE POLICY "pghistory_read" ON "public"."articles_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_articles_insert"() IS 'pghistory-diesel df10d382803d5c9c';
-COMMENT ON FUNCTION "public"."pghistory_articles_update"() IS 'pghistory-diesel df10d382803d5c9c';
-COMMENT ON FUNCTION "public"."pghistory_articles_delete"() IS 'pghistory-diesel df10d382803d5c9c';
+COMMENT ON FUNCTION "public"."pghistory_articles_insert"() IS 'pghistory-diesel 735379826dccb84a';
+COMMENT ON FUNCTION "public"."pghistory_articles_update"() IS 'pghistory-diesel 735379826dccb84a';
+COMMENT ON FUNCTION "public"."pghistory_articles_delete"() IS 'pghistory-diesel 735379826dccb84a';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=articles
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."articles_events"', 'SELECT ''public.articles''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -275,7 +280,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."articles_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=8f538eb608993ee5 types=Int4%2CText indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=ddcbf2f29245d7bf types=Int4%2CText indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -330,13 +335,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."profiles" REFERENCIN
 CREATE FUNCTION "public"."pghistory_profiles_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.profiles,') OPERATOR(pg_catalog.>) 0) THEN
@@ -362,6 +367,10 @@ BEGIN
             CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
             WHERE true;
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -402,6 +411,7 @@ BEGIN
                 CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
                 WHERE true;
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -446,8 +456,8 @@ REVOKE ALL ON "public"."profiles_events" FROM PUBLIC;
 ALTER TABLE "public"."profiles_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."profiles_events";
 CREATE POLICY "pghistory_read" ON "public"."profiles_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel 8f538eb608993ee5';
-COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel 8f538eb608993ee5';
+COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel ddcbf2f29245d7bf';
+COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel ddcbf2f29245d7bf';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=profiles
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."profiles_events"', 'SELECT ''public.profiles''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -462,7 +472,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."profiles_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=products events_schema=public events_table=products_events columns=name%2Cprice triggers=9cf4795eb68085ca types=Text%2CInt4 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=products events_schema=public events_table=products_events columns=name%2Cprice triggers=77c0f01498adddc8 types=Text%2CInt4 indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -517,13 +527,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."products" REFERENCIN
 CREATE FUNCTION "public"."pghistory_products_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.products,') OPERATOR(pg_catalog.>) 0) THEN
@@ -549,6 +559,10 @@ BEGIN
             CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
             WHERE ROW("old"."stock") IS DISTINCT FROM ROW("new"."stock");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         INSERT INTO "public"."products_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "name", "price")
         WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id),
              pgh_z AS (SELECT pgh_zo.pgh_o, pgh_zn.pgh_n
@@ -566,6 +580,7 @@ BEGIN
             CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
             CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
             WHERE ROW("old"."stock") IS DISTINCT FROM ROW("new"."stock");
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -610,8 +625,8 @@ REVOKE ALL ON "public"."products_events" FROM PUBLIC;
 ALTER TABLE "public"."products_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."products_events";
 CREATE POLICY "pghistory_read" ON "public"."products_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_products_insert"() IS 'pghistory-diesel 9cf4795eb68085ca';
-COMMENT ON FUNCTION "public"."pghistory_products_update"() IS 'pghistory-diesel 9cf4795eb68085ca';
+COMMENT ON FUNCTION "public"."pghistory_products_insert"() IS 'pghistory-diesel 77c0f01498adddc8';
+COMMENT ON FUNCTION "public"."pghistory_products_update"() IS 'pghistory-diesel 77c0f01498adddc8';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=products
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."products_events"', 'SELECT ''public.products''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -626,7 +641,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."products_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=3ce206e7ec8f0019 types=Int8%2CText indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=cef0f0f6a2e66235 types=Int8%2CText indexes=time%2Ccontext
 CREATE SCHEMA IF NOT EXISTS "history";
 DO $pghistory$
 DECLARE
@@ -682,13 +697,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."widgets" REFERENCING
 CREATE FUNCTION "public"."pghistory_widgets_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.widgets,') OPERATOR(pg_catalog.>) 0) THEN
@@ -704,6 +719,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -728,6 +747,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -799,9 +819,9 @@ REVOKE ALL ON "history"."widget_history" FROM PUBLIC;
 ALTER TABLE "history"."widget_history" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "history"."widget_history";
 CREATE POLICY "pghistory_read" ON "history"."widget_history" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 3ce206e7ec8f0019';
-COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 3ce206e7ec8f0019';
-COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 3ce206e7ec8f0019';
+COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel cef0f0f6a2e66235';
+COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel cef0f0f6a2e66235';
+COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel cef0f0f6a2e66235';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=widgets
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"history"."widget_history"', 'SELECT ''public.widgets''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -816,7 +836,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "history"."widget_history" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=53f27d2ee094990a types=Int4%2CInt8 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=78cfdce18a39ec52 types=Int4%2CInt8 indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -876,13 +896,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."ledger" REFERENCING 
 CREATE FUNCTION "public"."pghistory_ledger_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.ledger,') OPERATOR(pg_catalog.>) 0) THEN
@@ -898,6 +918,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "amount" FROM "pgh_old") AS "old"("pgh_row_number", "id", "amount")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id", "amount" FROM "pgh_new") AS "new"("pgh_row_number", "id", "amount")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -915,6 +939,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -1004,9 +1029,9 @@ REVOKE ALL ON "public"."ledger_events" FROM PUBLIC;
 ALTER TABLE "public"."ledger_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."ledger_events";
 CREATE POLICY "pghistory_read" ON "public"."ledger_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 53f27d2ee094990a';
-COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 53f27d2ee094990a';
-COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 53f27d2ee094990a';
+COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 78cfdce18a39ec52';
+COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 78cfdce18a39ec52';
+COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 78cfdce18a39ec52';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=ledger
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."ledger_events"', 'SELECT ''public.ledger''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -1021,7 +1046,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."ledger_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=ca743743b918b7e6 types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=d1a28ed4423423fa types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1095,13 +1120,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."samples" REFERENCING
 CREATE FUNCTION "public"."pghistory_samples_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.samples,') OPERATOR(pg_catalog.>) 0) THEN
@@ -1117,6 +1142,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_old") AS "old"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_new") AS "new"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -1141,6 +1170,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -1209,9 +1239,9 @@ REVOKE ALL ON "public"."samples_events" FROM PUBLIC;
 ALTER TABLE "public"."samples_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."samples_events";
 CREATE POLICY "pghistory_read" ON "public"."samples_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_samples_insert"() IS 'pghistory-diesel ca743743b918b7e6';
-COMMENT ON FUNCTION "public"."pghistory_samples_update"() IS 'pghistory-diesel ca743743b918b7e6';
-COMMENT ON FUNCTION "public"."pghistory_samples_delete"() IS 'pghistory-diesel ca743743b918b7e6';
+COMMENT ON FUNCTION "public"."pghistory_samples_insert"() IS 'pghistory-diesel d1a28ed4423423fa';
+COMMENT ON FUNCTION "public"."pghistory_samples_update"() IS 'pghistory-diesel d1a28ed4423423fa';
+COMMENT ON FUNCTION "public"."pghistory_samples_delete"() IS 'pghistory-diesel d1a28ed4423423fa';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=samples
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."samples_events"', 'SELECT ''public.samples''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -1226,7 +1256,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."samples_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=Help%20Tickets events_schema=public events_table=Help%20Tickets_events columns=id%2Cuser%2Corder triggers=b8902ae7cb9940c7 types=Int4%2CText%2CInt4 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=Help%20Tickets events_schema=public events_table=Help%20Tickets_events columns=id%2Cuser%2Corder triggers=463ac12e38297cc7 types=Int4%2CText%2CInt4 indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1281,13 +1311,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."Help Tickets" REFERE
 CREATE FUNCTION "public"."pghistory_Help Tickets_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.Help Tickets,') OPERATOR(pg_catalog.>) 0) THEN
@@ -1313,6 +1343,10 @@ BEGIN
             CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
             WHERE (ROW("old"."user") IS DISTINCT FROM ROW("new"."user") AND ("new"."order" > 0));
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         INSERT INTO "public"."Help Tickets_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "user", "order")
         WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id),
              pgh_z AS (SELECT pgh_zo.pgh_o, pgh_zn.pgh_n
@@ -1330,6 +1364,7 @@ BEGIN
             CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
             CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
             WHERE (ROW("old"."user") IS DISTINCT FROM ROW("new"."user") AND ("new"."order" > 0));
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -1390,8 +1425,8 @@ REVOKE ALL ON "public"."Help Tickets_events" FROM PUBLIC;
 ALTER TABLE "public"."Help Tickets_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."Help Tickets_events";
 CREATE POLICY "pghistory_read" ON "public"."Help Tickets_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_Help Tickets_insert"() IS 'pghistory-diesel b8902ae7cb9940c7';
-COMMENT ON FUNCTION "public"."pghistory_Help Tickets_update"() IS 'pghistory-diesel b8902ae7cb9940c7';
+COMMENT ON FUNCTION "public"."pghistory_Help Tickets_insert"() IS 'pghistory-diesel 463ac12e38297cc7';
+COMMENT ON FUNCTION "public"."pghistory_Help Tickets_update"() IS 'pghistory-diesel 463ac12e38297cc7';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=Help%20Tickets
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."Help Tickets_events"', 'SELECT ''public.Help Tickets''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

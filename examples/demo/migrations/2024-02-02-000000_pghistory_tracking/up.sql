@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=bf1ac63f6202287c types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=768cbeeb308f1ba6 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -57,13 +57,13 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."posts" REFERENCING N
 CREATE FUNCTION "public"."pghistory_posts_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting('pghistory.pause', true);
+    pgh_saved_jit text;
+    pgh_saved_enable_nestloop text;
+    pgh_saved_enable_mergejoin text;
 BEGIN
     IF pgh_pause OPERATOR(pg_catalog.<>) ''
        AND (pgh_pause OPERATOR(pg_catalog.=) '*' OR pg_catalog.strpos(pgh_pause, ',public.posts,') OPERATOR(pg_catalog.>) 0) THEN
@@ -79,6 +79,10 @@ BEGIN
             FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
             WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
     ELSE
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
         PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
             JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
             ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
@@ -103,6 +107,7 @@ BEGIN
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
@@ -171,9 +176,9 @@ REVOKE ALL ON "public"."posts_events" FROM PUBLIC;
 ALTER TABLE "public"."posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."posts_events";
 CREATE POLICY "pghistory_read" ON "public"."posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel bf1ac63f6202287c';
-COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel bf1ac63f6202287c';
-COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel bf1ac63f6202287c';
+COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 768cbeeb308f1ba6';
+COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 768cbeeb308f1ba6';
+COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 768cbeeb308f1ba6';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."posts_events"', 'SELECT ''public.posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
