@@ -58,7 +58,7 @@ pub fn drop_read_indexes(conn: &mut PgConnection) -> QueryResult<usize> {
     let names: Vec<IndexName> = diesel::sql_query(
         "SELECT pg_catalog.format('%I.%I', schemaname, indexname) AS name FROM pg_catalog.pg_indexes
           WHERE pg_catalog.right(indexname, 13) = '_pgh_time_idx'
-             OR pg_catalog.right(indexname, 16) = '_pgh_context_idx'
+             OR pg_catalog.right(indexname, 19) = '_pgh_context_id_idx'
              OR indexname = 'pghistory_context_metadata_idx'",
     )
     .load(conn)?;

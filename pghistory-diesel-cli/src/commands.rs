@@ -234,6 +234,7 @@ fn describe(change: &Change) -> String {
             retyped,
             events_moved,
             indexes,
+            indexes_dropped,
         } => {
             let mut what = Vec::new();
             if *triggers {
@@ -253,6 +254,9 @@ fn describe(change: &Change) -> String {
             }
             if !indexes.is_empty() {
                 what.push(format!("read indexes {}", indexes.join(", ")));
+            }
+            if !indexes_dropped.is_empty() {
+                what.push(format!("replaced indexes {}", indexes_dropped.join(", ")));
             }
             format!("update tracking of {table}: {}", what.join("; "))
         }

@@ -154,7 +154,7 @@ fn every_timeline_read_uses_an_index() {
     );
     assert!(
         used.iter()
-            .any(|i| i.ends_with("_pgh_context_idx") || i.ends_with("_pgh_time_idx")),
+            .any(|i| i.ends_with("_pgh_context_id_idx") || i.ends_with("_pgh_time_idx")),
         "{plan:#}"
     );
 

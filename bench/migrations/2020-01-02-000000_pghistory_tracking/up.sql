@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=bench_floor events_schema=public events_table=bench_floor_events columns=id%2Ctitle%2Cbody%2Cscore triggers=5a05a55a25a6d107 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=bench_floor events_schema=public events_table=bench_floor_events columns=id%2Ctitle%2Cbody%2Cscore triggers=5a05a55a25a6d107 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -27,7 +27,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "bench_floor_events_pgh_time_idx" ON "public"."bench_floor_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "bench_floor_events_pgh_context_idx" ON "public"."bench_floor_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "bench_floor_events_pgh_context_id_idx" ON "public"."bench_floor_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."bench_floor_events" IS 'History of "public"."bench_floor", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -82,7 +82,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_floor_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=0aa24d2848b4ee15 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=0aa24d2848b4ee15 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -107,7 +107,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "bench_tracked_events_pgh_time_idx" ON "public"."bench_tracked_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "bench_tracked_events_pgh_context_idx" ON "public"."bench_tracked_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "bench_tracked_events_pgh_context_id_idx" ON "public"."bench_tracked_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."bench_tracked_events" IS 'History of "public"."bench_tracked", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -273,7 +273,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_tracked_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=1bb9280a5276ed36 types=Int8%2CNullable%253CVarchar%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=1bb9280a5276ed36 types=Int8%2CNullable%253CVarchar%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -298,7 +298,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "bench_fields_events_pgh_time_idx" ON "public"."bench_fields_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "bench_fields_events_pgh_context_idx" ON "public"."bench_fields_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "bench_fields_events_pgh_context_id_idx" ON "public"."bench_fields_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."bench_fields_events" IS 'History of "public"."bench_fields", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -464,7 +464,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_fields_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=c135258ed7cd33b2 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=c135258ed7cd33b2 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -489,7 +489,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "bench_json_events_pgh_time_idx" ON "public"."bench_json_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "bench_json_events_pgh_context_idx" ON "public"."bench_json_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "bench_json_events_pgh_context_id_idx" ON "public"."bench_json_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."bench_json_events" IS 'History of "public"."bench_json", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -655,7 +655,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_json_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=969544264f67aacd types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=969544264f67aacd types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -680,7 +680,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "read_accounts_events_pgh_time_idx" ON "public"."read_accounts_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "read_accounts_events_pgh_context_idx" ON "public"."read_accounts_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "read_accounts_events_pgh_context_id_idx" ON "public"."read_accounts_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."read_accounts_events" IS 'History of "public"."read_accounts", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -846,7 +846,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_accounts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=a43c0e7db654a772 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=a43c0e7db654a772 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -871,7 +871,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "read_posts_events_pgh_time_idx" ON "public"."read_posts_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "read_posts_events_pgh_context_idx" ON "public"."read_posts_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "read_posts_events_pgh_context_id_idx" ON "public"."read_posts_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."read_posts_events" IS 'History of "public"."read_posts", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -1037,7 +1037,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=8ff9fbf2621b42c7 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=8ff9fbf2621b42c7 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1062,7 +1062,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "read_comments_events_pgh_time_idx" ON "public"."read_comments_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "read_comments_events_pgh_context_idx" ON "public"."read_comments_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "read_comments_events_pgh_context_id_idx" ON "public"."read_comments_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."read_comments_events" IS 'History of "public"."read_comments", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers

@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=768cbeeb308f1ba6 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=768cbeeb308f1ba6 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -27,7 +27,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "posts_events_pgh_time_idx" ON "public"."posts_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "posts_events_pgh_context_idx" ON "public"."posts_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "posts_events_pgh_context_id_idx" ON "public"."posts_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."posts_events" IS 'History of "public"."posts", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -193,7 +193,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=order events_schema=public events_table=order_events columns=id%2Cuser%2Cselect triggers=21b88affee042254 types=Int8%2CVarchar%2CVarchar indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=order events_schema=public events_table=order_events columns=id%2Cuser%2Cselect triggers=21b88affee042254 types=Int8%2CVarchar%2CVarchar indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -218,7 +218,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "order_events_pgh_time_idx" ON "public"."order_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "order_events_pgh_context_idx" ON "public"."order_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "order_events_pgh_context_id_idx" ON "public"."order_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."order_events" IS 'History of "public"."order", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -384,7 +384,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."order_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=app table=accounts events_schema=app events_table=accounts_events columns=handle%2Cemail%2Cbalance triggers=9e855adf329a6708 types=Text%2CNullable%253CText%253E%2CInt8 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=app table=accounts events_schema=app events_table=accounts_events columns=handle%2Cemail%2Cbalance triggers=9e855adf329a6708 types=Text%2CNullable%253CText%253E%2CInt8 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -409,7 +409,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "accounts_events_pgh_time_idx" ON "app"."accounts_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "accounts_events_pgh_context_idx" ON "app"."accounts_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "accounts_events_pgh_context_id_idx" ON "app"."accounts_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "app"."accounts_events" IS 'History of "app"."accounts", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -550,7 +550,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "app"."accounts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=documents events_schema=public events_table=documents_events columns=id%2Ccreated%2Clocal_time%2Cday%2Ctags%2Cdata%2Craw%2Cflag%2Cratio%2Camount%2Caddr%2Cmood triggers=8faa9bc7cd81a4dc types=Uuid%2CTimestamptz%2CNullable%253CTimestamp%253E%2CNullable%253CDate%253E%2CArray%253CText%253E%2CNullable%253CJsonb%253E%2CNullable%253CBytea%253E%2CBool%2CNullable%253CFloat8%253E%2CNullable%253CNumeric%253E%2CNullable%253CInet%253E%2CNullable%253CMood%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=documents events_schema=public events_table=documents_events columns=id%2Ccreated%2Clocal_time%2Cday%2Ctags%2Cdata%2Craw%2Cflag%2Cratio%2Camount%2Caddr%2Cmood triggers=8faa9bc7cd81a4dc types=Uuid%2CTimestamptz%2CNullable%253CTimestamp%253E%2CNullable%253CDate%253E%2CArray%253CText%253E%2CNullable%253CJsonb%253E%2CNullable%253CBytea%253E%2CBool%2CNullable%253CFloat8%253E%2CNullable%253CNumeric%253E%2CNullable%253CInet%253E%2CNullable%253CMood%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -575,7 +575,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "documents_events_pgh_time_idx" ON "public"."documents_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "documents_events_pgh_context_idx" ON "public"."documents_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "documents_events_pgh_context_id_idx" ON "public"."documents_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."documents_events" IS 'History of "public"."documents", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -760,7 +760,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."documents_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=2fb9cfbc9e686ccc types=Int4%2CText indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=2fb9cfbc9e686ccc types=Int4%2CText indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -785,7 +785,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "notes_events_pgh_time_idx" ON "public"."notes_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "notes_events_pgh_context_idx" ON "public"."notes_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "notes_events_pgh_context_id_idx" ON "public"."notes_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."notes_events" IS 'History of "public"."notes", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers

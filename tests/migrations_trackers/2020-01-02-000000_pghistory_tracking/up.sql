@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=articles events_schema=public events_table=articles_events columns=id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=735379826dccb84a types=Int4%2CText%2CNullable%253CText%253E%2CText%2CInt4 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=articles events_schema=public events_table=articles_events columns=id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=735379826dccb84a types=Int4%2CText%2CNullable%253CText%253E%2CText%2CInt4 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -27,7 +27,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "articles_events_pgh_time_idx" ON "public"."articles_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "articles_events_pgh_context_idx" ON "public"."articles_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "articles_events_pgh_context_id_idx" ON "public"."articles_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."articles_events" IS 'History of "public"."articles", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -280,7 +280,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."articles_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=ddcbf2f29245d7bf types=Int4%2CText indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=ddcbf2f29245d7bf types=Int4%2CText indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -305,7 +305,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "profiles_events_pgh_time_idx" ON "public"."profiles_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "profiles_events_pgh_context_idx" ON "public"."profiles_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "profiles_events_pgh_context_id_idx" ON "public"."profiles_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."profiles_events" IS 'History of "public"."profiles", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -472,7 +472,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."profiles_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=products events_schema=public events_table=products_events columns=name%2Cprice triggers=77c0f01498adddc8 types=Text%2CInt4 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=products events_schema=public events_table=products_events columns=name%2Cprice triggers=77c0f01498adddc8 types=Text%2CInt4 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -497,7 +497,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "products_events_pgh_time_idx" ON "public"."products_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "products_events_pgh_context_idx" ON "public"."products_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "products_events_pgh_context_id_idx" ON "public"."products_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."products_events" IS 'History of "public"."products", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -641,7 +641,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."products_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=cef0f0f6a2e66235 types=Int8%2CText indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=cef0f0f6a2e66235 types=Int8%2CText indexes=time%2Ccontext_id
 CREATE SCHEMA IF NOT EXISTS "history";
 DO $pghistory$
 DECLARE
@@ -667,7 +667,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "widget_history_pgh_time_idx" ON "history"."widget_history" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "widget_history_pgh_context_idx" ON "history"."widget_history" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "widget_history_pgh_context_id_idx" ON "history"."widget_history" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "history"."widget_history" IS 'History of "public"."widgets", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -836,7 +836,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "history"."widget_history" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=78cfdce18a39ec52 types=Int4%2CInt8 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=78cfdce18a39ec52 types=Int4%2CInt8 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -861,7 +861,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "ledger_events_pgh_time_idx" ON "public"."ledger_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "ledger_events_pgh_context_idx" ON "public"."ledger_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "ledger_events_pgh_context_id_idx" ON "public"."ledger_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."ledger_events" IS 'History of "public"."ledger", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -1046,7 +1046,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."ledger_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=d1a28ed4423423fa types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=d1a28ed4423423fa types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1071,7 +1071,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "samples_events_pgh_time_idx" ON "public"."samples_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "samples_events_pgh_context_idx" ON "public"."samples_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "samples_events_pgh_context_id_idx" ON "public"."samples_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."samples_events" IS 'History of "public"."samples", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -1256,7 +1256,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."samples_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=Help%20Tickets events_schema=public events_table=Help%20Tickets_events columns=id%2Cuser%2Corder triggers=463ac12e38297cc7 types=Int4%2CText%2CInt4 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=Help%20Tickets events_schema=public events_table=Help%20Tickets_events columns=id%2Cuser%2Corder triggers=463ac12e38297cc7 types=Int4%2CText%2CInt4 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1281,7 +1281,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "Help Tickets_events_pgh_time_idx" ON "public"."Help Tickets_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "Help Tickets_events_pgh_context_idx" ON "public"."Help Tickets_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "Help Tickets_events_pgh_context_id_idx" ON "public"."Help Tickets_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."Help Tickets_events" IS 'History of "public"."Help Tickets", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers
@@ -1441,7 +1441,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."Help Tickets_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=article_tags events_schema=public events_table=article_tags_events columns=id%2Carticle_id%2Ctag_id triggers=f5ff7ad70453ff94 types=Int4%2CInt4%2CInt4 indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=article_tags events_schema=public events_table=article_tags_events columns=id%2Carticle_id%2Ctag_id triggers=f5ff7ad70453ff94 types=Int4%2CInt4%2CInt4 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1466,7 +1466,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "article_tags_events_pgh_time_idx" ON "public"."article_tags_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "article_tags_events_pgh_context_idx" ON "public"."article_tags_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "article_tags_events_pgh_context_id_idx" ON "public"."article_tags_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."article_tags_events" IS 'History of "public"."article_tags", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers

@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody triggers=1ee36b20b8854911 types=Int4%2CText%2CNullable%253CText%253E indexes=time%2Ccontext
+-- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody triggers=1ee36b20b8854911 types=Int4%2CText%2CNullable%253CText%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -27,7 +27,7 @@ BEGIN
 END
 $pghistory$;
 CREATE INDEX IF NOT EXISTS "posts_events_pgh_time_idx" ON "public"."posts_events" ("pgh_created_at", "pgh_id");
-CREATE INDEX IF NOT EXISTS "posts_events_pgh_context_idx" ON "public"."posts_events" ("pgh_context_id");
+CREATE INDEX IF NOT EXISTS "posts_events_pgh_context_id_idx" ON "public"."posts_events" ("pgh_context_id") WHERE "pgh_context_id" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "pghistory_context_metadata_idx" ON "public"."pghistory_context" USING gin ("metadata" pg_catalog.jsonb_path_ops);
 COMMENT ON TABLE "public"."posts_events" IS 'History of "public"."posts", written by pghistory-diesel triggers.';
 -- pghistory-diesel:triggers

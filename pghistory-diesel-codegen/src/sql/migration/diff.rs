@@ -40,6 +40,9 @@ pub(super) struct Upgrade<'a> {
     /// Read indexes the events table lacks (all of them for migrations written before
     /// the ledger recorded indexes).
     pub indexes_added: Vec<String>,
+    /// Read indexes the events table has and no longer wants (a kind an earlier version
+    /// made and a later one replaced).
+    pub indexes_removed: Vec<String>,
 }
 
 impl Step<'_> {
@@ -75,6 +78,7 @@ impl Step<'_> {
                 retyped: up.retyped.clone(),
                 events_moved: !up.same_events,
                 indexes: up.indexes_added.clone(),
+                indexes_dropped: up.indexes_removed.clone(),
             },
             Step::Remove(old) => ChangeKind::Untrack {
                 events_schema: old.events_schema.clone(),
@@ -140,20 +144,29 @@ fn upgrade<'a>(table: &'a TrackedTable, old: &'a Installed) -> Option<Upgrade<'a
         Vec::new()
     };
     let triggers_changed = old.fingerprint != trigger::fingerprint(table);
-    let indexes_added: Vec<String> = if same_events {
-        event_table::wanted_indexes(table)
-            .into_iter()
-            .filter(|i| !old.indexes.iter().any(|o| o == i))
-            .map(str::to_owned)
-            .collect()
+    let wanted = event_table::wanted_indexes(table);
+    let (indexes_added, indexes_removed): (Vec<String>, Vec<String>) = if same_events {
+        (
+            wanted
+                .iter()
+                .filter(|i| !old.indexes.iter().any(|o| o == *i))
+                .map(|i| (*i).to_owned())
+                .collect(),
+            old.indexes
+                .iter()
+                .filter(|o| !wanted.contains(&o.as_str()))
+                .cloned()
+                .collect(),
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     if !triggers_changed
         && old.columns == new_columns
         && same_events
         && retyped.is_empty()
         && indexes_added.is_empty()
+        && indexes_removed.is_empty()
     {
         return None;
     }
@@ -188,5 +201,6 @@ fn upgrade<'a>(table: &'a TrackedTable, old: &'a Installed) -> Option<Upgrade<'a
         retyped,
         context_added,
         indexes_added,
+        indexes_removed,
     })
 }

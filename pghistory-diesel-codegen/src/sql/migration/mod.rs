@@ -81,8 +81,10 @@ pub enum ChangeKind {
         retyped: Vec<String>,
         /// Whether a new events table is created under another schema or name.
         events_moved: bool,
-        /// Read indexes added to the events table (`time`, `context`).
+        /// Read indexes added to the events table (`time`, `context_id`).
         indexes: Vec<String>,
+        /// Read indexes dropped from the events table (kinds a later version replaced).
+        indexes_dropped: Vec<String>,
     },
     /// Tracking stops; the events table is kept.
     Untrack {
@@ -235,7 +237,7 @@ mod tests {
         assert!(
             files
                 .up
-                .contains(" types=Int4%2CText indexes=time%2Ccontext\n"),
+                .contains(" types=Int4%2CText indexes=time%2Ccontext_id\n"),
             "{}",
             files.up
         );
@@ -317,6 +319,7 @@ mod tests {
                     retyped: vec![],
                     events_moved: false,
                     indexes: vec![],
+                    indexes_dropped: vec![],
                 },
             }]
         );
@@ -590,7 +593,7 @@ mod tests {
         assert!(
             first
                 .up
-                .contains(" types=Int4%2CInt4%2CText indexes=time%2Ccontext\n"),
+                .contains(" types=Int4%2CInt4%2CText indexes=time%2Ccontext_id\n"),
             "{}",
             first.up
         );
@@ -610,6 +613,7 @@ mod tests {
                 retyped: vec!["code".to_owned(), "note".to_owned()],
                 events_moved: false,
                 indexes: vec![],
+                indexes_dropped: vec![],
             }
         );
         for col in ["code", "note"] {
@@ -642,13 +646,13 @@ mod tests {
             "CREATE INDEX IF NOT EXISTS \"posts_events_pgh_time_idx\" ON \"public\".\"posts_events\" (\"pgh_created_at\", \"pgh_id\");\n"
         ));
         assert!(first.up.contains(
-            "CREATE INDEX IF NOT EXISTS \"posts_events_pgh_context_idx\" ON \"public\".\"posts_events\" (\"pgh_context_id\");\n"
+            "CREATE INDEX IF NOT EXISTS \"posts_events_pgh_context_id_idx\" ON \"public\".\"posts_events\" (\"pgh_context_id\") WHERE \"pgh_context_id\" IS NOT NULL;\n"
         ));
         // As migrations before read indexes wrote it: no index, no `indexes` field.
         let legacy = MigrationFiles {
             up: first
                 .up
-                .replace(" indexes=time%2Ccontext", "")
+                .replace(" indexes=time%2Ccontext_id", "")
                 .lines()
                 .filter(|l| !l.starts_with("CREATE INDEX"))
                 .map(|l| format!("{l}\n"))
@@ -664,7 +668,8 @@ mod tests {
                 removed: vec![],
                 retyped: vec![],
                 events_moved: false,
-                indexes: vec!["time".to_owned(), "context".to_owned()],
+                indexes: vec!["time".to_owned(), "context_id".to_owned()],
+                indexes_dropped: vec![],
             }
         );
         assert!(second
@@ -672,9 +677,50 @@ mod tests {
             .contains("CREATE INDEX IF NOT EXISTS \"posts_events_pgh_time_idx\""));
         assert!(second
             .down
-            .contains("DROP INDEX IF EXISTS \"public\".\"posts_events_pgh_time_idx\";\nDROP INDEX IF EXISTS \"public\".\"posts_events_pgh_context_idx\";\n"));
+            .contains("DROP INDEX IF EXISTS \"public\".\"posts_events_pgh_time_idx\";\nDROP INDEX IF EXISTS \"public\".\"posts_events_pgh_context_id_idx\";\n"));
         assert!(nothing_to_do(&[posts_v1()], &[&legacy, &second]));
         assert!(nothing_to_do(&[posts_v1()], &[&first]));
+    }
+
+    #[test]
+    fn the_full_context_index_of_an_earlier_version_is_replaced_by_the_partial_one() {
+        let (first, _) = must_plan(&[posts_v1()], &[], "2024-01-01-000000");
+        // As the previous version wrote it: a full index on pgh_context_id, named `context`.
+        let earlier = MigrationFiles {
+            up: first
+                .up
+                .replace(" indexes=time%2Ccontext_id", " indexes=time%2Ccontext")
+                .replace(
+                    "\"posts_events_pgh_context_id_idx\" ON \"public\".\"posts_events\" (\"pgh_context_id\") WHERE \"pgh_context_id\" IS NOT NULL;",
+                    "\"posts_events_pgh_context_idx\" ON \"public\".\"posts_events\" (\"pgh_context_id\");",
+                ),
+            ..first.clone()
+        };
+        let (second, changes) = must_plan(&[posts_v1()], &[&earlier], "2024-01-02-000000");
+        assert_eq!(
+            changes[0].kind,
+            ChangeKind::Update {
+                triggers: false,
+                added: vec![],
+                removed: vec![],
+                retyped: vec![],
+                events_moved: false,
+                indexes: vec!["context_id".to_owned()],
+                indexes_dropped: vec!["context".to_owned()],
+            }
+        );
+        let drop_full = "DROP INDEX IF EXISTS \"public\".\"posts_events_pgh_context_idx\";\n";
+        let create_partial = "CREATE INDEX IF NOT EXISTS \"posts_events_pgh_context_id_idx\" ON \"public\".\"posts_events\" (\"pgh_context_id\") WHERE \"pgh_context_id\" IS NOT NULL;\n";
+        assert!(
+            second.up.contains(&format!("{drop_full}{create_partial}")),
+            "{}",
+            second.up
+        );
+        // The down gives the earlier version its index back.
+        assert!(second.down.contains(
+            "DROP INDEX IF EXISTS \"public\".\"posts_events_pgh_context_id_idx\";\nCREATE INDEX IF NOT EXISTS \"posts_events_pgh_context_idx\" ON \"public\".\"posts_events\" (\"pgh_context_id\");\n"
+        ), "{}", second.down);
+        assert!(nothing_to_do(&[posts_v1()], &[&earlier, &second]));
     }
 
     #[test]

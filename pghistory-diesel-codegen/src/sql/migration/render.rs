@@ -80,6 +80,7 @@ fn upgrade(step: &Upgrade<'_>) -> (String, String) {
         retyped,
         context_added,
         indexes_added,
+        indexes_removed,
     } = step;
     let mut up = ledger::state_marker(Marker::Upgrade, table);
     up.push_str(&uninstall_by_name(
@@ -96,6 +97,7 @@ fn upgrade(step: &Upgrade<'_>) -> (String, String) {
         up.push_str(&event_table::add_context_columns(table, context_added));
         // Not undone: the down runs while the tracked column still has its new type.
         up.push_str(&event_table::follow_column_types(table, retyped));
+        up.push_str(&event_table::drop_indexes(table, indexes_removed));
         up.push_str(&event_table::create_indexes(table, indexes_added));
     }
     up.push_str(&ledger::trigger_section(&trigger::install(table)));
@@ -108,6 +110,7 @@ fn upgrade(step: &Upgrade<'_>) -> (String, String) {
         down.push_str(&event_table::drop(table));
     } else {
         down.push_str(&event_table::drop_indexes(table, indexes_added));
+        down.push_str(&event_table::create_indexes(table, indexes_removed));
         down.push_str(&event_table::drop_columns(table, added));
         if !old.trigger_sql.is_empty() {
             down.push_str(&event_table::drop_columns(table, context_added));
