@@ -4,7 +4,7 @@
 
 pub use pghistory_diesel_core::catalog::*;
 
-use super::{event_table, names, setup, trigger};
+use super::{event_table, function, names, setup, trigger};
 use crate::model::TrackedTable;
 
 /// The expected installation of `table`.
@@ -54,7 +54,7 @@ pub fn expected(table: &TrackedTable) -> ExpectedTable {
                 transition: (old.map(str::to_owned), new.map(str::to_owned)),
                 security: ExpectedSecurity {
                     definer: true,
-                    config: trigger::proconfig(trigger::function_settings(table, op)),
+                    config: function::proconfig(trigger::function_settings(table, op)),
                 },
             }
         })
@@ -77,7 +77,7 @@ pub fn expected(table: &TrackedTable) -> ExpectedTable {
             ],
             security: ExpectedSecurity {
                 definer: true,
-                config: trigger::proconfig(&[]),
+                config: function::proconfig(&[]),
             },
         }
     } else {
@@ -103,7 +103,7 @@ pub fn expected(table: &TrackedTable) -> ExpectedTable {
             // Invoker on purpose: it asks who the caller is.
             security: ExpectedSecurity {
                 definer: false,
-                config: trigger::proconfig(&[]),
+                config: function::proconfig(&[]),
             },
         }
     };

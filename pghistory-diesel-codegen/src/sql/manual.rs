@@ -13,7 +13,7 @@
 //! label, text) and `$2` (the primary key, with the table's key type). It returns the new
 //! event's `pgh_id`, or NULL when no row has that key.
 
-use super::{event_table, names, quote, trigger};
+use super::{event_table, function, names, quote, trigger};
 use crate::model::TrackedTable;
 use pghistory_diesel_core::vocab::DOLLAR_TAG;
 
@@ -87,7 +87,7 @@ BEGIN
 END
 {DOLLAR_TAG};
 "#,
-        head = trigger::header(&signature, "bigint", &[]),
+        head = function::header(&signature, "bigint", &[]),
         labels = labels.join(", "),
         tracked_lit = quote::literal(&event_table::tracked_name(table)),
         events = event_table::events_name(table),

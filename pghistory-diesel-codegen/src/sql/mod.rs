@@ -6,6 +6,7 @@
 pub mod condition;
 pub mod event_table;
 pub mod expected;
+pub mod function;
 pub mod manual;
 pub mod migration;
 pub mod names;

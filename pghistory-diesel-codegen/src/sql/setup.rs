@@ -18,7 +18,7 @@
 //! maintainer role (and the owner), and record each grant in `pghistory_capability`, which
 //! the triggers and guards consult before honouring `pghistory.pause` / `pghistory.prune`.
 
-use super::{names, quote, trigger};
+use super::{function, names, quote};
 use pghistory_diesel_core::vocab::{self, DOLLAR_TAG, SETUP_SCHEMA};
 
 /// The folder name of the setup migration (sorts before anything diesel generates).
@@ -126,19 +126,19 @@ pub fn up_with(roles: &Roles) -> String {
     let guard = quote::qualified(SETUP_SCHEMA, GUARD_FUNCTION);
     let owner_only = quote::qualified(SETUP_SCHEMA, OWNER_ONLY_FUNCTION);
     let owner_only_body = OWNER_ONLY_BODY;
-    let attach = trigger::header(
+    let attach = function::header(
         &format!("{attach_fn}(p_scope_id uuid, p_metadata jsonb, p_local boolean)"),
         "uuid",
         &[],
     );
-    let detach = trigger::header(&format!("{detach_fn}(p_local boolean)"), "void", &[]);
-    let pause = trigger::header(&format!("{pause_fn}(p_tables text)"), "text", &[]);
-    let prune = trigger::header(
+    let detach = function::header(&format!("{detach_fn}(p_local boolean)"), "void", &[]);
+    let pause = function::header(&format!("{pause_fn}(p_tables text)"), "text", &[]);
+    let prune = function::header(
         &format!("{prune_fn}(p_events regclass, p_before timestamptz)"),
         "bigint",
         &[],
     );
-    let guard_head = trigger::header(&format!("{guard}()"), "trigger", &[]);
+    let guard_head = function::header(&format!("{guard}()"), "trigger", &[]);
     let prune_granted = granted("prune", "TG_RELID::pg_catalog.regclass::pg_catalog.text");
     let prune_setting = quote::literal(names::PRUNE_SETTING);
     let mut sql = format!(

@@ -27,7 +27,7 @@
 //!
 //! Every name in a body is schema-qualified, so the caller's `search_path` does not matter.
 
-use super::{condition, event_table, manual, names, quote, setup};
+use super::{condition, event_table, function, manual, names, quote, setup};
 use crate::model::condition::Condition;
 use crate::model::{Operation, Row, TrackedTable, Tracker};
 use pghistory_diesel_core::vocab::DOLLAR_TAG;
@@ -466,29 +466,6 @@ fn planner_guard(body: &str) -> String {
     )
 }
 
-pub use pghistory_diesel_core::vocab::SEARCH_PATH;
-
-/// The head of every pghistory function, up to and including the opening dollar quote:
-/// `CREATE FUNCTION <signature> RETURNS <returns>`, PL/pgSQL, `SECURITY DEFINER` and a
-/// pinned `search_path`, then one `SET name = value` line per entry of `settings`.
-///
-/// Definer: the functions run as the history owner (the owner of `pghistory_context`,
-/// which the migrations make the owner of every events table and function), so the
-/// application role needs no privilege on history to be tracked, and gets none to forge
-/// or rewrite it. The pinned `search_path` (`pg_temp` last, so temporary objects shadow
-/// nothing) keeps a caller's `search_path` from redirecting anything a body names; bodies
-/// are schema-qualified as well.
-pub fn header(signature: &str, returns: &str, settings: &[&str]) -> String {
-    let mut head = format!(
-        "CREATE FUNCTION {signature} RETURNS {returns}\nLANGUAGE plpgsql SECURITY DEFINER\nSET search_path = {SEARCH_PATH}\n"
-    );
-    for setting in settings {
-        head.push_str(&format!("SET {setting}\n"));
-    }
-    head.push_str(&format!("AS {DOLLAR_TAG}\n"));
-    head
-}
-
 /// The `INSERT` that writes the events of `op` for every tracker of it.
 fn insert(table: &TrackedTable, op: Operation, pairing: Pairing) -> String {
     let trackers: Vec<&Tracker> = table.trackers_for(op).collect();
@@ -532,6 +509,16 @@ fn insert(table: &TrackedTable, op: Operation, pairing: Pairing) -> String {
 /// set by hand (`SET`, `PGOPTIONS`) is ignored with a warning: tracking never fails the
 /// application's statement.
 pub fn function(table: &TrackedTable, op: Operation) -> String {
+    function::definition(
+        &format!("{}()", function_name(table, op)),
+        "trigger",
+        settings(table, op),
+        &function_source(table, op),
+    )
+}
+
+/// The PL/pgSQL body of [`function`], from `#variable_conflict` to its final `END`.
+fn function_source(table: &TrackedTable, op: Operation) -> String {
     let body = if op != Operation::Update {
         insert(table, op, Pairing::Bulk)
     } else {
@@ -567,7 +554,7 @@ pub fn function(table: &TrackedTable, op: Operation) -> String {
         String::new()
     };
     format!(
-        r#"{head}#variable_conflict use_column
+        r#"#variable_conflict use_column
 DECLARE
     pgh_pause text := pg_catalog.current_setting({pause}, true);{saved}
 BEGIN
@@ -581,13 +568,7 @@ BEGIN
     {body}
     RETURN NULL;
 END
-{DOLLAR_TAG};
 "#,
-        head = header(
-            &format!("{}()", function_name(table, op)),
-            "trigger",
-            settings(table, op)
-        ),
         pause = quote::literal(names::PAUSE_SETTING),
         key = quote::literal(&names::pause_key(table)),
         granted = setup::granted("pause", "pgh_pause"),
@@ -595,15 +576,6 @@ END
         body = body,
         saved = saved,
     )
-}
-
-/// The `pg_proc.proconfig` a function made by [`header`] with `settings` has: the pinned
-/// `search_path`, then each setting, as `name=value` (what `pghistory_diesel::check`
-/// expects to find).
-pub fn proconfig(settings: &[&str]) -> Vec<String> {
-    std::iter::once(format!("search_path={SEARCH_PATH}"))
-        .chain(settings.iter().map(|s| s.replacen(" = ", "=", 1)))
-        .collect()
 }
 
 /// The settings of the trigger function of `op` (see [`settings`]), for [`proconfig`].
@@ -632,7 +604,7 @@ pub fn protect_function_name(table: &TrackedTable) -> String {
 
 /// The body of the append-only guard function as Postgres stores it (`pg_proc.prosrc`).
 pub fn protect_body(table: &TrackedTable) -> String {
-    dollar_quoted(&protect(table))
+    function::stored_body(&protect_source(table))
 }
 
 /// `"schema"."pghistory_<table>_<op>"`.
@@ -667,8 +639,19 @@ pub fn trigger(table: &TrackedTable, op: Operation) -> String {
 /// this transaction: a hand-set `pghistory.prune` opens nothing).
 pub fn protect(table: &TrackedTable) -> String {
     let func = protect_function_name(table);
+    let events = event_table::events_name(table);
     format!(
-        r#"{head}BEGIN
+        "{definition}CREATE TRIGGER {trig} BEFORE UPDATE OR DELETE ON {events} FOR EACH STATEMENT EXECUTE FUNCTION {func}();\nCREATE TRIGGER {trunc} BEFORE TRUNCATE ON {events} FOR EACH STATEMENT EXECUTE FUNCTION {func}();\n",
+        definition = function::definition(&format!("{func}()"), "trigger", &[], &protect_source(table)),
+        trig = quote::ident(names::PROTECT_TRIGGER),
+        trunc = quote::ident(names::PROTECT_TRUNCATE_TRIGGER),
+    )
+}
+
+/// The PL/pgSQL body of the append-only guard function.
+fn protect_source(table: &TrackedTable) -> String {
+    format!(
+        r#"BEGIN
     IF TG_OP OPERATOR(pg_catalog.=) 'DELETE'
        AND pg_catalog.current_setting({prune}, true) OPERATOR(pg_catalog.=) TG_RELID::pg_catalog.regclass::pg_catalog.text
        AND {granted} THEN
@@ -678,17 +661,10 @@ pub fn protect(table: &TrackedTable) -> String {
         USING ERRCODE = 'insufficient_privilege',
               HINT = 'old history is deleted by the maintainer role with SELECT pghistory_prune(...)';
 END
-{DOLLAR_TAG};
-CREATE TRIGGER {trig} BEFORE UPDATE OR DELETE ON {events_ident} FOR EACH STATEMENT EXECUTE FUNCTION {func}();
-CREATE TRIGGER {trunc} BEFORE TRUNCATE ON {events_ident} FOR EACH STATEMENT EXECUTE FUNCTION {func}();
 "#,
-        head = header(&format!("{func}()"), "trigger", &[]),
         prune = quote::literal(names::PRUNE_SETTING),
         granted = setup::granted("prune", "TG_RELID::pg_catalog.regclass::pg_catalog.text"),
         events = quote::literal(&event_table::events_name(table)),
-        events_ident = event_table::events_name(table),
-        trig = quote::ident(names::PROTECT_TRIGGER),
-        trunc = quote::ident(names::PROTECT_TRUNCATE_TRIGGER),
     )
 }
 
@@ -921,15 +897,5 @@ pub fn fingerprint(table: &TrackedTable) -> String {
 /// The body of the trigger function of `op` exactly as Postgres stores it (`pg_proc.prosrc`,
 /// the text between the dollar quotes), so a function replaced by hand can be detected.
 pub fn function_body(table: &TrackedTable, op: Operation) -> String {
-    dollar_quoted(&function(table, op))
-}
-
-/// The text between the first `$pghistory$` and the last: a function's `prosrc`.
-fn dollar_quoted(full: &str) -> String {
-    let start = full.find(DOLLAR_TAG).map(|i| i + DOLLAR_TAG.len());
-    let end = full.rfind(DOLLAR_TAG);
-    match (start, end) {
-        (Some(start), Some(end)) if start <= end => full[start..end].to_owned(),
-        _ => full.to_owned(),
-    }
+    function::stored_body(&function_source(table, op))
 }
