@@ -62,6 +62,10 @@ pub const USAGE: &str =
   --no-read-indexes  drop the indexes made for reading (events by time and by context,
                  context metadata) after migrating: the write cost of those indexes is the
                  same build's figures with and without them
+  --scale-reps N   repetitions of the scale phase, the variants of each case in turn each
+                 time, median taken (default 1)
+  --scale-max-rows N  only the scale cases of at most N rows (100000: the 100k-row cases,
+                 minutes rather than half an hour, so that they can be repeated)
   --cpu-copies N valgrind runs at once in the cpu phase (default 2)
   --out DIR      where the CSV and JSON go (default bench-results)";
 
@@ -93,6 +97,7 @@ struct Config {
     read_sizes: read::ReadSizes,
     /// Drop the read indexes after migrating.
     no_read_indexes: bool,
+    scale: scale::ScaleOptions,
     out: PathBuf,
 }
 
@@ -138,6 +143,10 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
             reps: if smoke { 3 } else { 20 },
         },
         no_read_indexes: false,
+        scale: scale::ScaleOptions {
+            reps: 1,
+            max_rows: i64::MAX,
+        },
         out: PathBuf::from("bench-results"),
     };
     let mut it = args.iter();
@@ -180,6 +189,8 @@ fn parse_args(args: &[String]) -> Result<Config, Error> {
             }
             "--read-events" => config.read_sizes.events = number(value()?)? as i64,
             "--read-reps" => config.read_sizes.reps = number(value()?)? as usize,
+            "--scale-reps" => config.scale.reps = number(value()?)? as usize,
+            "--scale-max-rows" => config.scale.max_rows = number(value()?)? as i64,
             "--reps" => config.reps = number(value()?)? as usize,
             "--rows" => config.sizes.rows = number(value()?)? as i64,
             "--loop-rows" => config.sizes.loop_rows = number(value()?)? as i64,
@@ -363,15 +374,21 @@ fn run(config: &Config) -> Result<(), Error> {
     }
 
     if config.phases.scale {
-        scale::run(&db, &mut conn, config.smoke, &mut |row, variant, value| {
-            samples.push(Sample {
-                row,
-                mode: Mode::Outside,
-                variant,
-                rep: 0,
-                value,
-            })
-        })?;
+        scale::run(
+            &db,
+            &mut conn,
+            config.smoke,
+            config.scale,
+            &mut |row, variant, rep, value| {
+                samples.push(Sample {
+                    row,
+                    mode: Mode::Outside,
+                    variant,
+                    rep,
+                    value,
+                })
+            },
+        )?;
         eprintln!(
             "scale phase done ({:.0} s)",
             started.elapsed().as_secs_f64()
@@ -429,6 +446,8 @@ fn run(config: &Config) -> Result<(), Error> {
         "per_transaction": s.per_transaction,
         "server": server,
         "no_read_indexes": config.no_read_indexes,
+        "scale_reps": config.scale.reps,
+        "scale_max_rows": config.scale.max_rows,
         "seconds": started.elapsed().as_secs_f64(),
         "read": read_json,
     });

@@ -245,26 +245,41 @@ pub fn measure(
     Ok(())
 }
 
-/// The scale phase: every case, the three variants in turn.
+/// Which of the scale phase's cases run, and how often.
+#[derive(Clone, Copy, Debug)]
+pub struct ScaleOptions {
+    /// Repetitions: each runs every case, with the three variants in turn.
+    pub reps: usize,
+    /// Only cases of at most this many rows.
+    pub max_rows: i64,
+}
+
+/// The scale phase: every case (of at most `max_rows` rows), the three variants in turn,
+/// `reps` times; `record` gets the row, variant, repetition and value.
 pub fn run(
     db: &BenchDb,
     conn: &mut PgConnection,
     smoke_run: bool,
-    record: &mut dyn FnMut(&'static str, Variant, f64),
+    options: ScaleOptions,
+    record: &mut dyn FnMut(&'static str, Variant, usize, f64),
 ) -> Result<(), Error> {
-    for case in CASES {
-        let case = if smoke_run { smoke(*case) } else { *case };
-        for v in VARIANTS {
-            let started = Instant::now();
-            measure(db, conn, case, v, &mut |row, value| record(row, v, value))?;
-            eprintln!(
-                "scale: {:?} {} rows x {} B, {}: {:.1} s",
-                case.op,
-                case.rows,
-                case.width,
-                v.name(),
-                started.elapsed().as_secs_f64()
-            );
+    for rep in 0..options.reps {
+        for case in CASES.iter().filter(|c| c.rows <= options.max_rows) {
+            let case = if smoke_run { smoke(*case) } else { *case };
+            for v in VARIANTS {
+                let started = Instant::now();
+                measure(db, conn, case, v, &mut |row, value| {
+                    record(row, v, rep, value)
+                })?;
+                eprintln!(
+                    "scale: {:?} {} rows x {} B, {}: {:.1} s",
+                    case.op,
+                    case.rows,
+                    case.width,
+                    v.name(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
         }
     }
     Ok(())

@@ -70,6 +70,14 @@ pub fn with_database(url: &str, db: &str) -> String {
     out
 }
 
+/// A role name no other test uses, `pgh_<purpose>_<12 random hex digits>`: roles belong
+/// to the server, not to a test's database, and tests share the server. Plain lowercase
+/// characters, so it needs no quoting (it is quoted anyway where it is written).
+pub fn unique_role_name(purpose: &str) -> String {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    format!("pgh_{purpose}_{}", &tag[..12])
+}
+
 /// A database of its own for one test, dropped when the value is.
 pub struct TestDb {
     /// Its URL.

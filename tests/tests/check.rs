@@ -258,10 +258,7 @@ struct Role {
 
 impl Role {
     fn new(conn: &mut PgConnection, purpose: &str) -> Role {
-        let name = format!(
-            "pgh_check_{purpose}_{}",
-            uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap()
-        );
+        let name = pghistory_diesel_tests::unique_role_name(&format!("check_{purpose}"));
         conn.batch_execute(&format!("CREATE ROLE {name} NOLOGIN"))
             .unwrap();
         Role { name }

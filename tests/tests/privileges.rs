@@ -30,10 +30,9 @@ struct Env {
 
 fn env() -> Env {
     let db = TestDb::empty();
-    let tag = &uuid::Uuid::new_v4().simple().to_string()[..12];
-    let owner = format!("pgh_t{tag}_owner");
-    let maintainer = format!("pgh_t{tag}_maint");
-    let app = format!("pgh_t{tag}_app");
+    let owner = pghistory_diesel_tests::unique_role_name("owner");
+    let maintainer = pghistory_diesel_tests::unique_role_name("maint");
+    let app = pghistory_diesel_tests::unique_role_name("app");
     let mut conn = db.conn();
     conn.batch_execute(&setup::up_with(&setup::Roles {
         owner: owner.clone(),
