@@ -436,12 +436,14 @@ fn expected_tokens(expected: &sql::expected::ExpectedTable) -> TokenStream {
         let old = opt(&f.transition.0);
         let new = opt(&f.transition.1);
         let sec = security(&f.security);
+        let unchanged = opt(&f.unchanged_trigger);
         quote!(#c::ExpectedFunction {
             signature: #signature,
             body: #body,
             trigger: #trigger,
             trigger_type: #trigger_type,
             transition: (#old, #new),
+            unchanged_trigger: #unchanged,
             security: #sec,
         })
     });

@@ -74,6 +74,11 @@ pub struct ExpectedFunction {
     pub trigger_type: i16,
     /// The transition tables it declares, `(old, new)` (`tgoldtable`, `tgnewtable`).
     pub transition: (Option<String>, Option<String>),
+    /// The row-level trigger that marks statements leaving a row unchanged, calling the
+    /// same function with a `WHEN` ([`vocab::UNCHANGED_TRIGGER`], of type
+    /// [`vocab::UNCHANGED_TRIGGER_TYPE`]), for an UPDATE whose only reader of the old row
+    /// is the no-op filter.
+    pub unchanged_trigger: Option<String>,
     /// Its security attributes.
     pub security: ExpectedSecurity,
 }

@@ -52,6 +52,9 @@ pub fn expected(table: &TrackedTable) -> ExpectedTable {
                 trigger: names::trigger(op),
                 trigger_type: trigger::trigger_type(op),
                 transition: (old.map(str::to_owned), new.map(str::to_owned)),
+                unchanged_trigger: (op == crate::model::Operation::Update
+                    && trigger::unchanged_trigger(table).is_some())
+                .then(|| names::UNCHANGED_TRIGGER.to_owned()),
                 security: ExpectedSecurity {
                     definer: true,
                     config: function::proconfig(trigger::function_settings(table, op)),

@@ -30,7 +30,7 @@ use std::fmt;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, SmallInt, Text};
 use pghistory_diesel_core::catalog as q;
-use pghistory_diesel_core::quote;
+use pghistory_diesel_core::{quote, vocab};
 
 pub use pghistory_diesel_core::catalog::{
     ExpectedColumn, ExpectedFunction, ExpectedGuard, ExpectedSecurity, ExpectedTable, ExpectedType,
@@ -504,6 +504,68 @@ fn security_fix(signature: &str, expected: &ExpectedSecurity) -> String {
     format!("`{sql}`, or {REINSTALL}")
 }
 
+/// Findings about an UPDATE's row-level companion ([`vocab::UNCHANGED_TRIGGER`]): without
+/// it (or with it disabled) no statement is ever marked as leaving a row unchanged, and
+/// the statement trigger would write events for rows that did not change.
+fn unchanged_trigger_findings(
+    out: &mut Vec<Finding>,
+    table: &str,
+    name: &str,
+    function: &ExpectedFunction,
+    state: &FunctionState,
+    tracked_triggers: &[TriggerRow],
+) {
+    let on = format!("trigger {name} calling {}", function.signature);
+    let Some(trigger) = tracked_triggers.iter().find(|t| t.name == name) else {
+        out.push(Finding::new(
+            FindingKind::TriggerMissing,
+            table,
+            on,
+            None,
+            None,
+            REINSTALL.to_owned(),
+        ));
+        return;
+    };
+    if let Some(kind) = mode_finding(&trigger.enabled, false) {
+        out.push(Finding::new(
+            kind,
+            table,
+            on.clone(),
+            None,
+            None,
+            REINSTALL.to_owned(),
+        ));
+    }
+    let same_function = trigger.function_oid == state.oid;
+    // Its WHEN is what it is for: a trigger without one would run the function per row.
+    let same_definition = trigger.trigger_type == vocab::UNCHANGED_TRIGGER_TYPE
+        && trigger.old_table.is_none()
+        && trigger.new_table.is_none()
+        && !trigger.plain;
+    if !same_function || !same_definition {
+        out.push(Finding::new(
+            FindingKind::TriggerChanged,
+            table,
+            on,
+            Some(if same_function {
+                describe_trigger(
+                    trigger.trigger_type,
+                    &trigger.old_table,
+                    &trigger.new_table,
+                    trigger.plain,
+                )
+            } else {
+                format!("it calls {}", trigger.function)
+            }),
+            same_function.then(|| {
+                describe_trigger(vocab::UNCHANGED_TRIGGER_TYPE, &None, &None, false)
+            }),
+            REINSTALL.to_owned(),
+        ));
+    }
+}
+
 /// Findings about one function's security and owner.
 fn function_security_findings(
     out: &mut Vec<Finding>,
@@ -677,6 +739,9 @@ pub fn table_findings(
                     REINSTALL.to_owned(),
                 ));
             }
+        }
+        if let Some(name) = function.unchanged_trigger.as_deref().filter(|_| tracked_exists) {
+            unchanged_trigger_findings(&mut out, table, name, function, &state, &tracked_triggers);
         }
         function_security_findings(
             &mut out,

@@ -20,6 +20,7 @@ DROP TRIGGER IF EXISTS "pghistory_append_only" ON "public"."Help Tickets_events"
 DROP TRIGGER IF EXISTS "pghistory_append_only_truncate" ON "public"."Help Tickets_events";
 DROP FUNCTION IF EXISTS "public"."pghistory_Help Tickets_events_protect"();
 DROP FUNCTION IF EXISTS "public"."pghistory_Help Tickets_event"(text, integer);
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."Help Tickets";
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."Help Tickets";
 DROP FUNCTION IF EXISTS "public"."pghistory_Help Tickets_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."Help Tickets";
@@ -30,6 +31,7 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."samples_even
 DROP FUNCTION IF EXISTS "public"."pghistory_samples_event"(text, uuid);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."samples";
 DROP FUNCTION IF EXISTS "public"."pghistory_samples_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."samples";
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."samples";
 DROP FUNCTION IF EXISTS "public"."pghistory_samples_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."samples";
@@ -41,6 +43,7 @@ DROP FUNCTION IF EXISTS "public"."pghistory_ledger_events_protect"();
 DROP FUNCTION IF EXISTS "public"."pghistory_ledger_event"(text, integer);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."ledger";
 DROP FUNCTION IF EXISTS "public"."pghistory_ledger_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."ledger";
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."ledger";
 DROP FUNCTION IF EXISTS "public"."pghistory_ledger_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."ledger";
@@ -51,6 +54,7 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "history"."widget_hist
 DROP FUNCTION IF EXISTS "public"."pghistory_widgets_event"(text, bigint);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."widgets";
 DROP FUNCTION IF EXISTS "public"."pghistory_widgets_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."widgets";
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."widgets";
 DROP FUNCTION IF EXISTS "public"."pghistory_widgets_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."widgets";
@@ -60,6 +64,7 @@ DO $pghistory$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_
 DROP TRIGGER IF EXISTS "pghistory_owner_only" ON "public"."products_events";
 DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."products_events";
 DROP FUNCTION IF EXISTS "public"."pghistory_products_event"(text, text);
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."products";
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."products";
 DROP FUNCTION IF EXISTS "public"."pghistory_products_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."products";
@@ -68,6 +73,7 @@ DROP TABLE IF EXISTS "public"."products_events";
 DROP TRIGGER IF EXISTS "pghistory_owner_only" ON "public"."profiles_events";
 DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."profiles_events";
 DROP FUNCTION IF EXISTS "public"."pghistory_profiles_event"(text, integer);
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."profiles";
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."profiles";
 DROP FUNCTION IF EXISTS "public"."pghistory_profiles_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."profiles";
@@ -78,6 +84,7 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."articles_eve
 DROP FUNCTION IF EXISTS "public"."pghistory_articles_event"(text, integer);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."articles";
 DROP FUNCTION IF EXISTS "public"."pghistory_articles_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."articles";
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."articles";
 DROP FUNCTION IF EXISTS "public"."pghistory_articles_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."articles";

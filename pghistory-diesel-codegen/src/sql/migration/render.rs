@@ -138,10 +138,10 @@ fn uninstall_by_name(schema: &str, table: &str, events_schema: &str, events_tabl
         quote::qualified(schema, &names::event_function_for(table)),
     ));
     for op in [Operation::Delete, Operation::Update, Operation::Insert] {
-        sql.push_str(&format!(
-            "DROP TRIGGER IF EXISTS {} ON {tracked};\nDROP FUNCTION IF EXISTS {}();\n",
-            quote::ident(&names::trigger(op)),
-            quote::qualified(schema, &names::function_for(table, op)),
+        sql.push_str(&trigger::drop_triggers(
+            &tracked,
+            op,
+            &quote::qualified(schema, &names::function_for(table, op)),
         ));
     }
     sql
