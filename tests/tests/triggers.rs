@@ -261,9 +261,71 @@ fn bulk_update_writes_events_only_for_the_rows_it_changed() {
     assert_eq!(changed, vec![3, 7]);
 }
 
-/// The UPDATE trigger first compares hashes of text columns to learn whether any row
-/// could be unchanged; equal hashes must send the rows to the exact comparison, never
-/// count as "unchanged". Two different titles with the same `hashtext` prove it.
+/// A statement that leaves a row unchanged marks only itself: in one transaction, a
+/// no-op statement, then one changing every row (all recorded), then one leaving row 4
+/// unchanged (all but row 4 recorded).
+#[test]
+fn a_no_op_statement_hides_no_change_of_the_next_one() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    insert_numbered_posts(&mut conn, 10);
+    let before = post_events(&mut conn).len();
+    conn.transaction(|conn| {
+        conn.batch_execute("UPDATE posts SET title = title WHERE id <= 3")?;
+        conn.batch_execute("UPDATE posts SET score = score + 1")?;
+        conn.batch_execute(
+            "UPDATE posts SET score = CASE WHEN id = 4 THEN score ELSE score + 1 END",
+        )
+    })
+    .unwrap();
+    let events = post_events(&mut conn);
+    let ids: Vec<i32> = events[before..].iter().map(|e| e.pgh_obj_id).collect();
+    let mut first: Vec<i32> = ids[..10].to_vec();
+    first.sort();
+    assert_eq!(first, (1..=10).collect::<Vec<_>>());
+    let mut second: Vec<i32> = ids[10..].to_vec();
+    second.sort();
+    assert_eq!(second, vec![1, 2, 3, 5, 6, 7, 8, 9, 10]);
+}
+
+/// An UPDATE of the same table run by another trigger while the first statement's
+/// triggers fire (a cascade, an application trigger) is recorded by its own rows: each
+/// statement records the rows it changed, whichever of them left a row unchanged.
+#[test]
+fn an_update_nested_in_another_updates_triggers_records_each_statements_changes() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    insert_numbered_posts(&mut conn, 4);
+    conn.batch_execute(
+        "CREATE FUNCTION public.bump() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             UPDATE posts SET score = CASE WHEN id = 4 THEN score ELSE score + 100 END WHERE id IN (3, 4);
+             RETURN NULL;
+         END $$;
+         CREATE TRIGGER zz_bump AFTER UPDATE ON public.posts
+             FOR EACH ROW WHEN (NEW.id = 2) EXECUTE FUNCTION public.bump();",
+    )
+    .unwrap();
+    for (outer, changed) in [
+        // The outer statement leaves row 1 unchanged; the nested one, row 4.
+        (
+            "UPDATE posts SET score = CASE WHEN id = 1 THEN score ELSE score + 1 END WHERE id IN (1, 2)",
+            vec![2, 3],
+        ),
+        // The outer statement changes both of its rows; the nested one leaves row 4.
+        ("UPDATE posts SET score = score + 1 WHERE id IN (1, 2)", vec![1, 2, 3]),
+    ] {
+        let before = post_events(&mut conn).len();
+        conn.batch_execute(outer).unwrap();
+        let events = post_events(&mut conn);
+        let mut ids: Vec<i32> = events[before..].iter().map(|e| e.pgh_obj_id).collect();
+        ids.sort();
+        assert_eq!(ids, changed, "{outer}");
+    }
+}
+
+/// A change is a change of value, never of a hash: two different titles with the same
+/// `hashtext` (an earlier design compared hashes of text columns first) are an update.
 #[test]
 fn a_text_change_between_values_of_equal_hash_is_still_an_update() {
     let db = TestDb::migrated();

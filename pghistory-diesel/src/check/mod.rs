@@ -558,9 +558,8 @@ fn unchanged_trigger_findings(
             } else {
                 format!("it calls {}", trigger.function)
             }),
-            same_function.then(|| {
-                describe_trigger(vocab::UNCHANGED_TRIGGER_TYPE, &None, &None, false)
-            }),
+            same_function
+                .then(|| describe_trigger(vocab::UNCHANGED_TRIGGER_TYPE, &None, &None, false)),
             REINSTALL.to_owned(),
         ));
     }
@@ -740,7 +739,11 @@ pub fn table_findings(
                 ));
             }
         }
-        if let Some(name) = function.unchanged_trigger.as_deref().filter(|_| tracked_exists) {
+        if let Some(name) = function
+            .unchanged_trigger
+            .as_deref()
+            .filter(|_| tracked_exists)
+        {
             unchanged_trigger_findings(&mut out, table, name, function, &state, &tracked_triggers);
         }
         function_security_findings(
@@ -968,7 +971,7 @@ fn unknown_triggers(
         expected
             .functions
             .iter()
-            .map(|f| f.trigger.as_str())
+            .flat_map(|f| std::iter::once(f.trigger.as_str()).chain(f.unchanged_trigger.as_deref()))
             .collect()
     };
     let allowed = |name: &str| !events && allowed.iter().any(|a| a == name);
