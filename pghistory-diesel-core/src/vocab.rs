@@ -109,8 +109,9 @@ pub const NEW_TABLE: &str = "pgh_new";
 pub const OLD_TABLE: &str = "pgh_old";
 
 /// The row-level trigger beside an UPDATE's statement trigger that marks a statement
-/// which left some row unchanged. It never runs its function: its `WHEN` sets
-/// [`unchanged_setting`] when a row is unchanged, and is false.
+/// which left some row unchanged. It never runs its function: its `WHEN` (the table's
+/// `pghistory_<table>_unchanged(OLD, NEW)`) sets [`unchanged_setting`] when a row is
+/// unchanged, and is false.
 pub const UNCHANGED_TRIGGER: &str = "pghistory_update_unchanged";
 /// `pg_trigger.tgtype` of [`UNCHANGED_TRIGGER`]: `AFTER`, `FOR EACH ROW` (1), `UPDATE` (16).
 pub const UNCHANGED_TRIGGER_TYPE: i16 = 17;

@@ -82,7 +82,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_floor_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=12f39cc21abf818a types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=83ff49eb844c2d2a types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -182,8 +182,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_tracked" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_tracked_update"();
+CREATE FUNCTION "public"."pghistory_bench_tracked_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_c9290336820903f5', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_bench_tracked_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."bench_tracked" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_c9290336820903f5', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_bench_tracked_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_bench_tracked_update"();
 CREATE FUNCTION "public"."pghistory_bench_tracked_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -237,6 +241,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."bench_tracked"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -248,9 +253,9 @@ REVOKE ALL ON "public"."bench_tracked_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_tracked_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_tracked_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_tracked_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 12f39cc21abf818a';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 12f39cc21abf818a';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 12f39cc21abf818a';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 83ff49eb844c2d2a';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 83ff49eb844c2d2a';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 83ff49eb844c2d2a';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_tracked
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_tracked_events"', 'SELECT ''public.bench_tracked''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -265,7 +270,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_tracked_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=2096480fcb184dc2 types=Int8%2CNullable%253CVarchar%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=c7732d5b44bf7221 types=Int8%2CNullable%253CVarchar%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -365,8 +370,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_fields" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_fields_update"();
+CREATE FUNCTION "public"."pghistory_bench_fields_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title")) AND pg_catalog.set_config('pghistory.unchanged_8ae5c1494b9832fa', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_bench_fields_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."bench_fields" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title")) AND pg_catalog.set_config('pghistory.unchanged_8ae5c1494b9832fa', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_bench_fields_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_bench_fields_update"();
 CREATE FUNCTION "public"."pghistory_bench_fields_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -420,6 +429,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_fields_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_fields_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_fields_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_fields_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_fields_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."bench_fields"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -431,9 +441,9 @@ REVOKE ALL ON "public"."bench_fields_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_fields_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_fields_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_fields_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel 2096480fcb184dc2';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel 2096480fcb184dc2';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel 2096480fcb184dc2';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel c7732d5b44bf7221';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel c7732d5b44bf7221';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel c7732d5b44bf7221';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_fields
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_fields_events"', 'SELECT ''public.bench_fields''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -448,7 +458,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_fields_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=2e3a023431d99211 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=061fc3fadf62d8b1 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -548,8 +558,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_json" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_json_update"();
+CREATE FUNCTION "public"."pghistory_bench_json_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_aa72c6808e78ebbf', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_bench_json_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."bench_json" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_aa72c6808e78ebbf', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_bench_json_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_bench_json_update"();
 CREATE FUNCTION "public"."pghistory_bench_json_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -603,6 +617,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."bench_json"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -614,9 +629,9 @@ REVOKE ALL ON "public"."bench_json_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_json_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_json_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_json_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel 2e3a023431d99211';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel 2e3a023431d99211';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel 2e3a023431d99211';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel 061fc3fadf62d8b1';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel 061fc3fadf62d8b1';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel 061fc3fadf62d8b1';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_json
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_json_events"', 'SELECT ''public.bench_json''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -631,7 +646,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_json_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=909127bbf14d2e98 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=7a3f36790adec5ca types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -731,8 +746,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_accounts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_accounts_update"();
+CREATE FUNCTION "public"."pghistory_read_accounts_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active")) AND pg_catalog.set_config('pghistory.unchanged_b4019d2409007a17', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_read_accounts_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."read_accounts" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active")) AND pg_catalog.set_config('pghistory.unchanged_b4019d2409007a17', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_read_accounts_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_read_accounts_update"();
 CREATE FUNCTION "public"."pghistory_read_accounts_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -786,6 +805,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."read_accounts"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -797,9 +817,9 @@ REVOKE ALL ON "public"."read_accounts_events" FROM PUBLIC;
 ALTER TABLE "public"."read_accounts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_accounts_events";
 CREATE POLICY "pghistory_read" ON "public"."read_accounts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-diesel 909127bbf14d2e98';
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel 909127bbf14d2e98';
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel 909127bbf14d2e98';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-diesel 7a3f36790adec5ca';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel 7a3f36790adec5ca';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel 7a3f36790adec5ca';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_accounts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_accounts_events"', 'SELECT ''public.read_accounts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -814,7 +834,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_accounts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=a91bca5c3c66f022 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=ef15a0de31fdc065 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -914,8 +934,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_posts_update"();
+CREATE FUNCTION "public"."pghistory_read_posts_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_91e76c57c94101bc', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_read_posts_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."read_posts" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_91e76c57c94101bc', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_read_posts_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_read_posts_update"();
 CREATE FUNCTION "public"."pghistory_read_posts_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -969,6 +993,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."read_posts"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -980,9 +1005,9 @@ REVOKE ALL ON "public"."read_posts_events" FROM PUBLIC;
 ALTER TABLE "public"."read_posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_posts_events";
 CREATE POLICY "pghistory_read" ON "public"."read_posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diesel a91bca5c3c66f022';
-COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel a91bca5c3c66f022';
-COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel a91bca5c3c66f022';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diesel ef15a0de31fdc065';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel ef15a0de31fdc065';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel ef15a0de31fdc065';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_posts_events"', 'SELECT ''public.read_posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -997,7 +1022,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=73b3ec16c4c10ae6 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=576ab779efd35232 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1097,8 +1122,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_comments" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_comments_update"();
+CREATE FUNCTION "public"."pghistory_read_comments_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_f77a5b2ce4ab6475', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_read_comments_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."read_comments" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_f77a5b2ce4ab6475', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_read_comments_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_read_comments_update"();
 CREATE FUNCTION "public"."pghistory_read_comments_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1152,6 +1181,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."read_comments"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -1163,9 +1193,9 @@ REVOKE ALL ON "public"."read_comments_events" FROM PUBLIC;
 ALTER TABLE "public"."read_comments_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_comments_events";
 CREATE POLICY "pghistory_read" ON "public"."read_comments_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_comments_insert"() IS 'pghistory-diesel 73b3ec16c4c10ae6';
-COMMENT ON FUNCTION "public"."pghistory_read_comments_update"() IS 'pghistory-diesel 73b3ec16c4c10ae6';
-COMMENT ON FUNCTION "public"."pghistory_read_comments_delete"() IS 'pghistory-diesel 73b3ec16c4c10ae6';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_insert"() IS 'pghistory-diesel 576ab779efd35232';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_update"() IS 'pghistory-diesel 576ab779efd35232';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_delete"() IS 'pghistory-diesel 576ab779efd35232';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_comments
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_comments_events"', 'SELECT ''public.read_comments''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

@@ -23,6 +23,12 @@ pub fn trigger(op: Operation) -> String {
     format!("pghistory_{}", op.as_str())
 }
 
+/// The function the `WHEN` of an UPDATE's row-level companion calls (see
+/// [`UNCHANGED_TRIGGER`]), of the table with this SQL name.
+pub fn unchanged_function_for(sql_name: &str) -> String {
+    fit(&format!("pghistory_{sql_name}_unchanged"))
+}
+
 /// The append-only guard function of an events table.
 pub fn protect_function(table: &TrackedTable) -> String {
     protect_function_for(&table.events_sql_name)

@@ -142,38 +142,89 @@ fn statement_stamp() -> &'static str {
     "pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text"
 }
 
+/// `"schema"."pghistory_<table>_unchanged"(anyelement, anyelement)`, the function the
+/// `WHEN` of [`unchanged_trigger`] calls.
+pub fn unchanged_function_signature(table: &TrackedTable) -> String {
+    unchanged_function_signature_for(&table.schema, &table.sql_name)
+}
+
+/// [`unchanged_function_signature`] of the table `schema.sql_name`.
+pub fn unchanged_function_signature_for(schema: &str, sql_name: &str) -> String {
+    format!(
+        "{}(anyelement, anyelement)",
+        quote::qualified(schema, &names::unchanged_function_for(sql_name))
+    )
+}
+
+/// The body of [`unchanged_function_signature`]'s function (`pg_proc.prosrc`): true never,
+/// and for an old and new row equal in `cols`, it marks the statement first.
+fn unchanged_body(table: &TrackedTable, cols: &[&str]) -> String {
+    let filter = condition::render(
+        &Condition::AnyChange(cols.iter().map(|c| (*c).to_owned()).collect()),
+        table,
+    );
+    format!(
+        "SELECT NOT ({filter}) AND pg_catalog.set_config({setting}, {stamp}, true) IS NULL",
+        setting = quote::literal(&names::unchanged_setting(table)),
+        stamp = statement_stamp(),
+    )
+}
+
+/// The body of the `WHEN` function, for `check` (`None`: the UPDATE has no companion).
+pub fn unchanged_function_body(table: &TrackedTable) -> Option<String> {
+    match bulk_plan(table) {
+        BulkPlan::Marked(cols) => Some(unchanged_body(table, &cols)),
+        _ => None,
+    }
+}
+
 /// The row-level companion of an UPDATE's statement trigger when its trackers read the
-/// old row only through the no-op filter over `cols` ([`BulkPlan::Marked`]).
+/// old row only through the no-op filter over `cols` ([`BulkPlan::Marked`]), with the
+/// function its `WHEN` calls.
 ///
-/// Its `WHEN`, evaluated by Postgres for each updated row as the statement runs (with the
-/// row's OLD and NEW, in C, no function call), is `NOT <filter> AND set_config(...) IS
-/// NULL`: for a row that changed, the filter holds and nothing else is evaluated; for an
-/// unchanged row, it sets [`names::unchanged_setting`] to [`statement_stamp`],
-/// transaction-local, and is false anyway (`set_config` returns the value it set). So the
-/// trigger never queues an event and never calls its function (the UPDATE function, named
-/// only because a trigger must name one). Row-level AFTER triggers are evaluated before
-/// the statement's AFTER triggers fire, so the statement trigger sees the mark of every
-/// row of its own statement; nothing ever clears a mark, so a nested statement (a
-/// cascade, another trigger) can only add one, never hide one.
+/// Postgres evaluates an AFTER trigger's `WHEN` for each updated row as the statement runs,
+/// and queues an event only where it is true. This `WHEN` is
+/// `pghistory_<table>_unchanged(OLD, NEW)`, a `LANGUAGE sql` function whose body is
+/// `NOT <filter> AND set_config(...) IS NULL`: for a row that changed, the filter holds
+/// and nothing else is evaluated; for an unchanged row, it sets
+/// [`names::unchanged_setting`] to [`statement_stamp`], transaction-local, and is false
+/// anyway (`set_config` returns the value it set). So the trigger never queues an event
+/// and never calls its own function (the UPDATE function, named only because a trigger
+/// must name one). Row-level AFTER triggers' `WHEN`s run before any AFTER trigger of the
+/// statement fires, so the statement trigger sees the mark of every row of its own
+/// statement; nothing ever clears a mark, so a nested statement (a cascade, another
+/// trigger) can only add one, never hide one.
+///
+/// Why a function and not the expression itself in the `WHEN`: a trigger's `WHEN` records
+/// a dependency on every column it names, which would make the application's own
+/// `ALTER COLUMN ... TYPE` fail and `DROP COLUMN` need `CASCADE` (dropping the companion
+/// silently). Whole rows passed as `anyelement` add no dependency (not even on the row
+/// type, so `DROP TABLE` works as before), and the function is inlined when Postgres
+/// prepares the `WHEN` (a plain SQL function of one `SELECT`: the expression planner
+/// inlines it, and a field of a whole-row value becomes a plain column again), so it costs
+/// what the expression costs. That is also why it is `SECURITY INVOKER` with no `SET`
+/// (either would stop the inlining) and executable by `PUBLIC` (every role that updates
+/// the table evaluates it). Its operators resolve with the caller's `search_path`; a
+/// hostile `=` could only mark a statement that changed every row (which is then paired
+/// in full: right) or miss the mark of one of the caller's own no-op updates (an event for
+/// a row that did not change): it cannot lose or alter history.
 ///
 /// This replaces comparing the two transition tables row by row, which cost a scan of
 /// each and a join even when every row changed: with ~1 KB rows, about a tenth of the
 /// floor's time per 100k-row UPDATE.
 pub fn unchanged_trigger(table: &TrackedTable) -> Option<String> {
-    let BulkPlan::Marked(cols) = bulk_plan(table) else {
-        return None;
-    };
-    let filter = condition::render(
-        &Condition::AnyChange(cols.iter().map(|c| (*c).to_owned()).collect()),
-        table,
-    );
+    let body = unchanged_function_body(table)?;
+    let function = unchanged_function_signature(table);
     Some(format!(
-        "CREATE TRIGGER {name} AFTER UPDATE ON {tracked} FOR EACH ROW\n    WHEN (NOT ({filter}) AND pg_catalog.set_config({setting}, {stamp}, true) IS NULL)\n    EXECUTE FUNCTION {function}();\n",
+        "CREATE FUNCTION {named} RETURNS boolean\nLANGUAGE sql\nAS {DOLLAR_TAG}{body}{DOLLAR_TAG};\nGRANT EXECUTE ON FUNCTION {function} TO PUBLIC;\nCREATE TRIGGER {name} AFTER UPDATE ON {tracked} FOR EACH ROW\n    WHEN ({call}(OLD, NEW))\n    EXECUTE FUNCTION {update}();\n",
+        named = format!(
+            "{}(\"old\" anyelement, \"new\" anyelement)",
+            quote::qualified(&table.schema, &names::unchanged_function_for(&table.sql_name))
+        ),
+        call = quote::qualified(&table.schema, &names::unchanged_function_for(&table.sql_name)),
         name = quote::ident(names::UNCHANGED_TRIGGER),
         tracked = event_table::tracked_name(table),
-        setting = quote::literal(&names::unchanged_setting(table)),
-        stamp = statement_stamp(),
-        function = function_name(table, Operation::Update),
+        update = function_name(table, Operation::Update),
     ))
 }
 
@@ -695,6 +746,9 @@ pub fn ownership(table: &TrackedTable) -> String {
             quote::qualified(&table.events_schema, &names::protect_function(table))
         ));
     }
+    if unchanged_function_body(table).is_some() {
+        functions.push(unchanged_function_signature(table));
+    }
     functions.push(manual::function_signature(table));
     let events = event_table::events_name(table);
     let mut alters = vec![format!(
@@ -851,28 +905,28 @@ pub fn uninstall(table: &TrackedTable) -> String {
         manual::function_signature(table)
     ));
     for op in operations(table).into_iter().rev() {
-        sql.push_str(&drop_triggers(
-            &event_table::tracked_name(table),
-            op,
-            &function_name(table, op),
-        ));
+        sql.push_str(&drop_triggers(&table.schema, &table.sql_name, op));
     }
     sql
 }
 
-/// Drops the trigger of `op` on `tracked` (an UPDATE's row-level companion too, whether or
-/// not it has one: `IF EXISTS`), then its function.
-pub fn drop_triggers(tracked: &str, op: Operation, function: &str) -> String {
+/// Drops the trigger of `op` on the table `schema.sql_name` (an UPDATE's row-level
+/// companion and its `WHEN` function too, whether or not it has them: `IF EXISTS`), then
+/// its function.
+pub fn drop_triggers(schema: &str, sql_name: &str, op: Operation) -> String {
+    let tracked = quote::qualified(schema, sql_name);
     let mut sql = String::new();
     if op == Operation::Update {
         sql.push_str(&format!(
-            "DROP TRIGGER IF EXISTS {} ON {tracked};\n",
-            quote::ident(names::UNCHANGED_TRIGGER)
+            "DROP TRIGGER IF EXISTS {} ON {tracked};\nDROP FUNCTION IF EXISTS {};\n",
+            quote::ident(names::UNCHANGED_TRIGGER),
+            unchanged_function_signature_for(schema, sql_name),
         ));
     }
     sql.push_str(&format!(
-        "DROP TRIGGER IF EXISTS {} ON {tracked};\nDROP FUNCTION IF EXISTS {function}();\n",
+        "DROP TRIGGER IF EXISTS {} ON {tracked};\nDROP FUNCTION IF EXISTS {}();\n",
         quote::ident(&names::trigger(op)),
+        quote::qualified(schema, &names::function_for(sql_name, op)),
     ));
     sql
 }

@@ -34,6 +34,7 @@ use pghistory_diesel_core::{quote, vocab};
 
 pub use pghistory_diesel_core::catalog::{
     ExpectedColumn, ExpectedFunction, ExpectedGuard, ExpectedSecurity, ExpectedTable, ExpectedType,
+    ExpectedUnchanged,
 };
 
 use crate::{Error, Result, TableInfo, Tracked};
@@ -504,9 +505,63 @@ fn security_fix(signature: &str, expected: &ExpectedSecurity) -> String {
     format!("`{sql}`, or {REINSTALL}")
 }
 
-/// Findings about an UPDATE's row-level companion ([`vocab::UNCHANGED_TRIGGER`]): without
-/// it (or with it disabled) no statement is ever marked as leaving a row unchanged, and
-/// the statement trigger would write events for rows that did not change.
+/// Findings about an UPDATE's row-level companion ([`vocab::UNCHANGED_TRIGGER`]) and its
+/// `WHEN` function: without them (or with the trigger disabled) no statement is ever
+/// marked as leaving a row unchanged, and the statement trigger would write events for
+/// rows that did not change. `tracked_triggers`: `None` when the tracked table is missing.
+#[allow(clippy::too_many_arguments)]
+fn unchanged_findings(
+    conn: &mut PgConnection,
+    out: &mut Vec<Finding>,
+    table: &str,
+    unchanged: &ExpectedUnchanged,
+    function: &ExpectedFunction,
+    state: &FunctionState,
+    tracked_triggers: Option<&[TriggerRow]>,
+    owner: Option<&str>,
+) -> Result<()> {
+    match function_state(conn, &unchanged.signature)? {
+        None => out.push(Finding::new(
+            FindingKind::FunctionMissing,
+            table,
+            unchanged.signature.clone(),
+            None,
+            None,
+            REINSTALL.to_owned(),
+        )),
+        Some(when) => {
+            if when.body != unchanged.body {
+                out.push(Finding::new(
+                    FindingKind::FunctionReplaced,
+                    table,
+                    unchanged.signature.clone(),
+                    Some(pghistory_diesel_core::fingerprint(&when.body)),
+                    Some(pghistory_diesel_core::fingerprint(&unchanged.body)),
+                    REINSTALL.to_owned(),
+                ));
+            }
+            // Invoker and no settings: either would stop Postgres inlining it.
+            let plain = ExpectedSecurity {
+                definer: false,
+                config: Vec::new(),
+            };
+            function_security_findings(out, table, &unchanged.signature, &plain, &when, owner);
+        }
+    }
+    if let Some(tracked_triggers) = tracked_triggers {
+        unchanged_trigger_findings(
+            out,
+            table,
+            &unchanged.trigger,
+            function,
+            state,
+            tracked_triggers,
+        );
+    }
+    Ok(())
+}
+
+/// Findings about the companion trigger itself (see [`unchanged_findings`]).
 fn unchanged_trigger_findings(
     out: &mut Vec<Finding>,
     table: &str,
@@ -739,12 +794,17 @@ pub fn table_findings(
                 ));
             }
         }
-        if let Some(name) = function
-            .unchanged_trigger
-            .as_deref()
-            .filter(|_| tracked_exists)
-        {
-            unchanged_trigger_findings(&mut out, table, name, function, &state, &tracked_triggers);
+        if let Some(unchanged) = &function.unchanged {
+            unchanged_findings(
+                conn,
+                &mut out,
+                table,
+                unchanged,
+                function,
+                &state,
+                tracked_exists.then_some(tracked_triggers.as_slice()),
+                owner.as_deref(),
+            )?;
         }
         function_security_findings(
             &mut out,
@@ -971,7 +1031,10 @@ fn unknown_triggers(
         expected
             .functions
             .iter()
-            .flat_map(|f| std::iter::once(f.trigger.as_str()).chain(f.unchanged_trigger.as_deref()))
+            .flat_map(|f| {
+                std::iter::once(f.trigger.as_str())
+                    .chain(f.unchanged.as_ref().map(|u| u.trigger.as_str()))
+            })
             .collect()
     };
     let allowed = |name: &str| !events && allowed.iter().any(|a| a == name);

@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=7aa1305d2e091e73 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=6ea7b8f8082591f3 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -102,8 +102,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_posts_update"();
+CREATE FUNCTION "public"."pghistory_posts_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_45afd91c8af8d8fd', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_posts_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."posts" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_45afd91c8af8d8fd', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_posts_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_posts_update"();
 CREATE FUNCTION "public"."pghistory_posts_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -157,6 +161,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_event"(text, integer)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."posts"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -168,9 +173,9 @@ REVOKE ALL ON "public"."posts_events" FROM PUBLIC;
 ALTER TABLE "public"."posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."posts_events";
 CREATE POLICY "pghistory_read" ON "public"."posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 7aa1305d2e091e73';
-COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 7aa1305d2e091e73';
-COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 7aa1305d2e091e73';
+COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 6ea7b8f8082591f3';
+COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 6ea7b8f8082591f3';
+COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 6ea7b8f8082591f3';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."posts_events"', 'SELECT ''public.posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -185,7 +190,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=order events_schema=public events_table=order_events columns=id%2Cuser%2Cselect triggers=0435f942e3db586e types=Int8%2CVarchar%2CVarchar indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=order events_schema=public events_table=order_events columns=id%2Cuser%2Cselect triggers=45767ec9bbee94af types=Int8%2CVarchar%2CVarchar indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -285,8 +290,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."order" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_order_update"();
+CREATE FUNCTION "public"."pghistory_order_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."user", "old"."select") IS DISTINCT FROM ROW("new"."id", "new"."user", "new"."select")) AND pg_catalog.set_config('pghistory.unchanged_5fa09165c1e82104', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_order_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."order" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."user", "old"."select") IS DISTINCT FROM ROW("new"."id", "new"."user", "new"."select")) AND pg_catalog.set_config('pghistory.unchanged_5fa09165c1e82104', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_order_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_order_update"();
 CREATE FUNCTION "public"."pghistory_order_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -340,6 +349,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_order_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_order_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_order_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_order_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_order_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."order"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -351,9 +361,9 @@ REVOKE ALL ON "public"."order_events" FROM PUBLIC;
 ALTER TABLE "public"."order_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."order_events";
 CREATE POLICY "pghistory_read" ON "public"."order_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_order_insert"() IS 'pghistory-diesel 0435f942e3db586e';
-COMMENT ON FUNCTION "public"."pghistory_order_update"() IS 'pghistory-diesel 0435f942e3db586e';
-COMMENT ON FUNCTION "public"."pghistory_order_delete"() IS 'pghistory-diesel 0435f942e3db586e';
+COMMENT ON FUNCTION "public"."pghistory_order_insert"() IS 'pghistory-diesel 45767ec9bbee94af';
+COMMENT ON FUNCTION "public"."pghistory_order_update"() IS 'pghistory-diesel 45767ec9bbee94af';
+COMMENT ON FUNCTION "public"."pghistory_order_delete"() IS 'pghistory-diesel 45767ec9bbee94af';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=order
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."order_events"', 'SELECT ''public.order''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -368,7 +378,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."order_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=app table=accounts events_schema=app events_table=accounts_events columns=handle%2Cemail%2Cbalance triggers=066eb75df43b264e types=Text%2CNullable%253CText%253E%2CInt8 indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=app table=accounts events_schema=app events_table=accounts_events columns=handle%2Cemail%2Cbalance triggers=89fe4a90b377e407 types=Text%2CNullable%253CText%253E%2CInt8 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -468,8 +478,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "app"."accounts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "app"."pghistory_accounts_update"();
+CREATE FUNCTION "app"."pghistory_accounts_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."handle", "old"."email", "old"."balance") IS DISTINCT FROM ROW("new"."handle", "new"."email", "new"."balance")) AND pg_catalog.set_config('pghistory.unchanged_bbf5e78662d64798', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "app"."pghistory_accounts_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "app"."accounts" FOR EACH ROW
-    WHEN (NOT (ROW("old"."handle", "old"."email", "old"."balance") IS DISTINCT FROM ROW("new"."handle", "new"."email", "new"."balance")) AND pg_catalog.set_config('pghistory.unchanged_bbf5e78662d64798', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("app"."pghistory_accounts_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "app"."pghistory_accounts_update"();
 CREATE TRIGGER "pghistory_owner_only" BEFORE UPDATE OR DELETE ON "app"."accounts_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
 CREATE TRIGGER "pghistory_owner_only_truncate" BEFORE TRUNCATE ON "app"."accounts_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
@@ -499,6 +513,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', '"app"."accounts_events"', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"app"."pghistory_accounts_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"app"."pghistory_accounts_update"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"app"."pghistory_accounts_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"app"."pghistory_accounts_event"(text, text)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"app"."accounts"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'app', 'USAGE') THEN
@@ -510,8 +525,8 @@ REVOKE ALL ON "app"."accounts_events" FROM PUBLIC;
 ALTER TABLE "app"."accounts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "app"."accounts_events";
 CREATE POLICY "pghistory_read" ON "app"."accounts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "app"."pghistory_accounts_insert"() IS 'pghistory-diesel 066eb75df43b264e';
-COMMENT ON FUNCTION "app"."pghistory_accounts_update"() IS 'pghistory-diesel 066eb75df43b264e';
+COMMENT ON FUNCTION "app"."pghistory_accounts_insert"() IS 'pghistory-diesel 89fe4a90b377e407';
+COMMENT ON FUNCTION "app"."pghistory_accounts_update"() IS 'pghistory-diesel 89fe4a90b377e407';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=app table=accounts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"app"."accounts_events"', 'SELECT ''app.accounts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -526,7 +541,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "app"."accounts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=documents events_schema=public events_table=documents_events columns=id%2Ccreated%2Clocal_time%2Cday%2Ctags%2Cdata%2Craw%2Cflag%2Cratio%2Camount%2Caddr%2Cmood triggers=131d94dae44629b2 types=Uuid%2CTimestamptz%2CNullable%253CTimestamp%253E%2CNullable%253CDate%253E%2CArray%253CText%253E%2CNullable%253CJsonb%253E%2CNullable%253CBytea%253E%2CBool%2CNullable%253CFloat8%253E%2CNullable%253CNumeric%253E%2CNullable%253CInet%253E%2CNullable%253CMood%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=documents events_schema=public events_table=documents_events columns=id%2Ccreated%2Clocal_time%2Cday%2Ctags%2Cdata%2Craw%2Cflag%2Cratio%2Camount%2Caddr%2Cmood triggers=3a4dfe235234059d types=Uuid%2CTimestamptz%2CNullable%253CTimestamp%253E%2CNullable%253CDate%253E%2CArray%253CText%253E%2CNullable%253CJsonb%253E%2CNullable%253CBytea%253E%2CBool%2CNullable%253CFloat8%253E%2CNullable%253CNumeric%253E%2CNullable%253CInet%253E%2CNullable%253CMood%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -645,8 +660,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."documents" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_documents_update"();
+CREATE FUNCTION "public"."pghistory_documents_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."created", "old"."local_time", "old"."day", "old"."tags", "old"."data", "old"."raw", "old"."flag", "old"."ratio", "old"."amount", "old"."addr", "old"."mood") IS DISTINCT FROM ROW("new"."id", "new"."created", "new"."local_time", "new"."day", "new"."tags", "new"."data", "new"."raw", "new"."flag", "new"."ratio", "new"."amount", "new"."addr", "new"."mood")) AND pg_catalog.set_config('pghistory.unchanged_dbec6d1a28ce4c2e', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_documents_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."documents" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."created", "old"."local_time", "old"."day", "old"."tags", "old"."data", "old"."raw", "old"."flag", "old"."ratio", "old"."amount", "old"."addr", "old"."mood") IS DISTINCT FROM ROW("new"."id", "new"."created", "new"."local_time", "new"."day", "new"."tags", "new"."data", "new"."raw", "new"."flag", "new"."ratio", "new"."amount", "new"."addr", "new"."mood")) AND pg_catalog.set_config('pghistory.unchanged_dbec6d1a28ce4c2e', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_documents_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_documents_update"();
 CREATE FUNCTION "public"."pghistory_documents_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -700,6 +719,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_documents_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_documents_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_documents_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_documents_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_documents_event"(text, uuid)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."documents"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -711,9 +731,9 @@ REVOKE ALL ON "public"."documents_events" FROM PUBLIC;
 ALTER TABLE "public"."documents_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."documents_events";
 CREATE POLICY "pghistory_read" ON "public"."documents_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_documents_insert"() IS 'pghistory-diesel 131d94dae44629b2';
-COMMENT ON FUNCTION "public"."pghistory_documents_update"() IS 'pghistory-diesel 131d94dae44629b2';
-COMMENT ON FUNCTION "public"."pghistory_documents_delete"() IS 'pghistory-diesel 131d94dae44629b2';
+COMMENT ON FUNCTION "public"."pghistory_documents_insert"() IS 'pghistory-diesel 3a4dfe235234059d';
+COMMENT ON FUNCTION "public"."pghistory_documents_update"() IS 'pghistory-diesel 3a4dfe235234059d';
+COMMENT ON FUNCTION "public"."pghistory_documents_delete"() IS 'pghistory-diesel 3a4dfe235234059d';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=documents
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."documents_events"', 'SELECT ''public.documents''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -728,7 +748,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."documents_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=de8381662454b8dc types=Int4%2CText indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=3ab7f41d324707e6 types=Int4%2CText indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -828,8 +848,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."notes" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_notes_update"();
+CREATE FUNCTION "public"."pghistory_notes_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."text") IS DISTINCT FROM ROW("new"."id", "new"."text")) AND pg_catalog.set_config('pghistory.unchanged_ab6102ceab8ca7bb', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_notes_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."notes" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."text") IS DISTINCT FROM ROW("new"."id", "new"."text")) AND pg_catalog.set_config('pghistory.unchanged_ab6102ceab8ca7bb', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_notes_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_notes_update"();
 CREATE FUNCTION "public"."pghistory_notes_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -883,6 +907,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_notes_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_notes_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_notes_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_notes_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_notes_event"(text, integer)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."notes"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -894,9 +919,9 @@ REVOKE ALL ON "public"."notes_events" FROM PUBLIC;
 ALTER TABLE "public"."notes_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."notes_events";
 CREATE POLICY "pghistory_read" ON "public"."notes_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_notes_insert"() IS 'pghistory-diesel de8381662454b8dc';
-COMMENT ON FUNCTION "public"."pghistory_notes_update"() IS 'pghistory-diesel de8381662454b8dc';
-COMMENT ON FUNCTION "public"."pghistory_notes_delete"() IS 'pghistory-diesel de8381662454b8dc';
+COMMENT ON FUNCTION "public"."pghistory_notes_insert"() IS 'pghistory-diesel 3ab7f41d324707e6';
+COMMENT ON FUNCTION "public"."pghistory_notes_update"() IS 'pghistory-diesel 3ab7f41d324707e6';
+COMMENT ON FUNCTION "public"."pghistory_notes_delete"() IS 'pghistory-diesel 3ab7f41d324707e6';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=notes
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."notes_events"', 'SELECT ''public.notes''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -911,7 +936,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."notes_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=labels events_schema=public events_table=labels_events columns=id%2Cname triggers=6a86d900b585771d types=Int4%2CText indexes=time
+-- pghistory-diesel:install schema=public table=labels events_schema=public events_table=labels_events columns=id%2Cname triggers=382daff6a4bce203 types=Int4%2CText indexes=time
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1009,8 +1034,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."labels" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_labels_update"();
+CREATE FUNCTION "public"."pghistory_labels_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")) AND pg_catalog.set_config('pghistory.unchanged_34d42596d38c97c9', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_labels_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."labels" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")) AND pg_catalog.set_config('pghistory.unchanged_34d42596d38c97c9', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_labels_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_labels_update"();
 CREATE TRIGGER "pghistory_owner_only" BEFORE UPDATE OR DELETE ON "public"."labels_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
 CREATE TRIGGER "pghistory_owner_only_truncate" BEFORE TRUNCATE ON "public"."labels_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
@@ -1040,6 +1069,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', '"public"."labels_events"', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_labels_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_labels_update"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_labels_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_labels_event"(text, integer)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."labels"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -1051,8 +1081,8 @@ REVOKE ALL ON "public"."labels_events" FROM PUBLIC;
 ALTER TABLE "public"."labels_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."labels_events";
 CREATE POLICY "pghistory_read" ON "public"."labels_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_labels_insert"() IS 'pghistory-diesel 6a86d900b585771d';
-COMMENT ON FUNCTION "public"."pghistory_labels_update"() IS 'pghistory-diesel 6a86d900b585771d';
+COMMENT ON FUNCTION "public"."pghistory_labels_insert"() IS 'pghistory-diesel 382daff6a4bce203';
+COMMENT ON FUNCTION "public"."pghistory_labels_update"() IS 'pghistory-diesel 382daff6a4bce203';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=labels
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."labels_events"', 'SELECT ''public.labels''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

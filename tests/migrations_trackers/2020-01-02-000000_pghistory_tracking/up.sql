@@ -280,7 +280,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."articles_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=400927d708de24e7 types=Int4%2CText indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=5986cabd675de3b8 types=Int4%2CText indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -406,8 +406,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."profiles" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_profiles_update"();
+CREATE FUNCTION "public"."pghistory_profiles_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")) AND pg_catalog.set_config('pghistory.unchanged_cf7bf577eac0d5a2', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_profiles_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."profiles" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")) AND pg_catalog.set_config('pghistory.unchanged_cf7bf577eac0d5a2', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_profiles_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_profiles_update"();
 CREATE TRIGGER "pghistory_owner_only" BEFORE UPDATE OR DELETE ON "public"."profiles_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
 CREATE TRIGGER "pghistory_owner_only_truncate" BEFORE TRUNCATE ON "public"."profiles_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
@@ -437,6 +441,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', '"public"."profiles_events"', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_profiles_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_profiles_update"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_profiles_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_profiles_event"(text, integer)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."profiles"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -448,8 +453,8 @@ REVOKE ALL ON "public"."profiles_events" FROM PUBLIC;
 ALTER TABLE "public"."profiles_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."profiles_events";
 CREATE POLICY "pghistory_read" ON "public"."profiles_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel 400927d708de24e7';
-COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel 400927d708de24e7';
+COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel 5986cabd675de3b8';
+COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel 5986cabd675de3b8';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=profiles
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."profiles_events"', 'SELECT ''public.profiles''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -633,7 +638,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."products_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=158e037bdbdf9f19 types=Int8%2CText indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=8c93dfbffdcb512d types=Int8%2CText indexes=time%2Ccontext_id
 CREATE SCHEMA IF NOT EXISTS "history";
 DO $pghistory$
 DECLARE
@@ -734,8 +739,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."widgets" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_widgets_update"();
+CREATE FUNCTION "public"."pghistory_widgets_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")) AND pg_catalog.set_config('pghistory.unchanged_27001b544df8905b', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_widgets_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."widgets" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")) AND pg_catalog.set_config('pghistory.unchanged_27001b544df8905b', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_widgets_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_widgets_update"();
 CREATE FUNCTION "public"."pghistory_widgets_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -789,6 +798,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."widgets"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -803,9 +813,9 @@ REVOKE ALL ON "history"."widget_history" FROM PUBLIC;
 ALTER TABLE "history"."widget_history" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "history"."widget_history";
 CREATE POLICY "pghistory_read" ON "history"."widget_history" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 158e037bdbdf9f19';
-COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 158e037bdbdf9f19';
-COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 158e037bdbdf9f19';
+COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 8c93dfbffdcb512d';
+COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 8c93dfbffdcb512d';
+COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 8c93dfbffdcb512d';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=widgets
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"history"."widget_history"', 'SELECT ''public.widgets''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -820,7 +830,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "history"."widget_history" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=968b4a44db012951 types=Int4%2CInt8 indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=4b7779eadbdebba9 types=Int4%2CInt8 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -925,8 +935,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."ledger" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_ledger_update"();
+CREATE FUNCTION "public"."pghistory_ledger_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount")) AND pg_catalog.set_config('pghistory.unchanged_a016621718acc7af', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_ledger_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."ledger" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount")) AND pg_catalog.set_config('pghistory.unchanged_a016621718acc7af', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_ledger_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_ledger_update"();
 CREATE FUNCTION "public"."pghistory_ledger_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1001,6 +1015,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_delete"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_events_protect"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_event"(text, integer)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."ledger"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -1012,9 +1027,9 @@ REVOKE ALL ON "public"."ledger_events" FROM PUBLIC;
 ALTER TABLE "public"."ledger_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."ledger_events";
 CREATE POLICY "pghistory_read" ON "public"."ledger_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 968b4a44db012951';
-COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 968b4a44db012951';
-COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 968b4a44db012951';
+COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 4b7779eadbdebba9';
+COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 4b7779eadbdebba9';
+COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 4b7779eadbdebba9';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=ledger
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."ledger_events"', 'SELECT ''public.ledger''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -1029,7 +1044,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."ledger_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=c0e28b405c4c6312 types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=4cd25360919a757a types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1148,8 +1163,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."samples" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_samples_update"();
+CREATE FUNCTION "public"."pghistory_samples_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority")) AND pg_catalog.set_config('pghistory.unchanged_ce917a60bee331b5', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_samples_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."samples" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority")) AND pg_catalog.set_config('pghistory.unchanged_ce917a60bee331b5', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_samples_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_samples_update"();
 CREATE FUNCTION "public"."pghistory_samples_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1203,6 +1222,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_samples_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_samples_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_samples_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_samples_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_samples_event"(text, uuid)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."samples"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -1214,9 +1234,9 @@ REVOKE ALL ON "public"."samples_events" FROM PUBLIC;
 ALTER TABLE "public"."samples_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."samples_events";
 CREATE POLICY "pghistory_read" ON "public"."samples_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_samples_insert"() IS 'pghistory-diesel c0e28b405c4c6312';
-COMMENT ON FUNCTION "public"."pghistory_samples_update"() IS 'pghistory-diesel c0e28b405c4c6312';
-COMMENT ON FUNCTION "public"."pghistory_samples_delete"() IS 'pghistory-diesel c0e28b405c4c6312';
+COMMENT ON FUNCTION "public"."pghistory_samples_insert"() IS 'pghistory-diesel 4cd25360919a757a';
+COMMENT ON FUNCTION "public"."pghistory_samples_update"() IS 'pghistory-diesel 4cd25360919a757a';
+COMMENT ON FUNCTION "public"."pghistory_samples_delete"() IS 'pghistory-diesel 4cd25360919a757a';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=samples
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."samples_events"', 'SELECT ''public.samples''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=7aa1305d2e091e73 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=6ea7b8f8082591f3 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -102,8 +102,12 @@ BEGIN
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_posts_update"();
+CREATE FUNCTION "public"."pghistory_posts_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
+LANGUAGE sql
+AS $pghistory$SELECT NOT (ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_45afd91c8af8d8fd', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_posts_unchanged"(anyelement, anyelement) TO PUBLIC;
 CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."posts" FOR EACH ROW
-    WHEN (NOT (ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_45afd91c8af8d8fd', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL)
+    WHEN ("public"."pghistory_posts_unchanged"(OLD, NEW))
     EXECUTE FUNCTION "public"."pghistory_posts_update"();
 CREATE FUNCTION "public"."pghistory_posts_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -157,6 +161,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_event"(text, integer)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."posts"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -168,9 +173,9 @@ REVOKE ALL ON "public"."posts_events" FROM PUBLIC;
 ALTER TABLE "public"."posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."posts_events";
 CREATE POLICY "pghistory_read" ON "public"."posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 7aa1305d2e091e73';
-COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 7aa1305d2e091e73';
-COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 7aa1305d2e091e73';
+COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 6ea7b8f8082591f3';
+COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 6ea7b8f8082591f3';
+COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 6ea7b8f8082591f3';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."posts_events"', 'SELECT ''public.posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
