@@ -214,14 +214,13 @@ pub fn unchanged_function_body(table: &TrackedTable) -> Option<String> {
 /// floor's time per 100k-row UPDATE.
 pub fn unchanged_trigger(table: &TrackedTable) -> Option<String> {
     let body = unchanged_function_body(table)?;
-    let function = unchanged_function_signature(table);
+    let call = quote::qualified(
+        &table.schema,
+        &names::unchanged_function_for(&table.sql_name),
+    );
     Some(format!(
-        "CREATE FUNCTION {named} RETURNS boolean\nLANGUAGE sql\nAS {DOLLAR_TAG}{body}{DOLLAR_TAG};\nGRANT EXECUTE ON FUNCTION {function} TO PUBLIC;\nCREATE TRIGGER {name} AFTER UPDATE ON {tracked} FOR EACH ROW\n    WHEN ({call}(OLD, NEW))\n    EXECUTE FUNCTION {update}();\n",
-        named = format!(
-            "{}(\"old\" anyelement, \"new\" anyelement)",
-            quote::qualified(&table.schema, &names::unchanged_function_for(&table.sql_name))
-        ),
-        call = quote::qualified(&table.schema, &names::unchanged_function_for(&table.sql_name)),
+        "CREATE FUNCTION {call}(\"old\" anyelement, \"new\" anyelement) RETURNS boolean\nLANGUAGE sql\nAS {DOLLAR_TAG}{body}{DOLLAR_TAG};\nGRANT EXECUTE ON FUNCTION {function} TO PUBLIC;\nCREATE TRIGGER {name} AFTER UPDATE ON {tracked} FOR EACH ROW\n    WHEN ({call}(OLD, NEW))\n    EXECUTE FUNCTION {update}();\n",
+        function = unchanged_function_signature(table),
         name = quote::ident(names::UNCHANGED_TRIGGER),
         tracked = event_table::tracked_name(table),
         update = function_name(table, Operation::Update),
