@@ -74,24 +74,8 @@ pub struct ExpectedFunction {
     pub trigger_type: i16,
     /// The transition tables it declares, `(old, new)` (`tgoldtable`, `tgnewtable`).
     pub transition: (Option<String>, Option<String>),
-    /// For an UPDATE whose only reader of the old row is the no-op filter: the row-level
-    /// trigger that marks statements leaving a row unchanged, and its `WHEN` function.
-    pub unchanged: Option<ExpectedUnchanged>,
     /// Its security attributes.
     pub security: ExpectedSecurity,
-}
-
-/// An UPDATE trigger's row-level companion ([`vocab::UNCHANGED_TRIGGER`], of type
-/// [`vocab::UNCHANGED_TRIGGER_TYPE`], calling the UPDATE function, with a `WHEN`) and the
-/// plain SQL function its `WHEN` calls.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExpectedUnchanged {
-    /// The trigger's name on the tracked table.
-    pub trigger: String,
-    /// The `WHEN` function's signature.
-    pub signature: String,
-    /// Its source as Postgres stores it (`pg_proc.prosrc`).
-    pub body: String,
 }
 
 /// A function's security attributes as `pg_proc` holds them.

@@ -151,59 +151,6 @@ fn a_dropped_trigger_is_found() {
     );
 }
 
-/// Without the UPDATE trigger's row-level companion, no statement would be marked as
-/// leaving a row unchanged, and no-op updates would be recorded: dropped, disabled or
-/// redefined without its `WHEN`, or its `WHEN` function replaced, `check` names it.
-#[test]
-fn a_dropped_disabled_or_redefined_unchanged_trigger_is_found() {
-    let findings = drifted("DROP TRIGGER pghistory_update_unchanged ON public.posts");
-    assert_one(
-        &findings,
-        FindingKind::TriggerMissing,
-        "public.posts",
-        "pghistory_update_unchanged",
-    );
-    let findings = drifted("ALTER TABLE public.posts DISABLE TRIGGER pghistory_update_unchanged");
-    assert_one(
-        &findings,
-        FindingKind::TriggerDisabled,
-        "public.posts",
-        "pghistory_update_unchanged",
-    );
-    let findings = drifted(
-        "DROP TRIGGER pghistory_update_unchanged ON public.posts;
-         CREATE TRIGGER pghistory_update_unchanged AFTER UPDATE ON public.posts
-             FOR EACH STATEMENT EXECUTE FUNCTION public.pghistory_posts_update();",
-    );
-    assert_one(
-        &findings,
-        FindingKind::TriggerChanged,
-        "public.posts",
-        "pghistory_update_unchanged",
-    );
-    // Its WHEN function, replaced by one that never marks, or made a definer (which
-    // Postgres would no longer inline).
-    let findings = drifted(
-        "CREATE OR REPLACE FUNCTION public.pghistory_posts_unchanged(\"old\" anyelement, \"new\" anyelement)
-             RETURNS boolean LANGUAGE sql AS 'SELECT false'",
-    );
-    assert_one(
-        &findings,
-        FindingKind::FunctionReplaced,
-        "public.posts",
-        "pghistory_posts_unchanged",
-    );
-    let findings = drifted(
-        "ALTER FUNCTION public.pghistory_posts_unchanged(anyelement, anyelement) SECURITY DEFINER",
-    );
-    assert_one(
-        &findings,
-        FindingKind::FunctionSecurity,
-        "public.posts",
-        "pghistory_posts_unchanged",
-    );
-}
-
 #[test]
 fn a_trigger_redefined_per_row_is_found() {
     let findings = drifted(

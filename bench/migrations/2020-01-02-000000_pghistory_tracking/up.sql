@@ -82,7 +82,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_floor_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=83ff49eb844c2d2a types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=0aa24d2848b4ee15 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -137,7 +137,6 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_tracked" REFER
 CREATE FUNCTION "public"."pghistory_bench_tracked_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -153,42 +152,47 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."bench_tracked"';
     END IF;
-    IF pg_catalog.current_setting('pghistory.unchanged_c9290336820903f5', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
         INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-            FROM "pgh_new" AS "new";
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
     ELSE
-        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."score")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
+                LIMIT 1;
+        END IF;
         IF NOT FOUND THEN
             INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+                FROM "pgh_new" AS "new";
         ELSE
-            pgh_saved_jit := pg_catalog.current_setting('jit');
-            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
             INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
                 FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
                 JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
-            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_tracked" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_tracked_update"();
-CREATE FUNCTION "public"."pghistory_bench_tracked_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
-LANGUAGE sql
-AS $pghistory$SELECT NOT (ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_c9290336820903f5', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
-GRANT EXECUTE ON FUNCTION "public"."pghistory_bench_tracked_unchanged"(anyelement, anyelement) TO PUBLIC;
-CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."bench_tracked" FOR EACH ROW
-    WHEN ("public"."pghistory_bench_tracked_unchanged"(OLD, NEW))
-    EXECUTE FUNCTION "public"."pghistory_bench_tracked_update"();
 CREATE FUNCTION "public"."pghistory_bench_tracked_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -241,7 +245,6 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_delete"()', pgh_owner);
-    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."bench_tracked"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -253,9 +256,9 @@ REVOKE ALL ON "public"."bench_tracked_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_tracked_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_tracked_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_tracked_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 83ff49eb844c2d2a';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 83ff49eb844c2d2a';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 83ff49eb844c2d2a';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 0aa24d2848b4ee15';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 0aa24d2848b4ee15';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 0aa24d2848b4ee15';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_tracked
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_tracked_events"', 'SELECT ''public.bench_tracked''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -270,7 +273,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_tracked_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=c7732d5b44bf7221 types=Int8%2CNullable%253CVarchar%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=bench_fields events_schema=public events_table=bench_fields_events columns=id%2Ctitle triggers=1bb9280a5276ed36 types=Int8%2CNullable%253CVarchar%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -325,7 +328,6 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_fields" REFERE
 CREATE FUNCTION "public"."pghistory_bench_fields_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -341,42 +343,47 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."bench_fields"';
     END IF;
-    IF pg_catalog.current_setting('pghistory.unchanged_8ae5c1494b9832fa', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
         INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
-            FROM "pgh_new" AS "new";
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
     ELSE
-        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title") FROM "pgh_old") AS "old"("pgh_row_number", "id", "title")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title") FROM "pgh_new") AS "new"("pgh_row_number", "id", "title")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title") IS NOT DISTINCT FROM ROW("new"."id", "new"."title")
+                LIMIT 1;
+        END IF;
         IF NOT FOUND THEN
             INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
-                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-                WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
+                FROM "pgh_new" AS "new";
         ELSE
-            pgh_saved_jit := pg_catalog.current_setting('jit');
-            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
             INSERT INTO "public"."bench_fields_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title"
                 FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
                 JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title");
-            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_fields" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_fields_update"();
-CREATE FUNCTION "public"."pghistory_bench_fields_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
-LANGUAGE sql
-AS $pghistory$SELECT NOT (ROW("old"."id", "old"."title") IS DISTINCT FROM ROW("new"."id", "new"."title")) AND pg_catalog.set_config('pghistory.unchanged_8ae5c1494b9832fa', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
-GRANT EXECUTE ON FUNCTION "public"."pghistory_bench_fields_unchanged"(anyelement, anyelement) TO PUBLIC;
-CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."bench_fields" FOR EACH ROW
-    WHEN ("public"."pghistory_bench_fields_unchanged"(OLD, NEW))
-    EXECUTE FUNCTION "public"."pghistory_bench_fields_update"();
 CREATE FUNCTION "public"."pghistory_bench_fields_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -429,7 +436,6 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_fields_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_fields_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_fields_delete"()', pgh_owner);
-    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_fields_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_fields_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."bench_fields"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -441,9 +447,9 @@ REVOKE ALL ON "public"."bench_fields_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_fields_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_fields_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_fields_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel c7732d5b44bf7221';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel c7732d5b44bf7221';
-COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel c7732d5b44bf7221';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_insert"() IS 'pghistory-diesel 1bb9280a5276ed36';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_update"() IS 'pghistory-diesel 1bb9280a5276ed36';
+COMMENT ON FUNCTION "public"."pghistory_bench_fields_delete"() IS 'pghistory-diesel 1bb9280a5276ed36';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_fields
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_fields_events"', 'SELECT ''public.bench_fields''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -458,7 +464,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_fields_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=061fc3fadf62d8b1 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=c135258ed7cd33b2 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -513,7 +519,6 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_json" REFERENC
 CREATE FUNCTION "public"."pghistory_bench_json_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -529,42 +534,47 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."bench_json"';
     END IF;
-    IF pg_catalog.current_setting('pghistory.unchanged_aa72c6808e78ebbf', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
         INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
-            FROM "pgh_new" AS "new";
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
     ELSE
-        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."score")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
+                LIMIT 1;
+        END IF;
         IF NOT FOUND THEN
             INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
-                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+                FROM "pgh_new" AS "new";
         ELSE
-            pgh_saved_jit := pg_catalog.current_setting('jit');
-            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
             INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
                 FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
                 JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
-            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_json" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_json_update"();
-CREATE FUNCTION "public"."pghistory_bench_json_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
-LANGUAGE sql
-AS $pghistory$SELECT NOT (ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_aa72c6808e78ebbf', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
-GRANT EXECUTE ON FUNCTION "public"."pghistory_bench_json_unchanged"(anyelement, anyelement) TO PUBLIC;
-CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."bench_json" FOR EACH ROW
-    WHEN ("public"."pghistory_bench_json_unchanged"(OLD, NEW))
-    EXECUTE FUNCTION "public"."pghistory_bench_json_update"();
 CREATE FUNCTION "public"."pghistory_bench_json_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -617,7 +627,6 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_delete"()', pgh_owner);
-    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."bench_json"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -629,9 +638,9 @@ REVOKE ALL ON "public"."bench_json_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_json_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_json_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_json_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel 061fc3fadf62d8b1';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel 061fc3fadf62d8b1';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel 061fc3fadf62d8b1';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel c135258ed7cd33b2';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel c135258ed7cd33b2';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel c135258ed7cd33b2';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_json
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_json_events"', 'SELECT ''public.bench_json''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -646,7 +655,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_json_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=7a3f36790adec5ca types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=969544264f67aacd types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -701,7 +710,6 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."read_accounts" REFER
 CREATE FUNCTION "public"."pghistory_read_accounts_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -717,42 +725,47 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_accounts"';
     END IF;
-    IF pg_catalog.current_setting('pghistory.unchanged_b4019d2409007a17', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
         INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
-            FROM "pgh_new" AS "new";
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active");
     ELSE
-        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "active" FROM "pgh_old") AS "old"("pgh_row_number", "id", "active")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "active" FROM "pgh_new") AS "new"("pgh_row_number", "id", "active")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."active") IS NOT DISTINCT FROM ROW("new"."id", "new"."active")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name"), pg_catalog.hashtext("email"), pg_catalog.hashtext("plan"), "active" FROM "pgh_old") AS "old"("pgh_row_number", "id", "name", "email", "plan", "active")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name"), pg_catalog.hashtext("email"), pg_catalog.hashtext("plan"), "active" FROM "pgh_new") AS "new"("pgh_row_number", "id", "name", "email", "plan", "active")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS NOT DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active")
+                LIMIT 1;
+        END IF;
         IF NOT FOUND THEN
             INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
-                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-                WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active");
+                FROM "pgh_new" AS "new";
         ELSE
-            pgh_saved_jit := pg_catalog.current_setting('jit');
-            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
             INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
                 FROM (SELECT "id", "name", "email", "plan", "active", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "email", "plan", "active", "pgh_row_number")
                 JOIN (SELECT "id", "name", "email", "plan", "active", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "email", "plan", "active", "pgh_row_number")
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active");
-            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_accounts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_accounts_update"();
-CREATE FUNCTION "public"."pghistory_read_accounts_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
-LANGUAGE sql
-AS $pghistory$SELECT NOT (ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active")) AND pg_catalog.set_config('pghistory.unchanged_b4019d2409007a17', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
-GRANT EXECUTE ON FUNCTION "public"."pghistory_read_accounts_unchanged"(anyelement, anyelement) TO PUBLIC;
-CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."read_accounts" FOR EACH ROW
-    WHEN ("public"."pghistory_read_accounts_unchanged"(OLD, NEW))
-    EXECUTE FUNCTION "public"."pghistory_read_accounts_update"();
 CREATE FUNCTION "public"."pghistory_read_accounts_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -805,7 +818,6 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_delete"()', pgh_owner);
-    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."read_accounts"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -817,9 +829,9 @@ REVOKE ALL ON "public"."read_accounts_events" FROM PUBLIC;
 ALTER TABLE "public"."read_accounts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_accounts_events";
 CREATE POLICY "pghistory_read" ON "public"."read_accounts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-diesel 7a3f36790adec5ca';
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel 7a3f36790adec5ca';
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel 7a3f36790adec5ca';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-diesel 969544264f67aacd';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel 969544264f67aacd';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel 969544264f67aacd';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_accounts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_accounts_events"', 'SELECT ''public.read_accounts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -834,7 +846,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_accounts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=ef15a0de31fdc065 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=a43c0e7db654a772 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -889,7 +901,6 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."read_posts" REFERENC
 CREATE FUNCTION "public"."pghistory_read_posts_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -905,42 +916,47 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_posts"';
     END IF;
-    IF pg_catalog.current_setting('pghistory.unchanged_91e76c57c94101bc', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
         INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
-            FROM "pgh_new" AS "new";
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score");
     ELSE
-        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "account_id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "account_id", "score")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "account_id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "account_id", "score")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."account_id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."score")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "account_id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), pg_catalog.hashtext("status"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "account_id", "title", "body", "status", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "account_id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), pg_catalog.hashtext("status"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "account_id", "title", "body", "status", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score")
+                LIMIT 1;
+        END IF;
         IF NOT FOUND THEN
             INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
-                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-                WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score");
+                FROM "pgh_new" AS "new";
         ELSE
-            pgh_saved_jit := pg_catalog.current_setting('jit');
-            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
             INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
                 FROM (SELECT "id", "account_id", "title", "body", "status", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "account_id", "title", "body", "status", "score", "pgh_row_number")
                 JOIN (SELECT "id", "account_id", "title", "body", "status", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "account_id", "title", "body", "status", "score", "pgh_row_number")
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score");
-            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_posts_update"();
-CREATE FUNCTION "public"."pghistory_read_posts_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
-LANGUAGE sql
-AS $pghistory$SELECT NOT (ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_91e76c57c94101bc', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
-GRANT EXECUTE ON FUNCTION "public"."pghistory_read_posts_unchanged"(anyelement, anyelement) TO PUBLIC;
-CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."read_posts" FOR EACH ROW
-    WHEN ("public"."pghistory_read_posts_unchanged"(OLD, NEW))
-    EXECUTE FUNCTION "public"."pghistory_read_posts_update"();
 CREATE FUNCTION "public"."pghistory_read_posts_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -993,7 +1009,6 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_delete"()', pgh_owner);
-    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."read_posts"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -1005,9 +1020,9 @@ REVOKE ALL ON "public"."read_posts_events" FROM PUBLIC;
 ALTER TABLE "public"."read_posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_posts_events";
 CREATE POLICY "pghistory_read" ON "public"."read_posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diesel ef15a0de31fdc065';
-COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel ef15a0de31fdc065';
-COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel ef15a0de31fdc065';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diesel a43c0e7db654a772';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel a43c0e7db654a772';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel a43c0e7db654a772';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_posts_events"', 'SELECT ''public.read_posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -1022,7 +1037,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=576ab779efd35232 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=8ff9fbf2621b42c7 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1077,7 +1092,6 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."read_comments" REFER
 CREATE FUNCTION "public"."pghistory_read_comments_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -1093,42 +1107,47 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_comments"';
     END IF;
-    IF pg_catalog.current_setting('pghistory.unchanged_f77a5b2ce4ab6475', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
         INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
-            FROM "pgh_new" AS "new";
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score");
     ELSE
-        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "post_id", "account_id", "score")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "post_id", "account_id", "score")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."score")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "post_id", "account_id", "body", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "post_id", "account_id", "body", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score")
+                LIMIT 1;
+        END IF;
         IF NOT FOUND THEN
             INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
-                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-                WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score");
+                FROM "pgh_new" AS "new";
         ELSE
-            pgh_saved_jit := pg_catalog.current_setting('jit');
-            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
             INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
                 FROM (SELECT "id", "post_id", "account_id", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "post_id", "account_id", "body", "score", "pgh_row_number")
                 JOIN (SELECT "id", "post_id", "account_id", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "post_id", "account_id", "body", "score", "pgh_row_number")
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score");
-            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_comments" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_comments_update"();
-CREATE FUNCTION "public"."pghistory_read_comments_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
-LANGUAGE sql
-AS $pghistory$SELECT NOT (ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score")) AND pg_catalog.set_config('pghistory.unchanged_f77a5b2ce4ab6475', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
-GRANT EXECUTE ON FUNCTION "public"."pghistory_read_comments_unchanged"(anyelement, anyelement) TO PUBLIC;
-CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."read_comments" FOR EACH ROW
-    WHEN ("public"."pghistory_read_comments_unchanged"(OLD, NEW))
-    EXECUTE FUNCTION "public"."pghistory_read_comments_update"();
 CREATE FUNCTION "public"."pghistory_read_comments_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1181,7 +1200,6 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_delete"()', pgh_owner);
-    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."read_comments"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -1193,9 +1211,9 @@ REVOKE ALL ON "public"."read_comments_events" FROM PUBLIC;
 ALTER TABLE "public"."read_comments_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_comments_events";
 CREATE POLICY "pghistory_read" ON "public"."read_comments_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_comments_insert"() IS 'pghistory-diesel 576ab779efd35232';
-COMMENT ON FUNCTION "public"."pghistory_read_comments_update"() IS 'pghistory-diesel 576ab779efd35232';
-COMMENT ON FUNCTION "public"."pghistory_read_comments_delete"() IS 'pghistory-diesel 576ab779efd35232';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_insert"() IS 'pghistory-diesel 8ff9fbf2621b42c7';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_update"() IS 'pghistory-diesel 8ff9fbf2621b42c7';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_delete"() IS 'pghistory-diesel 8ff9fbf2621b42c7';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_comments
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_comments_events"', 'SELECT ''public.read_comments''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

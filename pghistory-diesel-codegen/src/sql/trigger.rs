@@ -15,13 +15,11 @@
 //! A one-row statement cross-joins its one old and one new row; any other joins the two
 //! tables on `row_number() OVER ()` with a hash join, which streams both sides and
 //! spills to temp files under `work_mem`, so memory does not grow with the statement.
-//! When the old row is read only by the no-op filter, a row-level trigger beside the
-//! statement trigger marks the statement as it runs: its `WHEN` is true for no row, but
-//! evaluates the filter on each row's OLD and NEW and, for a row that did not change, sets
-//! a transaction-local setting to the statement's start time ([`unchanged_trigger`]). A
-//! statement that changed every row is left unmarked, every no-op filter holds, and the
-//! events are the new rows alone: no pairing, wide rows never cross a hash table. A
-//! trigger whose trackers never read the old row does not pair at all.
+//! Before that join, a narrow probe (row numbers and 4-byte hashes of text columns, the
+//! other columns as they are) looks for a row that might be unchanged; when there is
+//! none, every no-op filter holds and the events are the new rows alone, so wide rows
+//! never cross the join's hash table (`unchanged_probe`). A trigger whose trackers
+//! never read the old row does not pair at all.
 //! PL/pgSQL caches each statement's plan with the row count of the call that planned
 //! it; planner settings (the functions' `SET` lines, see [`settings`], and an UPDATE's
 //! bulk branch, see [`PLANNER_GUARD`]) keep that plan linear (no nested loop, no merge
@@ -58,8 +56,8 @@ enum Pairing {
     /// spills to temp files under `work_mem` like any hash join.
     Bulk,
     /// No pairing: the new rows alone. Right when no tracker reads the old row, and when
-    /// the only reader of the old row is the no-op filter and [`unchanged_trigger`] did
-    /// not mark the statement (see [`OldUse`]).
+    /// the only reader of the old row is the no-op filter and the narrow check of
+    /// [`unchanged_probe`] found no row that could be unchanged (see [`OldUse`]).
     Stream,
 }
 
@@ -69,7 +67,7 @@ enum OldUse<'a> {
     /// Nothing: it stores the new row, and its condition (if any) reads only `new`.
     Nothing,
     /// Only the no-op filter over these columns (SQL names): `AnyChange`, which holds for
-    /// every row of a statement that [`unchanged_trigger`] did not mark.
+    /// every row once [`unchanged_probe`] has shown that every row changed in one of them.
     NoOp(Vec<&'a str>),
     /// Anything else: it stores the old row, or its condition reads `old`.
     Other,
@@ -101,15 +99,14 @@ fn old_use<'a>(table: &'a TrackedTable, tracker: &'a Tracker) -> OldUse<'a> {
     }
 }
 
-/// How an UPDATE's trigger writes the events of a statement of more than one row.
+/// How a statement of more than one row writes the events of an UPDATE.
 enum BulkPlan<'a> {
     /// No tracker reads the old row: stream the new rows, no pairing at all.
     Stream,
-    /// The old row is read only by no-op filters over these columns: a statement that
-    /// [`unchanged_trigger`] did not mark changed every row in them, so every filter holds
-    /// and the new rows are streamed (whatever the statement's size); a marked one is
-    /// paired in full.
-    Marked(Vec<&'a str>),
+    /// The old row is read only by no-op filters over these columns: first look for a
+    /// row that might be unchanged with a narrow join ([`unchanged_probe`]); if there is
+    /// none, every filter holds and the new rows are streamed; otherwise pair in full.
+    Probe(Vec<&'a str>),
     /// Pair every row in full (the hash join on row numbers).
     Join,
 }
@@ -129,102 +126,78 @@ fn bulk_plan(table: &TrackedTable) -> BulkPlan<'_> {
     }
     match filter {
         None => BulkPlan::Stream,
-        Some(cols) => BulkPlan::Marked(cols),
+        Some(cols) => BulkPlan::Probe(cols),
     }
 }
 
-/// The statement's start time as text, the mark [`unchanged_trigger`] leaves: the same
-/// for every row and trigger of one statement, and a different one for the next
-/// statement, so a mark never outlives its statement (two statements sent in one
-/// simple-protocol message share it: the second is then paired in full, which is always
-/// right). As epoch seconds, which no `DateStyle` or `TimeZone` changes.
-fn statement_stamp() -> &'static str {
-    "pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text"
-}
-
-/// `"schema"."pghistory_<table>_unchanged"(anyelement, anyelement)`, the function the
-/// `WHEN` of [`unchanged_trigger`] calls.
-pub fn unchanged_function_signature(table: &TrackedTable) -> String {
-    unchanged_function_signature_for(&table.schema, &table.sql_name)
-}
-
-/// [`unchanged_function_signature`] of the table `schema.sql_name`.
-pub fn unchanged_function_signature_for(schema: &str, sql_name: &str) -> String {
-    format!(
-        "{}(anyelement, anyelement)",
-        quote::qualified(schema, &names::unchanged_function_for(sql_name))
-    )
-}
-
-/// The body of [`unchanged_function_signature`]'s function (`pg_proc.prosrc`): true never,
-/// and for an old and new row equal in `cols`, it marks the statement first.
-fn unchanged_body(table: &TrackedTable, cols: &[&str]) -> String {
-    let filter = condition::render(
-        &Condition::AnyChange(cols.iter().map(|c| (*c).to_owned()).collect()),
-        table,
-    );
-    format!(
-        "SELECT NOT ({filter}) AND pg_catalog.set_config({setting}, {stamp}, true) IS NULL",
-        setting = quote::literal(&names::unchanged_setting(table)),
-        stamp = statement_stamp(),
-    )
-}
-
-/// The body of the `WHEN` function, for `check` (`None`: the UPDATE has no companion).
-pub fn unchanged_function_body(table: &TrackedTable) -> Option<String> {
-    match bulk_plan(table) {
-        BulkPlan::Marked(cols) => Some(unchanged_body(table, &cols)),
-        _ => None,
+/// A column as the narrow probe compares it: a 4-byte hash where the column is text
+/// (equal values always hash alike: `hashtext` follows the column's collation, and `json`
+/// is compared by its text anyway), else the value itself. Only "might be equal" is
+/// decided from hashes; a row whose hashes all match goes to the exact comparison.
+fn probe_value(table: &TrackedTable, name: &str) -> String {
+    let col = quote::ident(name);
+    let column = table.column(name);
+    if column.is_some_and(|c| c.compares_as_text()) {
+        return format!("pg_catalog.hashtext({col}::pg_catalog.text)");
+    }
+    match column.and_then(|c| c.pg_type_name()).as_deref() {
+        Some("text" | "varchar") => format!("pg_catalog.hashtext({col})"),
+        Some("jsonb") => format!("pg_catalog.jsonb_hash({col})"),
+        _ => col,
     }
 }
 
-/// The row-level companion of an UPDATE's statement trigger when its trackers read the
-/// old row only through the no-op filter over `cols` ([`BulkPlan::Marked`]), with the
-/// function its `WHEN` calls.
-///
-/// Postgres evaluates an AFTER trigger's `WHEN` for each updated row as the statement runs,
-/// and queues an event only where it is true. This `WHEN` is
-/// `pghistory_<table>_unchanged(OLD, NEW)`, a `LANGUAGE sql` function whose body is
-/// `NOT <filter> AND set_config(...) IS NULL`: for a row that changed, the filter holds
-/// and nothing else is evaluated; for an unchanged row, it sets
-/// [`names::unchanged_setting`] to [`statement_stamp`], transaction-local, and is false
-/// anyway (`set_config` returns the value it set). So the trigger never queues an event
-/// and never calls its own function (the UPDATE function, named only because a trigger
-/// must name one). Row-level AFTER triggers' `WHEN`s run before any AFTER trigger of the
-/// statement fires, so the statement trigger sees the mark of every row of its own
-/// statement; nothing ever clears a mark, so a nested statement (a cascade, another
-/// trigger) can only add one, never hide one.
-///
-/// Why a function and not the expression itself in the `WHEN`: a trigger's `WHEN` records
-/// a dependency on every column it names, which would make the application's own
-/// `ALTER COLUMN ... TYPE` fail and `DROP COLUMN` need `CASCADE` (dropping the companion
-/// silently). Whole rows passed as `anyelement` add no dependency (not even on the row
-/// type, so `DROP TABLE` works as before), and the function is inlined when Postgres
-/// prepares the `WHEN` (a plain SQL function of one `SELECT`: the expression planner
-/// inlines it, and a field of a whole-row value becomes a plain column again), so it costs
-/// what the expression costs. That is also why it is `SECURITY INVOKER` with no `SET`
-/// (either would stop the inlining) and executable by `PUBLIC` (every role that updates
-/// the table evaluates it). Its operators resolve with the caller's `search_path`; a
-/// hostile `=` could only mark a statement that changed every row (which is then paired
-/// in full: right) or miss the mark of one of the caller's own no-op updates (an event for
-/// a row that did not change): it cannot lose or alter history.
-///
-/// This replaces comparing the two transition tables row by row, which cost a scan of
-/// each and a join even when every row changed: with ~1 KB rows, about a tenth of the
-/// floor's time per 100k-row UPDATE.
-pub fn unchanged_trigger(table: &TrackedTable) -> Option<String> {
-    let body = unchanged_function_body(table)?;
-    let call = quote::qualified(
-        &table.schema,
-        &names::unchanged_function_for(&table.sql_name),
-    );
-    Some(format!(
-        "CREATE FUNCTION {call}(\"old\" anyelement, \"new\" anyelement) RETURNS boolean\nLANGUAGE sql\nAS {DOLLAR_TAG}{body}{DOLLAR_TAG};\nGRANT EXECUTE ON FUNCTION {function} TO PUBLIC;\nCREATE TRIGGER {name} AFTER UPDATE ON {tracked} FOR EACH ROW\n    WHEN ({call}(OLD, NEW))\n    EXECUTE FUNCTION {update}();\n",
-        function = unchanged_function_signature(table),
-        name = quote::ident(names::UNCHANGED_TRIGGER),
-        tracked = event_table::tracked_name(table),
-        update = function_name(table, Operation::Update),
-    ))
+/// The probes of a bulk UPDATE, leaving `FOUND` false only when every row is shown to
+/// have changed in `cols`. The columns compared as they are (numbers, dates, ...) are
+/// probed first, alone: hashing a text column reads all of it (about 7 ms per 1,000 rows
+/// of 1 KB on both sides, measured), and in most bulk updates some such column differs
+/// in every row. Only if that finds a row where they are all equal do the hashes of the
+/// text columns get a probe of their own (with every column).
+fn probes(table: &TrackedTable, cols: &[&str]) -> String {
+    let plain: Vec<&str> = cols
+        .iter()
+        .copied()
+        .filter(|c| probe_value(table, c) == quote::ident(c))
+        .collect();
+    if plain.is_empty() || plain.len() == cols.len() {
+        return unchanged_probe(table, cols);
+    }
+    format!(
+        "{}\n        IF FOUND THEN\n            {}\n        END IF;",
+        unchanged_probe(table, &plain),
+        unchanged_probe(table, cols).replace('\n', "\n    "),
+    )
+}
+
+/// The narrow check before a bulk UPDATE's events: is there a row whose old and new
+/// values of `cols` might be equal? Both transition tables numbered as in the full
+/// pairing, each reduced to its row number and [`probe_value`]s, hash-joined (so what
+/// crosses the hash table, and spills past `work_mem`, is a few bytes a row, not the
+/// rows). `FOUND` afterwards: some row may be unchanged and the rows are paired in full;
+/// not found: every row changed in `cols`, so every no-op filter holds and the events
+/// are the new rows, streamed.
+fn unchanged_probe(table: &TrackedTable, cols: &[&str]) -> String {
+    let rn = quote::ident(&row_number_name(table));
+    let values: Vec<String> = cols.iter().map(|c| probe_value(table, c)).collect();
+    let names: Vec<String> = cols.iter().map(|c| quote::ident(c)).collect();
+    let side = |source: &str, alias: &str| {
+        format!(
+            "(SELECT pg_catalog.row_number() OVER (), {values} FROM {source}) AS {alias}({rn}, {names})",
+            values = values.join(", "),
+            names = names.join(", ")
+        )
+    };
+    let row = |alias: &str| {
+        let items: Vec<String> = names.iter().map(|n| format!("{alias}.{n}")).collect();
+        format!("ROW({})", items.join(", "))
+    };
+    format!(
+        "PERFORM FROM {}\n            JOIN {}\n            ON \"old\".{rn} OPERATOR(pg_catalog.=) \"new\".{rn}\n            WHERE {} IS NOT DISTINCT FROM {}\n            LIMIT 1;",
+        side(&quote::ident(names::OLD_TABLE), "\"old\""),
+        side(&quote::ident(names::NEW_TABLE), "\"new\""),
+        row("\"old\""),
+        row("\"new\""),
+    )
 }
 
 /// The name of the row-number column in a bulk pairing: one that no column of the table
@@ -417,17 +390,14 @@ pub fn insert_columns(table: &TrackedTable) -> Vec<String> {
 /// (~280 ms each, measured), so every function whose statements can be planned for a
 /// large statement runs with `jit = off`.
 ///
-/// An UPDATE that always pairs ([`BulkPlan::Join`]) is the exception: its header sets
-/// nothing, and its bulk branch sets the planner settings itself ([`planner_guard`]). Its
-/// one-row branch is always planned for one row, so it needs no guard, and a `SET` line
-/// costs every call (each is parsed and applied on entry and undone on exit): the
-/// single-row UPDATE is the statement where that shows. A marked UPDATE
-/// ([`BulkPlan::Marked`]) streams any statement that changed every row, whatever its
-/// size, so it keeps `jit = off` in its header (the cheapest line after the first) and
-/// guards only its pairing branch.
+/// An UPDATE whose function branches on the statement's size is the exception: its header
+/// sets nothing, and its bulk branch sets the planner settings itself ([`planner_guard`]).
+/// Its one-row branch is always planned for one row, so it needs no guard, and a `SET`
+/// line costs every call (each is parsed and applied on entry and undone on exit): the
+/// single-row UPDATE is the statement where that shows.
 fn settings(table: &TrackedTable, op: Operation) -> &'static [&'static str] {
     match op {
-        Operation::Update if matches!(bulk_plan(table), BulkPlan::Join) => &[],
+        Operation::Update if !matches!(bulk_plan(table), BulkPlan::Stream) => &[],
         _ => &["jit = off"],
     }
 }
@@ -436,8 +406,8 @@ fn settings(table: &TrackedTable, op: Operation) -> &'static [&'static str] {
 /// whichever call plans them (1 row or 10M), the cached plans stay linear and free of JIT:
 ///
 /// - `jit = off`, as in [`settings`];
-/// - `enable_nestloop = off` and `enable_mergejoin = off`: the pairing join must be a
-///   hash join whatever the planning call's size. A nested loop
+/// - `enable_nestloop = off` and `enable_mergejoin = off`: the pairing join (and the
+///   probe's) must be a hash join whatever the planning call's size. A nested loop
 ///   planned for a small statement is quadratic on a later large one (a 20k-row update
 ///   took 137 s), and a merge join would sort both sides, which the planner cannot know
 ///   are already in row-number order.
@@ -526,8 +496,7 @@ fn insert(table: &TrackedTable, op: Operation, pairing: Pairing) -> String {
 ///
 /// The pause setting is read once into a variable; the `INSERT` itself takes no
 /// parameters, so PL/pgSQL keeps one generic plan for it (see [`context_id_expr`]).
-/// An UPDATE's function that pairs first asks whether the statement changed more than one
-/// row (a marked one, see [`unchanged_trigger`], only when the statement is marked), by
+/// An UPDATE's function first asks whether the statement changed more than one row, by
 /// reading at most two old rows (`PERFORM ... OFFSET 1 LIMIT 1` sets `FOUND`; the
 /// cheapest form measured: about 11k instructions a call, against 15k for `IF NOT EXISTS`
 /// and 28k for comparing a `count(*)` with 1):
@@ -553,37 +522,29 @@ fn function_source(table: &TrackedTable, op: Operation) -> String {
     let body = if op != Operation::Update {
         insert(table, op, Pairing::Bulk)
     } else {
-        // Each block is placed at a level of the body; lines after a block's first carry
-        // their own indent, so each gets the indent of the level it lands on.
-        let sized = |level: usize| {
-            let at = |text: String, extra: usize| {
-                text.replace('\n', &format!("\n{}", "    ".repeat(level - 1 + extra)))
-            };
-            let join = planner_guard(&insert(table, op, Pairing::Bulk).replace('\n', "\n    "));
-            format!(
-                "PERFORM FROM {old} OFFSET 1 LIMIT 1;\n{pad}IF NOT FOUND THEN\n{pad}    {single}\n{pad}ELSE\n{pad}    {join}\n{pad}END IF;",
-                old = quote::ident(names::OLD_TABLE),
-                pad = "    ".repeat(level),
-                single = at(insert(table, op, Pairing::Single), 1),
-                join = join.replace('\n', &format!("\n{}", "    ".repeat(level - 1))),
-            )
+        let bulk = match bulk_plan(table) {
+            BulkPlan::Stream => None,
+            // Placed at the body's second level: lines after the first carry their indent.
+            BulkPlan::Probe(cols) => Some(format!(
+                "{probe}\n        IF NOT FOUND THEN\n            {stream}\n        ELSE\n            {join}\n        END IF;",
+                probe = probes(table, &cols),
+                stream = insert(table, op, Pairing::Stream).replace('\n', "\n        "),
+                join = insert(table, op, Pairing::Bulk).replace('\n', "\n        "),
+            )),
+            BulkPlan::Join => Some(insert(table, op, Pairing::Bulk).replace('\n', "\n    ")),
         };
-        match bulk_plan(table) {
+        match bulk {
             // Nothing reads the old row: no pairing, whatever the statement's size.
-            BulkPlan::Stream => insert(table, op, Pairing::Stream),
-            BulkPlan::Join => sized(1),
-            // Unmarked: every row changed, so every no-op filter holds (see
-            // `unchanged_trigger`); marked: size the statement and pair as `Join` does.
-            BulkPlan::Marked(_) => format!(
-                "IF pg_catalog.current_setting({setting}, true) IS DISTINCT FROM {stamp} THEN\n        {stream}\n    ELSE\n        {sized}\n    END IF;",
-                setting = quote::literal(&names::unchanged_setting(table)),
-                stamp = statement_stamp(),
-                stream = insert(table, op, Pairing::Stream).replace('\n', "\n    "),
-                sized = sized(2),
+            None => insert(table, op, Pairing::Stream),
+            Some(bulk) => format!(
+                "PERFORM FROM {old} OFFSET 1 LIMIT 1;\n    IF NOT FOUND THEN\n        {single}\n    ELSE\n        {bulk}\n    END IF;",
+                old = quote::ident(names::OLD_TABLE),
+                single = insert(table, op, Pairing::Single).replace('\n', "\n    "),
+                bulk = planner_guard(&bulk),
             ),
         }
     };
-    let guarded = op == Operation::Update && !matches!(bulk_plan(table), BulkPlan::Stream);
+    let guarded = op == Operation::Update && settings(table, op).is_empty();
     let saved: String = if guarded {
         planner_guard_variables()
             .iter()
@@ -651,8 +612,7 @@ pub fn function_name(table: &TrackedTable, op: Operation) -> String {
     quote::qualified(&table.schema, &names::function(table, op))
 }
 
-/// `CREATE TRIGGER` for `op`, and for a marked UPDATE its row-level companion
-/// ([`unchanged_trigger`]).
+/// `CREATE TRIGGER` for `op`.
 pub fn trigger(table: &TrackedTable, op: Operation) -> String {
     let referencing = match op {
         Operation::Insert => format!("NEW TABLE AS {}", quote::ident(names::NEW_TABLE)),
@@ -663,18 +623,14 @@ pub fn trigger(table: &TrackedTable, op: Operation) -> String {
             quote::ident(names::NEW_TABLE)
         ),
     };
-    let mut sql = format!(
+    format!(
         "CREATE TRIGGER {} AFTER {} ON {} REFERENCING {} FOR EACH STATEMENT EXECUTE FUNCTION {}();\n",
         quote::ident(&names::trigger(op)),
         op.sql_keyword(),
         event_table::tracked_name(table),
         referencing,
         function_name(table, op)
-    );
-    if op == Operation::Update {
-        sql.extend(unchanged_trigger(table));
-    }
-    sql
+    )
 }
 
 /// The append-only guard on the events table: refuses UPDATE, DELETE and TRUNCATE, to its
@@ -744,9 +700,6 @@ pub fn ownership(table: &TrackedTable) -> String {
             "{}()",
             quote::qualified(&table.events_schema, &names::protect_function(table))
         ));
-    }
-    if unchanged_function_body(table).is_some() {
-        functions.push(unchanged_function_signature(table));
     }
     functions.push(manual::function_signature(table));
     let events = event_table::events_name(table);
@@ -904,29 +857,13 @@ pub fn uninstall(table: &TrackedTable) -> String {
         manual::function_signature(table)
     ));
     for op in operations(table).into_iter().rev() {
-        sql.push_str(&drop_triggers(&table.schema, &table.sql_name, op));
-    }
-    sql
-}
-
-/// Drops the trigger of `op` on the table `schema.sql_name` (an UPDATE's row-level
-/// companion and its `WHEN` function too, whether or not it has them: `IF EXISTS`), then
-/// its function.
-pub fn drop_triggers(schema: &str, sql_name: &str, op: Operation) -> String {
-    let tracked = quote::qualified(schema, sql_name);
-    let mut sql = String::new();
-    if op == Operation::Update {
         sql.push_str(&format!(
-            "DROP TRIGGER IF EXISTS {} ON {tracked};\nDROP FUNCTION IF EXISTS {};\n",
-            quote::ident(names::UNCHANGED_TRIGGER),
-            unchanged_function_signature_for(schema, sql_name),
+            "DROP TRIGGER IF EXISTS {} ON {};\nDROP FUNCTION IF EXISTS {}();\n",
+            quote::ident(&names::trigger(op)),
+            event_table::tracked_name(table),
+            function_name(table, op)
         ));
     }
-    sql.push_str(&format!(
-        "DROP TRIGGER IF EXISTS {} ON {tracked};\nDROP FUNCTION IF EXISTS {}();\n",
-        quote::ident(&names::trigger(op)),
-        quote::qualified(schema, &names::function_for(sql_name, op)),
-    ));
     sql
 }
 

@@ -30,11 +30,10 @@ use std::fmt;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, SmallInt, Text};
 use pghistory_diesel_core::catalog as q;
-use pghistory_diesel_core::{quote, vocab};
+use pghistory_diesel_core::quote;
 
 pub use pghistory_diesel_core::catalog::{
     ExpectedColumn, ExpectedFunction, ExpectedGuard, ExpectedSecurity, ExpectedTable, ExpectedType,
-    ExpectedUnchanged,
 };
 
 use crate::{Error, Result, TableInfo, Tracked};
@@ -505,121 +504,6 @@ fn security_fix(signature: &str, expected: &ExpectedSecurity) -> String {
     format!("`{sql}`, or {REINSTALL}")
 }
 
-/// Findings about an UPDATE's row-level companion ([`vocab::UNCHANGED_TRIGGER`]) and its
-/// `WHEN` function: without them (or with the trigger disabled) no statement is ever
-/// marked as leaving a row unchanged, and the statement trigger would write events for
-/// rows that did not change. `tracked_triggers`: `None` when the tracked table is missing.
-#[allow(clippy::too_many_arguments)]
-fn unchanged_findings(
-    conn: &mut PgConnection,
-    out: &mut Vec<Finding>,
-    table: &str,
-    unchanged: &ExpectedUnchanged,
-    function: &ExpectedFunction,
-    state: &FunctionState,
-    tracked_triggers: Option<&[TriggerRow]>,
-    owner: Option<&str>,
-) -> Result<()> {
-    match function_state(conn, &unchanged.signature)? {
-        None => out.push(Finding::new(
-            FindingKind::FunctionMissing,
-            table,
-            unchanged.signature.clone(),
-            None,
-            None,
-            REINSTALL.to_owned(),
-        )),
-        Some(when) => {
-            if when.body != unchanged.body {
-                out.push(Finding::new(
-                    FindingKind::FunctionReplaced,
-                    table,
-                    unchanged.signature.clone(),
-                    Some(pghistory_diesel_core::fingerprint(&when.body)),
-                    Some(pghistory_diesel_core::fingerprint(&unchanged.body)),
-                    REINSTALL.to_owned(),
-                ));
-            }
-            // Invoker and no settings: either would stop Postgres inlining it.
-            let plain = ExpectedSecurity {
-                definer: false,
-                config: Vec::new(),
-            };
-            function_security_findings(out, table, &unchanged.signature, &plain, &when, owner);
-        }
-    }
-    if let Some(tracked_triggers) = tracked_triggers {
-        unchanged_trigger_findings(
-            out,
-            table,
-            &unchanged.trigger,
-            function,
-            state,
-            tracked_triggers,
-        );
-    }
-    Ok(())
-}
-
-/// Findings about the companion trigger itself (see [`unchanged_findings`]).
-fn unchanged_trigger_findings(
-    out: &mut Vec<Finding>,
-    table: &str,
-    name: &str,
-    function: &ExpectedFunction,
-    state: &FunctionState,
-    tracked_triggers: &[TriggerRow],
-) {
-    let on = format!("trigger {name} calling {}", function.signature);
-    let Some(trigger) = tracked_triggers.iter().find(|t| t.name == name) else {
-        out.push(Finding::new(
-            FindingKind::TriggerMissing,
-            table,
-            on,
-            None,
-            None,
-            REINSTALL.to_owned(),
-        ));
-        return;
-    };
-    if let Some(kind) = mode_finding(&trigger.enabled, false) {
-        out.push(Finding::new(
-            kind,
-            table,
-            on.clone(),
-            None,
-            None,
-            REINSTALL.to_owned(),
-        ));
-    }
-    let same_function = trigger.function_oid == state.oid;
-    // Its WHEN is what it is for: a trigger without one would run the function per row.
-    let same_definition = trigger.trigger_type == vocab::UNCHANGED_TRIGGER_TYPE
-        && trigger.old_table.is_none()
-        && trigger.new_table.is_none()
-        && !trigger.plain;
-    if !same_function || !same_definition {
-        out.push(Finding::new(
-            FindingKind::TriggerChanged,
-            table,
-            on,
-            Some(if same_function {
-                describe_trigger(
-                    trigger.trigger_type,
-                    &trigger.old_table,
-                    &trigger.new_table,
-                    trigger.plain,
-                )
-            } else {
-                format!("it calls {}", trigger.function)
-            }),
-            same_function
-                .then(|| describe_trigger(vocab::UNCHANGED_TRIGGER_TYPE, &None, &None, false)),
-            REINSTALL.to_owned(),
-        ));
-    }
-}
-
 /// Findings about one function's security and owner.
 fn function_security_findings(
     out: &mut Vec<Finding>,
@@ -793,18 +677,6 @@ pub fn table_findings(
                     REINSTALL.to_owned(),
                 ));
             }
-        }
-        if let Some(unchanged) = &function.unchanged {
-            unchanged_findings(
-                conn,
-                &mut out,
-                table,
-                unchanged,
-                function,
-                &state,
-                tracked_exists.then_some(tracked_triggers.as_slice()),
-                owner.as_deref(),
-            )?;
         }
         function_security_findings(
             &mut out,
@@ -1031,10 +903,7 @@ fn unknown_triggers(
         expected
             .functions
             .iter()
-            .flat_map(|f| {
-                std::iter::once(f.trigger.as_str())
-                    .chain(f.unchanged.as_ref().map(|u| u.trigger.as_str()))
-            })
+            .map(|f| f.trigger.as_str())
             .collect()
     };
     let allowed = |name: &str| !events && allowed.iter().any(|a| a == name);

@@ -280,7 +280,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."articles_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=5986cabd675de3b8 types=Int4%2CText indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=profiles events_schema=public events_table=profiles_events columns=id%2Cname triggers=ddcbf2f29245d7bf types=Int4%2CText indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -335,7 +335,6 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."profiles" REFERENCIN
 CREATE FUNCTION "public"."pghistory_profiles_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -351,37 +350,49 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."profiles"';
     END IF;
-    IF pg_catalog.current_setting('pghistory.unchanged_cf7bf577eac0d5a2', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
         INSERT INTO "public"."profiles_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name")
-        WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id)
+        WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id),
+             pgh_z AS (SELECT pgh_o::"public"."profiles" AS pgh_o, pgh_n::"public"."profiles" AS pgh_n FROM "pgh_old" AS pgh_o CROSS JOIN "pgh_new" AS pgh_n)
         SELECT 'update', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
-            FROM "pgh_new" AS "new"
+            FROM pgh_z
+            CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
+            CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
+            WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")
         UNION ALL
         SELECT 'touched', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
-            FROM "pgh_new" AS "new"
+            FROM pgh_z
+            CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
+            CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
             WHERE true;
     ELSE
-        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
+                LIMIT 1;
+        END IF;
         IF NOT FOUND THEN
             INSERT INTO "public"."profiles_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name")
-            WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id),
-                 pgh_z AS (SELECT pgh_o::"public"."profiles" AS pgh_o, pgh_n::"public"."profiles" AS pgh_n FROM "pgh_old" AS pgh_o CROSS JOIN "pgh_new" AS pgh_n)
+            WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id)
             SELECT 'update', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
-                FROM pgh_z
-                CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
-                CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
-                WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")
+                FROM "pgh_new" AS "new"
             UNION ALL
             SELECT 'touched', "new"."id", (SELECT pgh_context_id FROM pgh_c), "new"."id", "new"."name"
-                FROM pgh_z
-                CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
-                CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
+                FROM "pgh_new" AS "new"
                 WHERE true;
         ELSE
-            pgh_saved_jit := pg_catalog.current_setting('jit');
-            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
             INSERT INTO "public"."profiles_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name")
             WITH pgh_c AS (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid AS pgh_context_id),
                  pgh_z AS (SELECT pgh_zo.pgh_o, pgh_zn.pgh_n
@@ -399,20 +410,13 @@ BEGIN
                 CROSS JOIN LATERAL (SELECT (pgh_z.pgh_o).*) AS "old"
                 CROSS JOIN LATERAL (SELECT (pgh_z.pgh_n).*) AS "new"
                 WHERE true;
-            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."profiles" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_profiles_update"();
-CREATE FUNCTION "public"."pghistory_profiles_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
-LANGUAGE sql
-AS $pghistory$SELECT NOT (ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")) AND pg_catalog.set_config('pghistory.unchanged_cf7bf577eac0d5a2', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
-GRANT EXECUTE ON FUNCTION "public"."pghistory_profiles_unchanged"(anyelement, anyelement) TO PUBLIC;
-CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."profiles" FOR EACH ROW
-    WHEN ("public"."pghistory_profiles_unchanged"(OLD, NEW))
-    EXECUTE FUNCTION "public"."pghistory_profiles_update"();
 CREATE TRIGGER "pghistory_owner_only" BEFORE UPDATE OR DELETE ON "public"."profiles_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
 CREATE TRIGGER "pghistory_owner_only_truncate" BEFORE TRUNCATE ON "public"."profiles_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
 CREATE FUNCTION "public"."pghistory_profiles_event"(p_label text, p_key integer) RETURNS bigint
@@ -441,7 +445,6 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', '"public"."profiles_events"', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_profiles_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_profiles_update"()', pgh_owner);
-    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_profiles_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_profiles_event"(text, integer)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."profiles"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -453,8 +456,8 @@ REVOKE ALL ON "public"."profiles_events" FROM PUBLIC;
 ALTER TABLE "public"."profiles_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."profiles_events";
 CREATE POLICY "pghistory_read" ON "public"."profiles_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel 5986cabd675de3b8';
-COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel 5986cabd675de3b8';
+COMMENT ON FUNCTION "public"."pghistory_profiles_insert"() IS 'pghistory-diesel ddcbf2f29245d7bf';
+COMMENT ON FUNCTION "public"."pghistory_profiles_update"() IS 'pghistory-diesel ddcbf2f29245d7bf';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=profiles
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."profiles_events"', 'SELECT ''public.profiles''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -638,7 +641,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."products_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=8c93dfbffdcb512d types=Int8%2CText indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=cef0f0f6a2e66235 types=Int8%2CText indexes=time%2Ccontext_id
 CREATE SCHEMA IF NOT EXISTS "history";
 DO $pghistory$
 DECLARE
@@ -694,7 +697,6 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."widgets" REFERENCING
 CREATE FUNCTION "public"."pghistory_widgets_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -710,42 +712,47 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."widgets"';
     END IF;
-    IF pg_catalog.current_setting('pghistory.unchanged_27001b544df8905b', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
         INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
-            FROM "pgh_new" AS "new";
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
     ELSE
-        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
+                LIMIT 1;
+        END IF;
         IF NOT FOUND THEN
             INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
-                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-                WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+                FROM "pgh_new" AS "new";
         ELSE
-            pgh_saved_jit := pg_catalog.current_setting('jit');
-            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
             INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
                 FROM (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "pgh_row_number")
                 JOIN (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "pgh_row_number")
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
-            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."widgets" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_widgets_update"();
-CREATE FUNCTION "public"."pghistory_widgets_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
-LANGUAGE sql
-AS $pghistory$SELECT NOT (ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name")) AND pg_catalog.set_config('pghistory.unchanged_27001b544df8905b', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
-GRANT EXECUTE ON FUNCTION "public"."pghistory_widgets_unchanged"(anyelement, anyelement) TO PUBLIC;
-CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."widgets" FOR EACH ROW
-    WHEN ("public"."pghistory_widgets_unchanged"(OLD, NEW))
-    EXECUTE FUNCTION "public"."pghistory_widgets_update"();
 CREATE FUNCTION "public"."pghistory_widgets_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -798,7 +805,6 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_delete"()', pgh_owner);
-    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."widgets"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -813,9 +819,9 @@ REVOKE ALL ON "history"."widget_history" FROM PUBLIC;
 ALTER TABLE "history"."widget_history" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "history"."widget_history";
 CREATE POLICY "pghistory_read" ON "history"."widget_history" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 8c93dfbffdcb512d';
-COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 8c93dfbffdcb512d';
-COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 8c93dfbffdcb512d';
+COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel cef0f0f6a2e66235';
+COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel cef0f0f6a2e66235';
+COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel cef0f0f6a2e66235';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=widgets
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"history"."widget_history"', 'SELECT ''public.widgets''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -830,7 +836,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "history"."widget_history" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=4b7779eadbdebba9 types=Int4%2CInt8 indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=78cfdce18a39ec52 types=Int4%2CInt8 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -890,7 +896,6 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."ledger" REFERENCING 
 CREATE FUNCTION "public"."pghistory_ledger_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -906,42 +911,40 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."ledger"';
     END IF;
-    IF pg_catalog.current_setting('pghistory.unchanged_a016621718acc7af', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
         INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
-            FROM "pgh_new" AS "new";
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
     ELSE
-        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "amount" FROM "pgh_old") AS "old"("pgh_row_number", "id", "amount")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "amount" FROM "pgh_new") AS "new"("pgh_row_number", "id", "amount")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."amount") IS NOT DISTINCT FROM ROW("new"."id", "new"."amount")
+            LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
-                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-                WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
+                FROM "pgh_new" AS "new";
         ELSE
-            pgh_saved_jit := pg_catalog.current_setting('jit');
-            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
             INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
                 FROM (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "amount", "pgh_row_number")
                 JOIN (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "amount", "pgh_row_number")
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
-            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."ledger" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_ledger_update"();
-CREATE FUNCTION "public"."pghistory_ledger_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
-LANGUAGE sql
-AS $pghistory$SELECT NOT (ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount")) AND pg_catalog.set_config('pghistory.unchanged_a016621718acc7af', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
-GRANT EXECUTE ON FUNCTION "public"."pghistory_ledger_unchanged"(anyelement, anyelement) TO PUBLIC;
-CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."ledger" FOR EACH ROW
-    WHEN ("public"."pghistory_ledger_unchanged"(OLD, NEW))
-    EXECUTE FUNCTION "public"."pghistory_ledger_update"();
 CREATE FUNCTION "public"."pghistory_ledger_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1015,7 +1018,6 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_delete"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_events_protect"()', pgh_owner);
-    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_event"(text, integer)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."ledger"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -1027,9 +1029,9 @@ REVOKE ALL ON "public"."ledger_events" FROM PUBLIC;
 ALTER TABLE "public"."ledger_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."ledger_events";
 CREATE POLICY "pghistory_read" ON "public"."ledger_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 4b7779eadbdebba9';
-COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 4b7779eadbdebba9';
-COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 4b7779eadbdebba9';
+COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 78cfdce18a39ec52';
+COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 78cfdce18a39ec52';
+COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 78cfdce18a39ec52';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=ledger
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."ledger_events"', 'SELECT ''public.ledger''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -1044,7 +1046,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."ledger_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=4cd25360919a757a types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=samples events_schema=public events_table=samples_events columns=id%2Csmall%2Cint%2Cbig%2Creal_num%2Cdouble_num%2Camount%2Ctext_col%2Ccode%2Cflag%2Cat_tz%2Cat_local%2Cday%2Cclock%2Cother_id%2Cdoc%2Cints%2Cwords%2Craw%2Caddr%2Cpriority%2Cmaybe_priority triggers=d1a28ed4423423fa types=Uuid%2CInt2%2CInt4%2CInt8%2CFloat4%2CFloat8%2CNumeric%2CText%2CVarchar%2CBool%2CTimestamptz%2CTimestamp%2CDate%2CTime%2CNullable%253CUuid%253E%2CJsonb%2CArray%253CInt4%253E%2CArray%253CNullable%253CText%253E%253E%2CBytea%2CInet%2CPriority%2CNullable%253CPriority%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1118,7 +1120,6 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."samples" REFERENCING
 CREATE FUNCTION "public"."pghistory_samples_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -1134,42 +1135,47 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."samples"';
     END IF;
-    IF pg_catalog.current_setting('pghistory.unchanged_ce917a60bee331b5', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
+    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+    IF NOT FOUND THEN
         INSERT INTO "public"."samples_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority"
-            FROM "pgh_new" AS "new";
+            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
+            WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority");
     ELSE
-        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
+        pgh_saved_jit := pg_catalog.current_setting('jit');
+        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_old") AS "old"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_new") AS "new"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "flag", "at_tz", "at_local", "day", "clock", "other_id", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+            WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS NOT DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority")
+            LIMIT 1;
+        IF FOUND THEN
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", pg_catalog.hashtext("text_col"), pg_catalog.hashtext("code"), "flag", "at_tz", "at_local", "day", "clock", "other_id", pg_catalog.jsonb_hash("doc"), "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_old") AS "old"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "small", "int", "big", "real_num", "double_num", "amount", pg_catalog.hashtext("text_col"), pg_catalog.hashtext("code"), "flag", "at_tz", "at_local", "day", "clock", "other_id", pg_catalog.jsonb_hash("doc"), "ints", "words", "raw", "addr", "priority", "maybe_priority" FROM "pgh_new") AS "new"("pgh_row_number", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS NOT DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority")
+                LIMIT 1;
+        END IF;
         IF NOT FOUND THEN
             INSERT INTO "public"."samples_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority"
-                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-                WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority");
+                FROM "pgh_new" AS "new";
         ELSE
-            pgh_saved_jit := pg_catalog.current_setting('jit');
-            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
             INSERT INTO "public"."samples_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority"
                 FROM (SELECT "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", "pgh_row_number")
                 JOIN (SELECT "id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "small", "int", "big", "real_num", "double_num", "amount", "text_col", "code", "flag", "at_tz", "at_local", "day", "clock", "other_id", "doc", "ints", "words", "raw", "addr", "priority", "maybe_priority", "pgh_row_number")
                 ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
                 WHERE ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority");
-            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
+        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
 CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."samples" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_samples_update"();
-CREATE FUNCTION "public"."pghistory_samples_unchanged"("old" anyelement, "new" anyelement) RETURNS boolean
-LANGUAGE sql
-AS $pghistory$SELECT NOT (ROW("old"."id", "old"."small", "old"."int", "old"."big", "old"."real_num", "old"."double_num", "old"."amount", "old"."text_col", "old"."code", "old"."flag", "old"."at_tz", "old"."at_local", "old"."day", "old"."clock", "old"."other_id", "old"."doc", "old"."ints", "old"."words", "old"."raw", "old"."addr", "old"."priority", "old"."maybe_priority") IS DISTINCT FROM ROW("new"."id", "new"."small", "new"."int", "new"."big", "new"."real_num", "new"."double_num", "new"."amount", "new"."text_col", "new"."code", "new"."flag", "new"."at_tz", "new"."at_local", "new"."day", "new"."clock", "new"."other_id", "new"."doc", "new"."ints", "new"."words", "new"."raw", "new"."addr", "new"."priority", "new"."maybe_priority")) AND pg_catalog.set_config('pghistory.unchanged_ce917a60bee331b5', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true) IS NULL$pghistory$;
-GRANT EXECUTE ON FUNCTION "public"."pghistory_samples_unchanged"(anyelement, anyelement) TO PUBLIC;
-CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."samples" FOR EACH ROW
-    WHEN ("public"."pghistory_samples_unchanged"(OLD, NEW))
-    EXECUTE FUNCTION "public"."pghistory_samples_update"();
 CREATE FUNCTION "public"."pghistory_samples_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1222,7 +1228,6 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_samples_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_samples_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_samples_delete"()', pgh_owner);
-    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_samples_unchanged"(anyelement, anyelement)', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_samples_event"(text, uuid)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."samples"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -1234,9 +1239,9 @@ REVOKE ALL ON "public"."samples_events" FROM PUBLIC;
 ALTER TABLE "public"."samples_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."samples_events";
 CREATE POLICY "pghistory_read" ON "public"."samples_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_samples_insert"() IS 'pghistory-diesel 4cd25360919a757a';
-COMMENT ON FUNCTION "public"."pghistory_samples_update"() IS 'pghistory-diesel 4cd25360919a757a';
-COMMENT ON FUNCTION "public"."pghistory_samples_delete"() IS 'pghistory-diesel 4cd25360919a757a';
+COMMENT ON FUNCTION "public"."pghistory_samples_insert"() IS 'pghistory-diesel d1a28ed4423423fa';
+COMMENT ON FUNCTION "public"."pghistory_samples_update"() IS 'pghistory-diesel d1a28ed4423423fa';
+COMMENT ON FUNCTION "public"."pghistory_samples_delete"() IS 'pghistory-diesel d1a28ed4423423fa';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=samples
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."samples_events"', 'SELECT ''public.samples''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
