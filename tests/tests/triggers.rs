@@ -52,6 +52,13 @@ fn document_events(conn: &mut PgConnection) -> Vec<DocumentsEvent> {
         .unwrap()
 }
 
+/// The object ids of `events`, sorted: which rows a statement recorded, in any order.
+fn sorted_ids(events: &[PostsEvent]) -> Vec<i32> {
+    let mut ids: Vec<i32> = events.iter().map(|e| e.pgh_obj_id).collect();
+    ids.sort();
+    ids
+}
+
 fn labels_of(events: &[PostsEvent]) -> Vec<&str> {
     events.iter().map(|e| e.pgh_label.as_str()).collect()
 }
@@ -237,10 +244,8 @@ fn bulk_update_writes_events_only_for_the_rows_it_changed() {
         .execute(&mut conn)
         .unwrap();
     let events = post_events(&mut conn);
-    let mut changed: Vec<i32> = events[before..].iter().map(|e| e.pgh_obj_id).collect();
-    changed.sort();
     assert_eq!(
-        changed,
+        sorted_ids(&events[before..]),
         vec![1, 2, 4, 6, 8, 9, 10],
         "row 5 already had score 5"
     );
@@ -256,9 +261,7 @@ fn bulk_update_writes_events_only_for_the_rows_it_changed() {
         .unwrap();
     assert_eq!(touched, 10);
     let events = post_events(&mut conn);
-    let mut changed: Vec<i32> = events[before..].iter().map(|e| e.pgh_obj_id).collect();
-    changed.sort();
-    assert_eq!(changed, vec![3, 7]);
+    assert_eq!(sorted_ids(&events[before..]), vec![3, 7]);
 }
 
 /// What one statement leaves unchanged says nothing of the next: in one transaction, a
@@ -279,13 +282,9 @@ fn a_no_op_statement_hides_no_change_of_the_next_one() {
     })
     .unwrap();
     let events = post_events(&mut conn);
-    let ids: Vec<i32> = events[before..].iter().map(|e| e.pgh_obj_id).collect();
-    let mut first: Vec<i32> = ids[..10].to_vec();
-    first.sort();
-    assert_eq!(first, (1..=10).collect::<Vec<_>>());
-    let mut second: Vec<i32> = ids[10..].to_vec();
-    second.sort();
-    assert_eq!(second, vec![1, 2, 3, 5, 6, 7, 8, 9, 10]);
+    let events = &events[before..];
+    assert_eq!(sorted_ids(&events[..10]), (1..=10).collect::<Vec<_>>());
+    assert_eq!(sorted_ids(&events[10..]), vec![1, 2, 3, 5, 6, 7, 8, 9, 10]);
 }
 
 /// An UPDATE of the same table run by another trigger while the first statement's
@@ -318,9 +317,7 @@ fn an_update_nested_in_another_updates_triggers_records_each_statements_changes(
         let before = post_events(&mut conn).len();
         conn.batch_execute(outer).unwrap();
         let events = post_events(&mut conn);
-        let mut ids: Vec<i32> = events[before..].iter().map(|e| e.pgh_obj_id).collect();
-        ids.sort();
-        assert_eq!(ids, changed, "{outer}");
+        assert_eq!(sorted_ids(&events[before..]), changed, "{outer}");
     }
 }
 
