@@ -436,12 +436,26 @@ fn expected_tokens(expected: &sql::expected::ExpectedTable) -> TokenStream {
         let old = opt(&f.transition.0);
         let new = opt(&f.transition.1);
         let sec = security(&f.security);
+        let unchanged = match &f.unchanged {
+            Some(u) => {
+                let trigger = s(&u.trigger);
+                let signature = s(&u.signature);
+                let body = s(&u.body);
+                quote!(::std::option::Option::Some(#c::ExpectedUnchanged {
+                    trigger: #trigger,
+                    signature: #signature,
+                    body: #body,
+                }))
+            }
+            None => quote!(::std::option::Option::None),
+        };
         quote!(#c::ExpectedFunction {
             signature: #signature,
             body: #body,
             trigger: #trigger,
             trigger_type: #trigger_type,
             transition: (#old, #new),
+            unchanged: #unchanged,
             security: #sec,
         })
     });

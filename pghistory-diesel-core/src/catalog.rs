@@ -74,8 +74,27 @@ pub struct ExpectedFunction {
     pub trigger_type: i16,
     /// The transition tables it declares, `(old, new)` (`tgoldtable`, `tgnewtable`).
     pub transition: (Option<String>, Option<String>),
+    /// For an UPDATE whose only reader of the old row is the no-op filter: the row-level
+    /// trigger that marks statements leaving a row unchanged, and its `WHEN` function.
+    pub unchanged: Option<ExpectedUnchanged>,
     /// Its security attributes.
     pub security: ExpectedSecurity,
+}
+
+/// An UPDATE trigger's row-level companion ([`vocab::UNCHANGED_TRIGGER`], of type
+/// [`vocab::UNCHANGED_TRIGGER_TYPE`], calling the UPDATE function, with a `WHEN`) and the
+/// PL/pgSQL function its `WHEN` calls for an unchanged row (invoker, no settings).
+/// Expected only where the statement trigger carries [`vocab::WHOLE_ROWS_ARGUMENT`]: the
+/// migration installs the pair only when the table has no column that schema.rs does
+/// not declare, and then every column of the table is held to that.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedUnchanged {
+    /// The trigger's name on the tracked table.
+    pub trigger: String,
+    /// The `WHEN` function's signature.
+    pub signature: String,
+    /// Its source as Postgres stores it (`pg_proc.prosrc`).
+    pub body: String,
 }
 
 /// A function's security attributes as `pg_proc` holds them.
@@ -133,7 +152,8 @@ pub const RELATION_OWNER: &str = r#"SELECT pg_catalog.pg_get_userbyid(c.relowner
 /// the quoted relation. Columns: `name`, `function_oid` (bigint), `function` (its
 /// `regprocedure` text, for messages), `enabled` (`tgenabled`), `trigger_type` (`tgtype`),
 /// `old_table`, `new_table` (transition table names), `plain` (no `WHEN`, no column list,
-/// no arguments).
+/// no arguments), `bare` (no `WHEN`, no column list), `args` (`tgargs` in `encode`'s
+/// escape form: each argument followed by `\000`).
 pub const TRIGGERS: &str = r#"SELECT t.tgname::pg_catalog.text AS "name",
        t.tgfoid::pg_catalog.int8 AS "function_oid",
        t.tgfoid::pg_catalog.regprocedure::pg_catalog.text AS "function",
@@ -142,11 +162,28 @@ pub const TRIGGERS: &str = r#"SELECT t.tgname::pg_catalog.text AS "name",
        t.tgoldtable::pg_catalog.text AS "old_table",
        t.tgnewtable::pg_catalog.text AS "new_table",
        (t.tgqual IS NULL AND t.tgnargs OPERATOR(pg_catalog.=) 0
-        AND pg_catalog.cardinality(t.tgattr::pg_catalog.int2[]) OPERATOR(pg_catalog.=) 0) AS "plain"
+        AND pg_catalog.cardinality(t.tgattr::pg_catalog.int2[]) OPERATOR(pg_catalog.=) 0) AS "plain",
+       (t.tgqual IS NULL
+        AND pg_catalog.cardinality(t.tgattr::pg_catalog.int2[]) OPERATOR(pg_catalog.=) 0) AS "bare",
+       pg_catalog.encode(t.tgargs, 'escape') AS "args"
   FROM pg_catalog.pg_trigger t
  WHERE t.tgrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)
    AND NOT t.tgisinternal
  ORDER BY t.tgname"#;
+
+/// The columns of a tracked table that a marked UPDATE's whole-row comparison would get
+/// wrong (see [`ExpectedUnchanged`]): those not among the declared names, and those under
+/// a nondeterministic collation. Binds: `$1` the quoted relation, `$2` the declared column
+/// names (`text[]`). Columns: `name`, `undeclared` (`bool`: not declared; else its
+/// collation is nondeterministic), in table order.
+pub const WHOLE_ROW_COLUMNS: &str = r#"SELECT a.attname::pg_catalog.text AS "name",
+       a.attname OPERATOR(pg_catalog.<>) ALL ($2::pg_catalog.text[]) AS "undeclared"
+  FROM pg_catalog.pg_attribute a
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL ($2::pg_catalog.text[]) OR NOT c.collisdeterministic)
+ ORDER BY a.attnum"#;
 
 /// Columns compared with declared type names. Binds: `$1` the quoted relation, `$2` the
 /// column names (`text[]`), `$3` their type names (`text[]`, `''` for a type not judged).

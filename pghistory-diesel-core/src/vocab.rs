@@ -108,6 +108,34 @@ pub const NEW_TABLE: &str = "pgh_new";
 /// The transition table of old rows.
 pub const OLD_TABLE: &str = "pgh_old";
 
+/// The row-level trigger beside an UPDATE's statement trigger that marks a statement
+/// which left some row unchanged. It never runs its function: its `WHEN` (`OLD *= NEW AND
+/// pghistory_<table>_unchanged()`) sets [`unchanged_setting`] when a row is unchanged,
+/// and is false.
+pub const UNCHANGED_TRIGGER: &str = "pghistory_update_unchanged";
+/// The argument of an UPDATE's statement trigger installed beside [`UNCHANGED_TRIGGER`]:
+/// it tells the function that unmarked statements changed every row. The same function
+/// without it (the table has a column schema.rs does not declare) probes instead.
+pub const WHOLE_ROWS_ARGUMENT: &str = "whole_rows";
+/// `pg_trigger.tgtype` of [`UNCHANGED_TRIGGER`]: `AFTER`, `FOR EACH ROW` (1), `UPDATE` (16).
+pub const UNCHANGED_TRIGGER_TYPE: i16 = 17;
+
+/// The transaction-local setting that [`UNCHANGED_TRIGGER`] sets to the statement's start
+/// time when one of its rows is unchanged: `pghistory.unchanged_<hash of schema.table>`
+/// (a custom setting's name must be plain identifiers, which a table's name need not be).
+///
+/// ```
+/// let name = pghistory_diesel_core::vocab::unchanged_setting("public", "posts");
+/// assert!(name.starts_with("pghistory.unchanged_"));
+/// assert_ne!(name, pghistory_diesel_core::vocab::unchanged_setting("public", "tags"));
+/// ```
+pub fn unchanged_setting(schema: &str, table: &str) -> String {
+    format!(
+        "pghistory.unchanged_{}",
+        crate::fingerprint(&pause_key(schema, table))
+    )
+}
+
 /// The append-only guard's trigger on UPDATE and DELETE of an events table.
 pub const PROTECT_TRIGGER: &str = "pghistory_append_only";
 /// The append-only guard's trigger on TRUNCATE.

@@ -151,6 +151,108 @@ fn a_dropped_trigger_is_found() {
     );
 }
 
+/// Without the UPDATE trigger's row-level companion, no statement would be marked as
+/// leaving a row unchanged, and no-op updates would be recorded: dropped, disabled or
+/// redefined without its `WHEN`, or its `WHEN` function replaced, `check` names it.
+#[test]
+fn a_dropped_disabled_or_redefined_unchanged_trigger_is_found() {
+    let findings = drifted("DROP TRIGGER pghistory_update_unchanged ON public.posts");
+    assert_one(
+        &findings,
+        FindingKind::TriggerMissing,
+        "public.posts",
+        "pghistory_update_unchanged",
+    );
+    let findings = drifted("ALTER TABLE public.posts DISABLE TRIGGER pghistory_update_unchanged");
+    assert_one(
+        &findings,
+        FindingKind::TriggerDisabled,
+        "public.posts",
+        "pghistory_update_unchanged",
+    );
+    let findings = drifted(
+        "DROP TRIGGER pghistory_update_unchanged ON public.posts;
+         CREATE TRIGGER pghistory_update_unchanged AFTER UPDATE ON public.posts
+             FOR EACH STATEMENT EXECUTE FUNCTION public.pghistory_posts_update();",
+    );
+    assert_one(
+        &findings,
+        FindingKind::TriggerChanged,
+        "public.posts",
+        "pghistory_update_unchanged",
+    );
+    // Its WHEN function, replaced by one that never marks, or given settings.
+    let findings = drifted(
+        "CREATE OR REPLACE FUNCTION public.pghistory_posts_unchanged()
+             RETURNS boolean LANGUAGE plpgsql AS 'BEGIN RETURN false; END'",
+    );
+    assert_one(
+        &findings,
+        FindingKind::FunctionReplaced,
+        "public.posts",
+        "pghistory_posts_unchanged",
+    );
+    let findings =
+        drifted("ALTER FUNCTION public.pghistory_posts_unchanged() SET search_path = public");
+    assert_one(
+        &findings,
+        FindingKind::FunctionSecurity,
+        "public.posts",
+        "pghistory_posts_unchanged",
+    );
+    let findings = drifted("DROP TRIGGER pghistory_update_unchanged ON public.posts; DROP FUNCTION public.pghistory_posts_unchanged()");
+    assert!(
+        kinds(&findings).contains(&FindingKind::FunctionMissing),
+        "{findings:?}"
+    );
+}
+
+/// A table whose UPDATE trigger compares whole rows counts every column: one added
+/// without being declared in schema.rs (an UPDATE of it alone would be recorded), or a
+/// text column moved to a nondeterministic collation (equal text could differ in its
+/// bytes), is drift. Tables that compare declared columns one by one are not concerned.
+#[test]
+fn an_undeclared_column_or_a_nondeterministic_collation_is_found_where_rows_are_compared_whole() {
+    let findings = drifted("ALTER TABLE public.posts ADD COLUMN extra json");
+    let finding = assert_one(
+        &findings,
+        FindingKind::ColumnUndeclared,
+        "public.posts",
+        "\"extra\"",
+    );
+    assert!(finding.fix.contains("fields(...)"), "{finding}");
+    // Nondeterministic collations are ICU's: a server built without ICU has none to test.
+    let icu: bool = {
+        #[derive(QueryableByName)]
+        struct Icu {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            icu: bool,
+        }
+        let db = TestDb::migrated();
+        diesel::sql_query(
+            "SELECT EXISTS (SELECT FROM pg_collation WHERE collprovider = 'i') AS icu",
+        )
+        .get_result::<Icu>(&mut db.conn())
+        .unwrap()
+        .icu
+    };
+    if icu {
+        let findings = drifted(
+            "CREATE COLLATION pgh_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+             ALTER TABLE public.posts ALTER COLUMN title TYPE text COLLATE pgh_ci;",
+        );
+        assert_one(
+            &findings,
+            FindingKind::ColumnCollation,
+            "public.posts",
+            "\"title\"",
+        );
+    }
+    // `documents` has a jsonb column: its UPDATE trigger probes its declared columns.
+    let findings = drifted("ALTER TABLE public.documents ADD COLUMN extra json");
+    assert_eq!(kinds(&findings), Vec::<FindingKind>::new(), "{findings:?}");
+}
+
 #[test]
 fn a_trigger_redefined_per_row_is_found() {
     let findings = drifted(
@@ -399,12 +501,22 @@ fn a_dropped_tracked_column_is_found() {
 
 #[test]
 fn a_renamed_tracked_column_is_found() {
+    // `posts` compares whole rows, so the new name is an undeclared column as well.
     let findings = drifted("ALTER TABLE public.posts RENAME COLUMN title TO headline");
+    assert_eq!(
+        kinds(&findings),
+        [FindingKind::ColumnMissing, FindingKind::ColumnUndeclared],
+        "{findings:#?}"
+    );
+    assert!(findings[0].object.ends_with("\"title\""), "{findings:?}");
+    assert!(findings[1].object.ends_with("\"headline\""), "{findings:?}");
+    // `documents` compares its declared columns one by one: the old name only.
+    let findings = drifted("ALTER TABLE public.documents RENAME COLUMN raw TO bytes");
     assert_one(
         &findings,
         FindingKind::ColumnMissing,
-        "public.posts",
-        "\"title\"",
+        "public.documents",
+        "\"raw\"",
     );
 }
 
@@ -591,7 +703,8 @@ fn every_finding_is_one_line_with_a_fix() {
          ALTER TABLE public.posts RENAME COLUMN title TO headline;
          DROP TABLE public.labels_events;",
     );
-    assert_eq!(findings.len(), 3, "{findings:#?}");
+    // The rename is two findings: `title` missing, `headline` undeclared.
+    assert_eq!(findings.len(), 4, "{findings:#?}");
     for finding in &findings {
         let line = finding.to_string();
         assert!(!line.contains('\n'), "{line}");

@@ -556,7 +556,12 @@ fn diesel_migration_redo_reinstalls_the_triggers() {
     assert!(out.contains(&tracking), "{out}");
     assert_eq!(
         triggers_on(&mut conn, "posts"),
-        ["pghistory_delete", "pghistory_insert", "pghistory_update"]
+        [
+            "pghistory_delete",
+            "pghistory_insert",
+            "pghistory_update",
+            "pghistory_update_unchanged"
+        ]
     );
 }
 

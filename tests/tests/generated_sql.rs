@@ -680,3 +680,132 @@ fn a_compared_column_whose_type_has_no_equality_stops_the_migration_by_name() {
         .collect();
     assert_eq!(names, [json!("a"), json!("b")]);
 }
+
+/// The default declaration's UPDATE trigger tells unchanged rows by comparing whole rows,
+/// which a column the database has and schema.rs does not declare would make wrong (an
+/// UPDATE of it alone would look like a change). The migration sees such a column and
+/// installs the trigger without the whole-row companion: it compares the declared
+/// columns one by one, and `check` finds nothing to report.
+#[test]
+fn an_undeclared_column_makes_the_update_trigger_compare_declared_columns() {
+    let (_db, mut conn) =
+        database("CREATE TABLE memos (id integer PRIMARY KEY, body text, secret text);");
+    let memos = table(tokens! {
+        #[pghistory(events(insert, update))]
+        memos (id) {
+            id -> Int4,
+            body -> Nullable<Text>,
+        }
+    });
+    let mut applied = Vec::new();
+    let files = migrate(&mut conn, &[memos], &mut applied);
+    assert!(
+        files.up.contains("pghistory_update_unchanged"),
+        "{}",
+        files.up
+    );
+    #[derive(QueryableByName)]
+    struct Trigger {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::SmallInt)]
+        nargs: i16,
+    }
+    let triggers: Vec<(String, i16)> = diesel::sql_query(
+        "SELECT tgname::text AS name, tgnargs AS nargs FROM pg_trigger
+          WHERE tgrelid = 'memos'::regclass AND tgname LIKE 'pghistory_update%' ORDER BY 1",
+    )
+    .load::<Trigger>(&mut conn)
+    .unwrap()
+    .into_iter()
+    .map(|t| (t.name, t.nargs))
+    .collect();
+    assert_eq!(triggers, [("pghistory_update".to_owned(), 0)]);
+    conn.batch_execute(
+        "INSERT INTO memos VALUES (1, 'a', 'x'), (2, 'b', 'y');
+         UPDATE memos SET secret = secret || '!';
+         UPDATE memos SET secret = 'z' WHERE id = 1;
+         UPDATE memos SET body = body || '!' WHERE id = 2;",
+    )
+    .unwrap();
+    let found: Vec<(Value, Value)> = events(&mut conn, "\"public\".\"memos_events\"")
+        .into_iter()
+        .map(|e| (e["pgh_label"].clone(), e["body"].clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (json!("insert"), json!("a")),
+            (json!("insert"), json!("b")),
+            (json!("update"), json!("b!")),
+        ],
+        "the updates of the undeclared column alone wrote nothing"
+    );
+}
+
+/// On a table whose UPDATE trigger compares whole rows: a statement with one unchanged
+/// row among changed ones records the changed ones only, at one row and at many; a key
+/// swap pairs each row with itself; a no-op statement does not leave its mark on the
+/// next statement of the transaction. The byte-wise comparison never fails: a `json`
+/// column added later (no `=` operator) does not break the table's updates.
+#[test]
+fn rows_compared_whole_record_exactly_the_changed_ones() {
+    let (_db, mut conn) =
+        database("CREATE TABLE cards (id integer PRIMARY KEY DEFERRABLE INITIALLY DEFERRED, title text, n bigint);");
+    let cards = table(tokens! {
+        #[pghistory(events(update))]
+        cards (id) {
+            id -> Int4,
+            title -> Nullable<Text>,
+            n -> Int8,
+        }
+    });
+    let mut applied = Vec::new();
+    let files = migrate(&mut conn, &[cards], &mut applied);
+    assert!(
+        files.up.contains("pghistory_update_unchanged"),
+        "{}",
+        files.up
+    );
+    let updates = |conn: &mut PgConnection| -> Vec<(i64, i64)> {
+        events(conn, "\"public\".\"cards_events\"")
+            .into_iter()
+            .map(|e| (e["id"].as_i64().unwrap(), e["n"].as_i64().unwrap()))
+            .collect()
+    };
+    conn.batch_execute(
+        "INSERT INTO cards SELECT g, 't' || g, g FROM generate_series(1, 1000) g;
+         UPDATE cards SET n = n WHERE id = 1;
+         UPDATE cards SET n = CASE WHEN id = 2 THEN n ELSE n + 1000 END WHERE id <= 3;",
+    )
+    .unwrap();
+    let mut found = updates(&mut conn);
+    found.sort();
+    assert_eq!(found, [(1, 1001), (3, 1003)]);
+    // Each statement a message of its own, so each has a start time of its own.
+    conn.batch_execute("TRUNCATE cards_events").unwrap();
+    conn.transaction::<_, diesel::result::Error, _>(|c| {
+        c.batch_execute("UPDATE cards SET title = title")?;
+        c.batch_execute("UPDATE cards SET n = n + 1 WHERE id <= 2")
+    })
+    .unwrap();
+    conn.batch_execute(
+        "UPDATE cards SET id = CASE id WHEN 1 THEN 2 WHEN 2 THEN 1 END WHERE id <= 2",
+    )
+    .unwrap();
+    let mut found = updates(&mut conn);
+    found.sort();
+    assert_eq!(
+        found,
+        [(1, 3), (1, 1002), (2, 3), (2, 1002)],
+        "the all-no-op statement wrote nothing, the next one both rows, the swap both"
+    );
+    conn.batch_execute(
+        "TRUNCATE cards_events;
+         ALTER TABLE cards ADD COLUMN meta json;
+         UPDATE cards SET meta = '{}' WHERE id <= 500;
+         UPDATE cards SET n = n + 1 WHERE id = 1000;",
+    )
+    .expect("a column without = does not break updates");
+    assert_eq!(updates(&mut conn).len(), 501);
+}

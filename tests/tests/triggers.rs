@@ -264,7 +264,7 @@ fn bulk_update_writes_events_only_for_the_rows_it_changed() {
     assert_eq!(sorted_ids(&events[before..]), vec![3, 7]);
 }
 
-/// What one statement leaves unchanged says nothing of the next: in one transaction, a
+/// A statement that leaves a row unchanged marks only itself: in one transaction, a
 /// no-op statement, then one changing every row (all recorded), then one leaving row 4
 /// unchanged (all but row 4 recorded).
 #[test]
@@ -321,9 +321,8 @@ fn an_update_nested_in_another_updates_triggers_records_each_statements_changes(
     }
 }
 
-/// The UPDATE trigger first compares hashes of text columns to learn whether any row
-/// could be unchanged; equal hashes must send the rows to the exact comparison, never
-/// count as "unchanged". Two different titles with the same `hashtext` prove it.
+/// A change is a change of value, never of a hash: two different titles with the same
+/// `hashtext` (an earlier design compared hashes of text columns first) are an update.
 #[test]
 fn a_text_change_between_values_of_equal_hash_is_still_an_update() {
     let db = TestDb::migrated();

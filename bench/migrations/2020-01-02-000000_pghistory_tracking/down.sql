@@ -12,6 +12,8 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."read_comment
 DROP FUNCTION IF EXISTS "public"."pghistory_read_comments_event"(text, bigint);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."read_comments";
 DROP FUNCTION IF EXISTS "public"."pghistory_read_comments_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."read_comments";
+DROP FUNCTION IF EXISTS "public"."pghistory_read_comments_unchanged"();
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."read_comments";
 DROP FUNCTION IF EXISTS "public"."pghistory_read_comments_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."read_comments";
@@ -22,6 +24,8 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."read_posts_e
 DROP FUNCTION IF EXISTS "public"."pghistory_read_posts_event"(text, bigint);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."read_posts";
 DROP FUNCTION IF EXISTS "public"."pghistory_read_posts_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."read_posts";
+DROP FUNCTION IF EXISTS "public"."pghistory_read_posts_unchanged"();
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."read_posts";
 DROP FUNCTION IF EXISTS "public"."pghistory_read_posts_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."read_posts";
@@ -32,6 +36,8 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."read_account
 DROP FUNCTION IF EXISTS "public"."pghistory_read_accounts_event"(text, bigint);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."read_accounts";
 DROP FUNCTION IF EXISTS "public"."pghistory_read_accounts_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."read_accounts";
+DROP FUNCTION IF EXISTS "public"."pghistory_read_accounts_unchanged"();
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."read_accounts";
 DROP FUNCTION IF EXISTS "public"."pghistory_read_accounts_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."read_accounts";
@@ -42,6 +48,8 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."bench_json_e
 DROP FUNCTION IF EXISTS "public"."pghistory_bench_json_event"(text, bigint);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."bench_json";
 DROP FUNCTION IF EXISTS "public"."pghistory_bench_json_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."bench_json";
+DROP FUNCTION IF EXISTS "public"."pghistory_bench_json_unchanged"();
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."bench_json";
 DROP FUNCTION IF EXISTS "public"."pghistory_bench_json_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."bench_json";
@@ -52,6 +60,8 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."bench_fields
 DROP FUNCTION IF EXISTS "public"."pghistory_bench_fields_event"(text, bigint);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."bench_fields";
 DROP FUNCTION IF EXISTS "public"."pghistory_bench_fields_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."bench_fields";
+DROP FUNCTION IF EXISTS "public"."pghistory_bench_fields_unchanged"();
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."bench_fields";
 DROP FUNCTION IF EXISTS "public"."pghistory_bench_fields_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."bench_fields";
@@ -62,6 +72,8 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."bench_tracke
 DROP FUNCTION IF EXISTS "public"."pghistory_bench_tracked_event"(text, bigint);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."bench_tracked";
 DROP FUNCTION IF EXISTS "public"."pghistory_bench_tracked_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."bench_tracked";
+DROP FUNCTION IF EXISTS "public"."pghistory_bench_tracked_unchanged"();
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."bench_tracked";
 DROP FUNCTION IF EXISTS "public"."pghistory_bench_tracked_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."bench_tracked";

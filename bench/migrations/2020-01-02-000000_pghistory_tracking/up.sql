@@ -82,7 +82,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_floor_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=0aa24d2848b4ee15 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=4ebfbcf80fb1706f types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -137,6 +137,7 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_tracked" REFER
 CREATE FUNCTION "public"."pghistory_bench_tracked_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -152,47 +153,77 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."bench_tracked"';
     END IF;
-    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting('pghistory.unchanged_c9290336820903f5', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
         INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+            FROM "pgh_new" AS "new";
     ELSE
-        pgh_saved_jit := pg_catalog.current_setting('jit');
-        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
-            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."score")
-            LIMIT 1;
-        IF FOUND THEN
-            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
-                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
-                LIMIT 1;
-        END IF;
+        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-                FROM "pgh_new" AS "new";
-        ELSE
-            INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
-            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-                FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
-                JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
                 WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+        ELSE
+            pgh_saved_jit := pg_catalog.current_setting('jit');
+            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."score")
+                LIMIT 1;
+            IF FOUND THEN
+                PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
+                    JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
+                    LIMIT 1;
+            END IF;
+            IF NOT FOUND THEN
+                INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+                    FROM "pgh_new" AS "new";
+            ELSE
+                INSERT INTO "public"."bench_tracked_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+                    FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+                    JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+            END IF;
+            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
-        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
-CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_tracked" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_tracked_update"();
+CREATE FUNCTION "public"."pghistory_bench_tracked_unchanged"() RETURNS boolean
+LANGUAGE plpgsql
+AS $pghistory$
+BEGIN
+    PERFORM pg_catalog.set_config('pghistory.unchanged_c9290336820903f5', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true);
+    RETURN false;
+END
+$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_bench_tracked_unchanged"() TO PUBLIC;
+DO $pghistory$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = '"public"."bench_tracked"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'title', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_tracked" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_tracked_update"('whole_rows');
+        CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."bench_tracked" FOR EACH ROW
+            WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_bench_tracked_unchanged"())
+            EXECUTE FUNCTION "public"."pghistory_bench_tracked_update"();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', '"public"."bench_tracked"';
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_tracked" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_tracked_update"();
+    END IF;
+END
+$pghistory$;
 CREATE FUNCTION "public"."pghistory_bench_tracked_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -245,6 +276,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_unchanged"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_tracked_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."bench_tracked"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -256,9 +288,9 @@ REVOKE ALL ON "public"."bench_tracked_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_tracked_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_tracked_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_tracked_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 0aa24d2848b4ee15';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 0aa24d2848b4ee15';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 0aa24d2848b4ee15';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 4ebfbcf80fb1706f';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 4ebfbcf80fb1706f';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 4ebfbcf80fb1706f';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_tracked
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_tracked_events"', 'SELECT ''public.bench_tracked''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -464,7 +496,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_fields_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=c135258ed7cd33b2 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=a09dc856096ec6a9 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -519,6 +551,7 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."bench_json" REFERENC
 CREATE FUNCTION "public"."pghistory_bench_json_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -534,47 +567,77 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."bench_json"';
     END IF;
-    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting('pghistory.unchanged_aa72c6808e78ebbf', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
         INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
-            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+            FROM "pgh_new" AS "new";
     ELSE
-        pgh_saved_jit := pg_catalog.current_setting('jit');
-        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
-            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."score")
-            LIMIT 1;
-        IF FOUND THEN
-            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
-                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
-                LIMIT 1;
-        END IF;
+        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
-                FROM "pgh_new" AS "new";
-        ELSE
-            INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
-            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
-                FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
-                JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
                 WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+        ELSE
+            pgh_saved_jit := pg_catalog.current_setting('jit');
+            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."score")
+                LIMIT 1;
+            IF FOUND THEN
+                PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
+                    JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
+                    LIMIT 1;
+            END IF;
+            IF NOT FOUND THEN
+                INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
+                    FROM "pgh_new" AS "new";
+            ELSE
+                INSERT INTO "public"."bench_json_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "title", "body", "score")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."title", "new"."body", "new"."score"
+                    FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+                    JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+            END IF;
+            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
-        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
-CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_json" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_json_update"();
+CREATE FUNCTION "public"."pghistory_bench_json_unchanged"() RETURNS boolean
+LANGUAGE plpgsql
+AS $pghistory$
+BEGIN
+    PERFORM pg_catalog.set_config('pghistory.unchanged_aa72c6808e78ebbf', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true);
+    RETURN false;
+END
+$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_bench_json_unchanged"() TO PUBLIC;
+DO $pghistory$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = '"public"."bench_json"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'title', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_json" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_json_update"('whole_rows');
+        CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."bench_json" FOR EACH ROW
+            WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_bench_json_unchanged"())
+            EXECUTE FUNCTION "public"."pghistory_bench_json_update"();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', '"public"."bench_json"';
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_json" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_json_update"();
+    END IF;
+END
+$pghistory$;
 CREATE FUNCTION "public"."pghistory_bench_json_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -627,6 +690,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_unchanged"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_bench_json_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."bench_json"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -638,9 +702,9 @@ REVOKE ALL ON "public"."bench_json_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_json_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_json_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_json_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel c135258ed7cd33b2';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel c135258ed7cd33b2';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel c135258ed7cd33b2';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel a09dc856096ec6a9';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel a09dc856096ec6a9';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel a09dc856096ec6a9';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_json
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_json_events"', 'SELECT ''public.bench_json''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -655,7 +719,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_json_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=969544264f67aacd types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=5228c972ab497947 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -710,6 +774,7 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."read_accounts" REFER
 CREATE FUNCTION "public"."pghistory_read_accounts_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -725,47 +790,77 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_accounts"';
     END IF;
-    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting('pghistory.unchanged_b4019d2409007a17', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
         INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
-            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-            WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active");
+            FROM "pgh_new" AS "new";
     ELSE
-        pgh_saved_jit := pg_catalog.current_setting('jit');
-        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "active" FROM "pgh_old") AS "old"("pgh_row_number", "id", "active")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "active" FROM "pgh_new") AS "new"("pgh_row_number", "id", "active")
-            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."active") IS NOT DISTINCT FROM ROW("new"."id", "new"."active")
-            LIMIT 1;
-        IF FOUND THEN
-            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name"), pg_catalog.hashtext("email"), pg_catalog.hashtext("plan"), "active" FROM "pgh_old") AS "old"("pgh_row_number", "id", "name", "email", "plan", "active")
-                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name"), pg_catalog.hashtext("email"), pg_catalog.hashtext("plan"), "active" FROM "pgh_new") AS "new"("pgh_row_number", "id", "name", "email", "plan", "active")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-                WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS NOT DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active")
-                LIMIT 1;
-        END IF;
+        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
-                FROM "pgh_new" AS "new";
-        ELSE
-            INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
-            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
-                FROM (SELECT "id", "name", "email", "plan", "active", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "email", "plan", "active", "pgh_row_number")
-                JOIN (SELECT "id", "name", "email", "plan", "active", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "email", "plan", "active", "pgh_row_number")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
                 WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active");
+        ELSE
+            pgh_saved_jit := pg_catalog.current_setting('jit');
+            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "active" FROM "pgh_old") AS "old"("pgh_row_number", "id", "active")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "active" FROM "pgh_new") AS "new"("pgh_row_number", "id", "active")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."active") IS NOT DISTINCT FROM ROW("new"."id", "new"."active")
+                LIMIT 1;
+            IF FOUND THEN
+                PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name"), pg_catalog.hashtext("email"), pg_catalog.hashtext("plan"), "active" FROM "pgh_old") AS "old"("pgh_row_number", "id", "name", "email", "plan", "active")
+                    JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name"), pg_catalog.hashtext("email"), pg_catalog.hashtext("plan"), "active" FROM "pgh_new") AS "new"("pgh_row_number", "id", "name", "email", "plan", "active")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS NOT DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active")
+                    LIMIT 1;
+            END IF;
+            IF NOT FOUND THEN
+                INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
+                    FROM "pgh_new" AS "new";
+            ELSE
+                INSERT INTO "public"."read_accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "name", "email", "plan", "active")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."name", "new"."email", "new"."plan", "new"."active"
+                    FROM (SELECT "id", "name", "email", "plan", "active", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "email", "plan", "active", "pgh_row_number")
+                    JOIN (SELECT "id", "name", "email", "plan", "active", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "email", "plan", "active", "pgh_row_number")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."name", "old"."email", "old"."plan", "old"."active") IS DISTINCT FROM ROW("new"."id", "new"."name", "new"."email", "new"."plan", "new"."active");
+            END IF;
+            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
-        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
-CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_accounts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_accounts_update"();
+CREATE FUNCTION "public"."pghistory_read_accounts_unchanged"() RETURNS boolean
+LANGUAGE plpgsql
+AS $pghistory$
+BEGIN
+    PERFORM pg_catalog.set_config('pghistory.unchanged_b4019d2409007a17', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true);
+    RETURN false;
+END
+$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_read_accounts_unchanged"() TO PUBLIC;
+DO $pghistory$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = '"public"."read_accounts"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'name', 'email', 'plan', 'active']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_accounts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_accounts_update"('whole_rows');
+        CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."read_accounts" FOR EACH ROW
+            WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_read_accounts_unchanged"())
+            EXECUTE FUNCTION "public"."pghistory_read_accounts_update"();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', '"public"."read_accounts"';
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_accounts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_accounts_update"();
+    END IF;
+END
+$pghistory$;
 CREATE FUNCTION "public"."pghistory_read_accounts_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -818,6 +913,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_unchanged"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_accounts_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."read_accounts"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -829,9 +925,9 @@ REVOKE ALL ON "public"."read_accounts_events" FROM PUBLIC;
 ALTER TABLE "public"."read_accounts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_accounts_events";
 CREATE POLICY "pghistory_read" ON "public"."read_accounts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-diesel 969544264f67aacd';
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel 969544264f67aacd';
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel 969544264f67aacd';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-diesel 5228c972ab497947';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel 5228c972ab497947';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel 5228c972ab497947';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_accounts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_accounts_events"', 'SELECT ''public.read_accounts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -846,7 +942,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_accounts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=a43c0e7db654a772 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=8f5cf696ebd61f15 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -901,6 +997,7 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."read_posts" REFERENC
 CREATE FUNCTION "public"."pghistory_read_posts_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -916,47 +1013,77 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_posts"';
     END IF;
-    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting('pghistory.unchanged_91e76c57c94101bc', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
         INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
-            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-            WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score");
+            FROM "pgh_new" AS "new";
     ELSE
-        pgh_saved_jit := pg_catalog.current_setting('jit');
-        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "account_id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "account_id", "score")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "account_id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "account_id", "score")
-            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."account_id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."score")
-            LIMIT 1;
-        IF FOUND THEN
-            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "account_id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), pg_catalog.hashtext("status"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "account_id", "title", "body", "status", "score")
-                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "account_id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), pg_catalog.hashtext("status"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "account_id", "title", "body", "status", "score")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-                WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score")
-                LIMIT 1;
-        END IF;
+        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
-                FROM "pgh_new" AS "new";
-        ELSE
-            INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
-            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
-                FROM (SELECT "id", "account_id", "title", "body", "status", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "account_id", "title", "body", "status", "score", "pgh_row_number")
-                JOIN (SELECT "id", "account_id", "title", "body", "status", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "account_id", "title", "body", "status", "score", "pgh_row_number")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
                 WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score");
+        ELSE
+            pgh_saved_jit := pg_catalog.current_setting('jit');
+            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "account_id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "account_id", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "account_id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "account_id", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."account_id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."score")
+                LIMIT 1;
+            IF FOUND THEN
+                PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "account_id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), pg_catalog.hashtext("status"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "account_id", "title", "body", "status", "score")
+                    JOIN (SELECT pg_catalog.row_number() OVER (), "id", "account_id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), pg_catalog.hashtext("status"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "account_id", "title", "body", "status", "score")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score")
+                    LIMIT 1;
+            END IF;
+            IF NOT FOUND THEN
+                INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
+                    FROM "pgh_new" AS "new";
+            ELSE
+                INSERT INTO "public"."read_posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "account_id", "title", "body", "status", "score")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score"
+                    FROM (SELECT "id", "account_id", "title", "body", "status", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "account_id", "title", "body", "status", "score", "pgh_row_number")
+                    JOIN (SELECT "id", "account_id", "title", "body", "status", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "account_id", "title", "body", "status", "score", "pgh_row_number")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."account_id", "old"."title", "old"."body", "old"."status", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."account_id", "new"."title", "new"."body", "new"."status", "new"."score");
+            END IF;
+            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
-        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
-CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_posts_update"();
+CREATE FUNCTION "public"."pghistory_read_posts_unchanged"() RETURNS boolean
+LANGUAGE plpgsql
+AS $pghistory$
+BEGIN
+    PERFORM pg_catalog.set_config('pghistory.unchanged_91e76c57c94101bc', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true);
+    RETURN false;
+END
+$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_read_posts_unchanged"() TO PUBLIC;
+DO $pghistory$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = '"public"."read_posts"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'account_id', 'title', 'body', 'status', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_posts_update"('whole_rows');
+        CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."read_posts" FOR EACH ROW
+            WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_read_posts_unchanged"())
+            EXECUTE FUNCTION "public"."pghistory_read_posts_update"();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', '"public"."read_posts"';
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_posts_update"();
+    END IF;
+END
+$pghistory$;
 CREATE FUNCTION "public"."pghistory_read_posts_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1009,6 +1136,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_unchanged"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_posts_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."read_posts"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -1020,9 +1148,9 @@ REVOKE ALL ON "public"."read_posts_events" FROM PUBLIC;
 ALTER TABLE "public"."read_posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_posts_events";
 CREATE POLICY "pghistory_read" ON "public"."read_posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diesel a43c0e7db654a772';
-COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel a43c0e7db654a772';
-COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel a43c0e7db654a772';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diesel 8f5cf696ebd61f15';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel 8f5cf696ebd61f15';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel 8f5cf696ebd61f15';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_posts_events"', 'SELECT ''public.read_posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -1037,7 +1165,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=8ff9fbf2621b42c7 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=f7f18b52a7a3838a types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1092,6 +1220,7 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."read_comments" REFER
 CREATE FUNCTION "public"."pghistory_read_comments_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -1107,47 +1236,77 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."read_comments"';
     END IF;
-    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting('pghistory.unchanged_f77a5b2ce4ab6475', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
         INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
-            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-            WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score");
+            FROM "pgh_new" AS "new";
     ELSE
-        pgh_saved_jit := pg_catalog.current_setting('jit');
-        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "post_id", "account_id", "score")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "post_id", "account_id", "score")
-            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."score")
-            LIMIT 1;
-        IF FOUND THEN
-            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "post_id", "account_id", "body", "score")
-                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "post_id", "account_id", "body", "score")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-                WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score")
-                LIMIT 1;
-        END IF;
+        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
-                FROM "pgh_new" AS "new";
-        ELSE
-            INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
-            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
-                FROM (SELECT "id", "post_id", "account_id", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "post_id", "account_id", "body", "score", "pgh_row_number")
-                JOIN (SELECT "id", "post_id", "account_id", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "post_id", "account_id", "body", "score", "pgh_row_number")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
                 WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score");
+        ELSE
+            pgh_saved_jit := pg_catalog.current_setting('jit');
+            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "post_id", "account_id", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "post_id", "account_id", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."score")
+                LIMIT 1;
+            IF FOUND THEN
+                PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "post_id", "account_id", "body", "score")
+                    JOIN (SELECT pg_catalog.row_number() OVER (), "id", "post_id", "account_id", pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "post_id", "account_id", "body", "score")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score")
+                    LIMIT 1;
+            END IF;
+            IF NOT FOUND THEN
+                INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
+                    FROM "pgh_new" AS "new";
+            ELSE
+                INSERT INTO "public"."read_comments_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "post_id", "account_id", "body", "score")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score"
+                    FROM (SELECT "id", "post_id", "account_id", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "post_id", "account_id", "body", "score", "pgh_row_number")
+                    JOIN (SELECT "id", "post_id", "account_id", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "post_id", "account_id", "body", "score", "pgh_row_number")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."post_id", "old"."account_id", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."post_id", "new"."account_id", "new"."body", "new"."score");
+            END IF;
+            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
-        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
-CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_comments" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_comments_update"();
+CREATE FUNCTION "public"."pghistory_read_comments_unchanged"() RETURNS boolean
+LANGUAGE plpgsql
+AS $pghistory$
+BEGIN
+    PERFORM pg_catalog.set_config('pghistory.unchanged_f77a5b2ce4ab6475', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true);
+    RETURN false;
+END
+$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_read_comments_unchanged"() TO PUBLIC;
+DO $pghistory$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = '"public"."read_comments"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'post_id', 'account_id', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_comments" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_comments_update"('whole_rows');
+        CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."read_comments" FOR EACH ROW
+            WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_read_comments_unchanged"())
+            EXECUTE FUNCTION "public"."pghistory_read_comments_update"();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', '"public"."read_comments"';
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_comments" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_comments_update"();
+    END IF;
+END
+$pghistory$;
 CREATE FUNCTION "public"."pghistory_read_comments_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1200,6 +1359,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_unchanged"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_read_comments_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."read_comments"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -1211,9 +1371,9 @@ REVOKE ALL ON "public"."read_comments_events" FROM PUBLIC;
 ALTER TABLE "public"."read_comments_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_comments_events";
 CREATE POLICY "pghistory_read" ON "public"."read_comments_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_comments_insert"() IS 'pghistory-diesel 8ff9fbf2621b42c7';
-COMMENT ON FUNCTION "public"."pghistory_read_comments_update"() IS 'pghistory-diesel 8ff9fbf2621b42c7';
-COMMENT ON FUNCTION "public"."pghistory_read_comments_delete"() IS 'pghistory-diesel 8ff9fbf2621b42c7';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_insert"() IS 'pghistory-diesel f7f18b52a7a3838a';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_update"() IS 'pghistory-diesel f7f18b52a7a3838a';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_delete"() IS 'pghistory-diesel f7f18b52a7a3838a';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_comments
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_comments_events"', 'SELECT ''public.read_comments''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

@@ -221,6 +221,7 @@ pub fn build(cx: &Ctxt, decl: &TableDecl) -> Option<TrackedTable> {
         trackers: Vec::new(),
         context,
         append_only: opts.append_only.is_some(),
+        fields_named: opts.fields.is_some() || opts.exclude.is_some(),
         decl: clean,
     };
     table.trackers = tracker::resolve_trackers(cx, &opts, &table);

@@ -123,6 +123,10 @@ pub struct TrackedTable {
     pub context: ContextMode,
     /// Whether the events table refuses UPDATE and DELETE.
     pub append_only: bool,
+    /// Whether the declaration names its tracked columns (`fields(...)` or
+    /// `exclude(...)`); without either, every column of the table is tracked, and the
+    /// migration holds the table to that (see `sql::trigger::mark_check`).
+    pub fields_named: bool,
     /// The user's `table!` input minus our attributes, re-emitted as is.
     pub decl: TableDecl,
 }
@@ -148,6 +152,40 @@ impl TrackedTable {
     /// Trackers that fire on this operation.
     pub fn trackers_for(&self, op: Operation) -> impl Iterator<Item = &Tracker> {
         self.trackers.iter().filter(move |t| t.operation == op)
+    }
+
+    /// Whether the events of an UPDATE could tell unchanged rows by comparing whole rows
+    /// byte for byte (`OLD *= NEW`): the declaration tracks every column of the table
+    /// (no `fields`/`exclude`), and each column's type has equal values only when their
+    /// bytes are equal (integers, `bool`, `text` and `varchar` under a deterministic
+    /// collation, `bytea`, `uuid`, dates and times; not `numeric`, floats, `jsonb`,
+    /// `interval`, arrays or custom types, whose `=` is looser than their bytes).
+    pub fn rows_compare_as_bytes(&self) -> bool {
+        !self.fields_named
+            && self.all_columns_tracked()
+            && self.columns.iter().all(|c| {
+                c.pg_type.is_none()
+                    && matches!(
+                        types::pg_type(&c.ty).as_deref(),
+                        Some(
+                            "smallint"
+                                | "integer"
+                                | "bigint"
+                                | "boolean"
+                                | "text"
+                                | "varchar"
+                                | "bytea"
+                                | "uuid"
+                                | "timestamptz"
+                                | "timestamp"
+                                | "date"
+                                | "time"
+                                | "money"
+                                | "macaddr"
+                                | "oid"
+                        )
+                    )
+            })
     }
 
     /// Whether every column is snapshotted.

@@ -52,6 +52,13 @@ pub fn expected(table: &TrackedTable) -> ExpectedTable {
                 trigger: names::trigger(op),
                 trigger_type: trigger::trigger_type(op),
                 transition: (old.map(str::to_owned), new.map(str::to_owned)),
+                unchanged: trigger::unchanged_function_body(table)
+                    .filter(|_| op == crate::model::Operation::Update)
+                    .map(|body| ExpectedUnchanged {
+                        trigger: names::UNCHANGED_TRIGGER.to_owned(),
+                        signature: trigger::unchanged_function_signature(table),
+                        body,
+                    }),
                 security: ExpectedSecurity {
                     definer: true,
                     config: function::proconfig(trigger::function_settings(table, op)),

@@ -5,7 +5,7 @@ use crate::model::{Operation, TrackedTable};
 pub use pghistory_diesel_core::vocab::{
     fit, CONTEXT_ID_SETTING, CONTEXT_METADATA_SETTING, NEW_TABLE, OLD_TABLE, OWNER_ONLY_TRIGGER,
     OWNER_ONLY_TRUNCATE_TRIGGER, PAUSE_SETTING, PROTECT_TRIGGER, PROTECT_TRUNCATE_TRIGGER,
-    PRUNE_SETTING, READ_POLICY,
+    PRUNE_SETTING, READ_POLICY, UNCHANGED_TRIGGER, UNCHANGED_TRIGGER_TYPE,
 };
 
 /// The trigger function of one operation on one table.
@@ -21,6 +21,12 @@ pub fn function_for(sql_name: &str, op: Operation) -> String {
 /// The trigger of one operation; trigger names are per table, so this is short.
 pub fn trigger(op: Operation) -> String {
     format!("pghistory_{}", op.as_str())
+}
+
+/// The function the `WHEN` of an UPDATE's row-level companion calls (see
+/// [`UNCHANGED_TRIGGER`]), of the table with this SQL name.
+pub fn unchanged_function_for(sql_name: &str) -> String {
+    fit(&format!("pghistory_{sql_name}_unchanged"))
 }
 
 /// The append-only guard function of an events table.
@@ -46,4 +52,9 @@ pub fn event_function_for(sql_name: &str) -> String {
 /// The key of a table in the pause list.
 pub fn pause_key(table: &TrackedTable) -> String {
     pghistory_diesel_core::vocab::pause_key(&table.schema, &table.sql_name)
+}
+
+/// The setting [`UNCHANGED_TRIGGER`] sets for this table.
+pub fn unchanged_setting(table: &TrackedTable) -> String {
+    pghistory_diesel_core::vocab::unchanged_setting(&table.schema, &table.sql_name)
 }

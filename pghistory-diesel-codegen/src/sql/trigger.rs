@@ -15,11 +15,18 @@
 //! A one-row statement cross-joins its one old and one new row; any other joins the two
 //! tables on `row_number() OVER ()` with a hash join, which streams both sides and
 //! spills to temp files under `work_mem`, so memory does not grow with the statement.
-//! Before that join, a narrow probe (row numbers and 4-byte hashes of text columns, the
-//! other columns as they are) looks for a row that might be unchanged; when there is
-//! none, every no-op filter holds and the events are the new rows alone, so wide rows
-//! never cross the join's hash table (`unchanged_probe`). A trigger whose trackers
-//! never read the old row does not pair at all.
+//! When the old row is read only by the no-op filter over every column, and the columns'
+//! bytes tell equal values apart, a row-level trigger beside the statement trigger marks
+//! the statement as it runs: its `WHEN` is true for no row, but compares each row's OLD
+//! and NEW byte for byte and, for a row that did not change, sets a transaction-local
+//! setting to the statement's start time ([`marked_triggers`]). A statement that
+//! changed every row is left unmarked, every no-op filter holds, and the events are the
+//! new rows alone: no pairing, wide rows never cross a hash table. Other no-op filters
+//! (`fields(...)`, `numeric`, `jsonb`, ...) get a narrow probe instead: row numbers and
+//! 4-byte hashes of text columns, the other columns as they are, looking for a row that
+//! might be unchanged; when there is none, the events are the new rows alone too
+//! (`unchanged_probe`). A trigger whose trackers never read the old row does not pair
+//! at all.
 //! PL/pgSQL caches each statement's plan with the row count of the call that planned
 //! it; planner settings (the functions' `SET` lines, see [`settings`], and an UPDATE's
 //! bulk branch, see [`PLANNER_GUARD`]) keep that plan linear (no nested loop, no merge
@@ -56,8 +63,8 @@ enum Pairing {
     /// spills to temp files under `work_mem` like any hash join.
     Bulk,
     /// No pairing: the new rows alone. Right when no tracker reads the old row, and when
-    /// the only reader of the old row is the no-op filter and the narrow check of
-    /// [`unchanged_probe`] found no row that could be unchanged (see [`OldUse`]).
+    /// the only reader of the old row is the no-op filter and [`marked_triggers`] did
+    /// not mark the statement (see [`OldUse`]).
     Stream,
 }
 
@@ -67,7 +74,7 @@ enum OldUse<'a> {
     /// Nothing: it stores the new row, and its condition (if any) reads only `new`.
     Nothing,
     /// Only the no-op filter over these columns (SQL names): `AnyChange`, which holds for
-    /// every row once [`unchanged_probe`] has shown that every row changed in one of them.
+    /// every row of a statement that [`marked_triggers`] did not mark.
     NoOp(Vec<&'a str>),
     /// Anything else: it stores the old row, or its condition reads `old`.
     Other,
@@ -99,10 +106,17 @@ fn old_use<'a>(table: &'a TrackedTable, tracker: &'a Tracker) -> OldUse<'a> {
     }
 }
 
-/// How a statement of more than one row writes the events of an UPDATE.
+/// How an UPDATE's trigger writes the events of a statement of more than one row.
 enum BulkPlan<'a> {
     /// No tracker reads the old row: stream the new rows, no pairing at all.
     Stream,
+    /// The old row is read only by no-op filters over every column of the table, each
+    /// compared byte for byte ([`TrackedTable::rows_compare_as_bytes`]): a statement that
+    /// [`marked_triggers`] did not mark changed every row, so every filter holds and
+    /// the new rows are streamed (whatever the statement's size); a marked one is paired
+    /// in full. Installed without the companion (the table has a column schema.rs does
+    /// not declare, or text under a nondeterministic collation), as [`BulkPlan::Probe`].
+    Marked(Vec<&'a str>),
     /// The old row is read only by no-op filters over these columns: first look for a
     /// row that might be unchanged with a narrow join ([`unchanged_probe`]); if there is
     /// none, every filter holds and the new rows are streamed; otherwise pair in full.
@@ -126,8 +140,147 @@ fn bulk_plan(table: &TrackedTable) -> BulkPlan<'_> {
     }
     match filter {
         None => BulkPlan::Stream,
+        Some(cols)
+            if table.rows_compare_as_bytes()
+                && table
+                    .columns
+                    .iter()
+                    .all(|c| cols.contains(&c.sql_name.as_str())) =>
+        {
+            BulkPlan::Marked(cols)
+        }
         Some(cols) => BulkPlan::Probe(cols),
     }
+}
+
+/// The statement's start time as text, the mark [`marked_triggers`] leaves: the same
+/// for every row and trigger of one statement, and a different one for the next
+/// statement, so a mark never outlives its statement (statements run by one function
+/// call, or sent in one simple-protocol message, share it: a later one is then paired in
+/// full, which is always right). As epoch seconds, which no `DateStyle` or `TimeZone`
+/// changes.
+fn statement_stamp() -> &'static str {
+    "pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text"
+}
+
+/// `"schema"."pghistory_<table>_unchanged"()`, the function the `WHEN` of
+/// [`marked_triggers`] calls for a row that did not change.
+pub fn unchanged_function_signature(table: &TrackedTable) -> String {
+    unchanged_function_signature_for(&table.schema, &table.sql_name)
+}
+
+/// [`unchanged_function_signature`] of the table `schema.sql_name`.
+pub fn unchanged_function_signature_for(schema: &str, sql_name: &str) -> String {
+    format!(
+        "{}()",
+        quote::qualified(schema, &names::unchanged_function_for(sql_name))
+    )
+}
+
+/// The PL/pgSQL body of [`unchanged_function_signature`]'s function: it marks the
+/// statement and returns false, so the companion never queues an event.
+fn unchanged_source(table: &TrackedTable) -> String {
+    format!(
+        "BEGIN\n    PERFORM pg_catalog.set_config({setting}, {stamp}, true);\n    RETURN false;\nEND\n",
+        setting = quote::literal(&names::unchanged_setting(table)),
+        stamp = statement_stamp(),
+    )
+}
+
+/// The stored body of the `WHEN` function (`pg_proc.prosrc`), for `check` (`None`: the
+/// UPDATE has no companion).
+pub fn unchanged_function_body(table: &TrackedTable) -> Option<String> {
+    match bulk_plan(table) {
+        BulkPlan::Marked(_) => Some(function::stored_body(&unchanged_source(table))),
+        _ => None,
+    }
+}
+
+/// The `WHEN` of [`marked_triggers`], as written in `CREATE TRIGGER`.
+fn unchanged_when(table: &TrackedTable) -> String {
+    format!(
+        "OLD OPERATOR(pg_catalog.*=) NEW AND {}",
+        unchanged_function_signature(table)
+    )
+}
+
+/// The row-level companion of a marked UPDATE's statement trigger ([`BulkPlan::Marked`]),
+/// with the function its `WHEN` calls, and the statement trigger itself: both triggers
+/// are created by a `DO` block that first looks at the table as it is in the database.
+///
+/// Postgres evaluates an AFTER trigger's `WHEN` for each updated row as the statement
+/// runs, and queues an event only where it is true. This `WHEN` is
+/// `OLD *= NEW AND pghistory_<table>_unchanged()`: for a row that changed, the byte-wise
+/// comparison of the whole rows is false and nothing else runs; for an unchanged row, the
+/// function sets [`names::unchanged_setting`] to [`statement_stamp`], transaction-local,
+/// and returns false. So the trigger never queues an event (the statement's memory does
+/// not grow with its rows) and never calls its own function (the UPDATE function, named
+/// only because a trigger must name one). Row-level AFTER triggers' `WHEN`s run before
+/// any AFTER trigger of the statement fires, so the statement trigger sees the mark of
+/// every row of its own statement; nothing ever clears a mark, so a nested statement (a
+/// cascade, another trigger) can only add one, never hide one.
+///
+/// Why this form: the `WHEN` is a stored expression, prepared once per statement from its
+/// node tree, as cheap as a `WHEN` gets (see the performance doc for the counts); a
+/// `LANGUAGE sql` function would be inlined but parsed again for every statement. Whole-row
+/// references record no dependency on a column, so the application's own
+/// `ALTER COLUMN ... TYPE` and `DROP COLUMN` work as before, which naming the columns in a
+/// `WHEN` would block. And `*=` (`record_image_eq`) compares the stored bytes, so it
+/// never fails, even for a column added later whose type has no `=` (`json`, `point`).
+///
+/// It is the no-op filter exactly when the tracked columns are all the table's columns
+/// and equal values of theirs have equal bytes: [`TrackedTable::rows_compare_as_bytes`]
+/// decides the second from the declared types; the first, and text under a
+/// nondeterministic collation, only the database can tell. So the `DO` block creates the
+/// companion, and passes the statement trigger the argument
+/// [`vocab::WHOLE_ROWS_ARGUMENT`](pghistory_diesel_core::vocab::WHOLE_ROWS_ARGUMENT) that
+/// lets its function stream unmarked statements, only when the table has no other
+/// column and no such collation; otherwise the function, without the argument, probes
+/// as [`BulkPlan::Probe`] does.
+fn marked_triggers(table: &TrackedTable, statement_trigger: &str) -> String {
+    let function = unchanged_function_signature(table);
+    let tracked = quote::literal(&event_table::tracked_name(table));
+    let names: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| quote::literal(&c.sql_name))
+        .collect();
+    let with_argument = statement_trigger.replacen(
+        "();\n",
+        &format!(
+            "({});\n",
+            quote::literal(pghistory_diesel_core::vocab::WHOLE_ROWS_ARGUMENT)
+        ),
+        1,
+    );
+    format!(
+        r#"CREATE FUNCTION {function} RETURNS boolean
+LANGUAGE plpgsql
+AS {DOLLAR_TAG}
+{source}{DOLLAR_TAG};
+GRANT EXECUTE ON FUNCTION {function} TO PUBLIC;
+DO {DOLLAR_TAG}
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = {tracked}::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY[{names}]::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        {with_argument}        CREATE TRIGGER {name} AFTER UPDATE ON {relation} FOR EACH ROW
+            WHEN ({when})
+            EXECUTE FUNCTION {update}();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', {tracked};
+        {statement_trigger}    END IF;
+END
+{DOLLAR_TAG};
+"#,
+        source = unchanged_source(table),
+        names = names.join(", "),
+        when = unchanged_when(table),
+        name = quote::ident(names::UNCHANGED_TRIGGER),
+        relation = event_table::tracked_name(table),
+        update = function_name(table, Operation::Update),
+    )
 }
 
 /// A column as the narrow probe compares it: a 4-byte hash where the column is text
@@ -390,14 +543,18 @@ pub fn insert_columns(table: &TrackedTable) -> Vec<String> {
 /// (~280 ms each, measured), so every function whose statements can be planned for a
 /// large statement runs with `jit = off`.
 ///
-/// An UPDATE whose function branches on the statement's size is the exception: its header
-/// sets nothing, and its bulk branch sets the planner settings itself ([`planner_guard`]).
-/// Its one-row branch is always planned for one row, so it needs no guard, and a `SET`
-/// line costs every call (each is parsed and applied on entry and undone on exit): the
-/// single-row UPDATE is the statement where that shows.
+/// An UPDATE that sizes its statement before pairing ([`BulkPlan::Join`],
+/// [`BulkPlan::Probe`]) is the exception: its header sets
+/// nothing, and its bulk branch sets the planner settings itself ([`planner_guard`]). Its
+/// one-row branch is always planned for one row, so it needs no guard, and a `SET` line
+/// costs every call (each is parsed and applied on entry and undone on exit): the
+/// single-row UPDATE is the statement where that shows. A marked UPDATE
+/// ([`BulkPlan::Marked`]) streams any statement that changed every row, whatever its
+/// size, so it keeps `jit = off` in its header (the cheapest line after the first) and
+/// guards only its pairing branch.
 fn settings(table: &TrackedTable, op: Operation) -> &'static [&'static str] {
     match op {
-        Operation::Update if !matches!(bulk_plan(table), BulkPlan::Stream) => &[],
+        Operation::Update if matches!(bulk_plan(table), BulkPlan::Join | BulkPlan::Probe(_)) => &[],
         _ => &["jit = off"],
     }
 }
@@ -406,8 +563,8 @@ fn settings(table: &TrackedTable, op: Operation) -> &'static [&'static str] {
 /// whichever call plans them (1 row or 10M), the cached plans stay linear and free of JIT:
 ///
 /// - `jit = off`, as in [`settings`];
-/// - `enable_nestloop = off` and `enable_mergejoin = off`: the pairing join (and the
-///   probe's) must be a hash join whatever the planning call's size. A nested loop
+/// - `enable_nestloop = off` and `enable_mergejoin = off`: the pairing join must be a
+///   hash join whatever the planning call's size. A nested loop
 ///   planned for a small statement is quadratic on a later large one (a 20k-row update
 ///   took 137 s), and a merge join would sort both sides, which the planner cannot know
 ///   are already in row-number order.
@@ -496,7 +653,8 @@ fn insert(table: &TrackedTable, op: Operation, pairing: Pairing) -> String {
 ///
 /// The pause setting is read once into a variable; the `INSERT` itself takes no
 /// parameters, so PL/pgSQL keeps one generic plan for it (see [`context_id_expr`]).
-/// An UPDATE's function first asks whether the statement changed more than one row, by
+/// An UPDATE's function that pairs first asks whether the statement changed more than one
+/// row (a marked one, see [`marked_triggers`], only when the statement is marked), by
 /// reading at most two old rows (`PERFORM ... OFFSET 1 LIMIT 1` sets `FOUND`; the
 /// cheapest form measured: about 11k instructions a call, against 15k for `IF NOT EXISTS`
 /// and 28k for comparing a `count(*)` with 1):
@@ -517,34 +675,63 @@ pub fn function(table: &TrackedTable, op: Operation) -> String {
     )
 }
 
+/// The body of a probing UPDATE ([`BulkPlan::Probe`]) at the function body's first
+/// level: one row gets the 1 x 1 pairing; more are probed ([`probes`]), then streamed, or
+/// paired in full under the planner guard.
+fn probed(table: &TrackedTable, cols: &[&str]) -> String {
+    let op = Operation::Update;
+    let bulk = format!(
+        "{probe}\n        IF NOT FOUND THEN\n            {stream}\n        ELSE\n            {join}\n        END IF;",
+        probe = probes(table, cols),
+        stream = insert(table, op, Pairing::Stream).replace('\n', "\n        "),
+        join = insert(table, op, Pairing::Bulk).replace('\n', "\n        "),
+    );
+    format!(
+        "PERFORM FROM {old} OFFSET 1 LIMIT 1;\n    IF NOT FOUND THEN\n        {single}\n    ELSE\n        {bulk}\n    END IF;",
+        old = quote::ident(names::OLD_TABLE),
+        single = insert(table, op, Pairing::Single).replace('\n', "\n    "),
+        bulk = planner_guard(&bulk),
+    )
+}
+
 /// The PL/pgSQL body of [`function`], from `#variable_conflict` to its final `END`.
 fn function_source(table: &TrackedTable, op: Operation) -> String {
     let body = if op != Operation::Update {
         insert(table, op, Pairing::Bulk)
     } else {
-        let bulk = match bulk_plan(table) {
-            BulkPlan::Stream => None,
-            // Placed at the body's second level: lines after the first carry their indent.
-            BulkPlan::Probe(cols) => Some(format!(
-                "{probe}\n        IF NOT FOUND THEN\n            {stream}\n        ELSE\n            {join}\n        END IF;",
-                probe = probes(table, &cols),
-                stream = insert(table, op, Pairing::Stream).replace('\n', "\n        "),
-                join = insert(table, op, Pairing::Bulk).replace('\n', "\n        "),
-            )),
-            BulkPlan::Join => Some(insert(table, op, Pairing::Bulk).replace('\n', "\n    ")),
-        };
-        match bulk {
-            // Nothing reads the old row: no pairing, whatever the statement's size.
-            None => insert(table, op, Pairing::Stream),
-            Some(bulk) => format!(
-                "PERFORM FROM {old} OFFSET 1 LIMIT 1;\n    IF NOT FOUND THEN\n        {single}\n    ELSE\n        {bulk}\n    END IF;",
+        // Each block is placed at a level of the body; lines after a block's first carry
+        // their own indent, so each gets the indent of the level it lands on.
+        let sized = |level: usize| {
+            let at = |text: String, extra: usize| {
+                text.replace('\n', &format!("\n{}", "    ".repeat(level - 1 + extra)))
+            };
+            let join = planner_guard(&insert(table, op, Pairing::Bulk).replace('\n', "\n    "));
+            format!(
+                "PERFORM FROM {old} OFFSET 1 LIMIT 1;\n{pad}IF NOT FOUND THEN\n{pad}    {single}\n{pad}ELSE\n{pad}    {join}\n{pad}END IF;",
                 old = quote::ident(names::OLD_TABLE),
-                single = insert(table, op, Pairing::Single).replace('\n', "\n    "),
-                bulk = planner_guard(&bulk),
+                pad = "    ".repeat(level),
+                single = at(insert(table, op, Pairing::Single), 1),
+                join = join.replace('\n', &format!("\n{}", "    ".repeat(level - 1))),
+            )
+        };
+        match bulk_plan(table) {
+            // Nothing reads the old row: no pairing, whatever the statement's size.
+            BulkPlan::Stream => insert(table, op, Pairing::Stream),
+            BulkPlan::Join => sized(1),
+            BulkPlan::Probe(cols) => probed(table, &cols),
+            // Installed with the companion (the trigger's argument, see
+            // `marked_triggers`) and unmarked: every row changed, so every no-op filter
+            // holds. Marked, or installed without the companion: as `Probe`.
+            BulkPlan::Marked(cols) => format!(
+                "IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting({setting}, true) IS DISTINCT FROM {stamp} THEN\n        {stream}\n    ELSE\n        {probed}\n    END IF;",
+                setting = quote::literal(&names::unchanged_setting(table)),
+                stamp = statement_stamp(),
+                stream = insert(table, op, Pairing::Stream).replace('\n', "\n    "),
+                probed = probed(table, &cols).replace('\n', "\n    "),
             ),
         }
     };
-    let guarded = op == Operation::Update && settings(table, op).is_empty();
+    let guarded = op == Operation::Update && !matches!(bulk_plan(table), BulkPlan::Stream);
     let saved: String = if guarded {
         planner_guard_variables()
             .iter()
@@ -612,7 +799,8 @@ pub fn function_name(table: &TrackedTable, op: Operation) -> String {
     quote::qualified(&table.schema, &names::function(table, op))
 }
 
-/// `CREATE TRIGGER` for `op`.
+/// `CREATE TRIGGER` for `op`, and for a marked UPDATE its row-level companion
+/// ([`marked_triggers`]).
 pub fn trigger(table: &TrackedTable, op: Operation) -> String {
     let referencing = match op {
         Operation::Insert => format!("NEW TABLE AS {}", quote::ident(names::NEW_TABLE)),
@@ -623,14 +811,18 @@ pub fn trigger(table: &TrackedTable, op: Operation) -> String {
             quote::ident(names::NEW_TABLE)
         ),
     };
-    format!(
+    let sql = format!(
         "CREATE TRIGGER {} AFTER {} ON {} REFERENCING {} FOR EACH STATEMENT EXECUTE FUNCTION {}();\n",
         quote::ident(&names::trigger(op)),
         op.sql_keyword(),
         event_table::tracked_name(table),
         referencing,
         function_name(table, op)
-    )
+    );
+    if op == Operation::Update && matches!(bulk_plan(table), BulkPlan::Marked(_)) {
+        return marked_triggers(table, &sql);
+    }
+    sql
 }
 
 /// The append-only guard on the events table: refuses UPDATE, DELETE and TRUNCATE, to its
@@ -700,6 +892,9 @@ pub fn ownership(table: &TrackedTable) -> String {
             "{}()",
             quote::qualified(&table.events_schema, &names::protect_function(table))
         ));
+    }
+    if unchanged_function_body(table).is_some() {
+        functions.push(unchanged_function_signature(table));
     }
     functions.push(manual::function_signature(table));
     let events = event_table::events_name(table);
@@ -857,13 +1052,29 @@ pub fn uninstall(table: &TrackedTable) -> String {
         manual::function_signature(table)
     ));
     for op in operations(table).into_iter().rev() {
+        sql.push_str(&drop_triggers(&table.schema, &table.sql_name, op));
+    }
+    sql
+}
+
+/// Drops the trigger of `op` on the table `schema.sql_name` (an UPDATE's row-level
+/// companion and its `WHEN` function too, whether or not it has them: `IF EXISTS`), then
+/// its function.
+pub fn drop_triggers(schema: &str, sql_name: &str, op: Operation) -> String {
+    let tracked = quote::qualified(schema, sql_name);
+    let mut sql = String::new();
+    if op == Operation::Update {
         sql.push_str(&format!(
-            "DROP TRIGGER IF EXISTS {} ON {};\nDROP FUNCTION IF EXISTS {}();\n",
-            quote::ident(&names::trigger(op)),
-            event_table::tracked_name(table),
-            function_name(table, op)
+            "DROP TRIGGER IF EXISTS {} ON {tracked};\nDROP FUNCTION IF EXISTS {};\n",
+            quote::ident(names::UNCHANGED_TRIGGER),
+            unchanged_function_signature_for(schema, sql_name),
         ));
     }
+    sql.push_str(&format!(
+        "DROP TRIGGER IF EXISTS {} ON {tracked};\nDROP FUNCTION IF EXISTS {}();\n",
+        quote::ident(&names::trigger(op)),
+        quote::qualified(schema, &names::function_for(sql_name, op)),
+    ));
     sql
 }
 

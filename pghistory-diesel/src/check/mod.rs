@@ -30,10 +30,11 @@ use std::fmt;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, SmallInt, Text};
 use pghistory_diesel_core::catalog as q;
-use pghistory_diesel_core::quote;
+use pghistory_diesel_core::{quote, vocab};
 
 pub use pghistory_diesel_core::catalog::{
     ExpectedColumn, ExpectedFunction, ExpectedGuard, ExpectedSecurity, ExpectedTable, ExpectedType,
+    ExpectedUnchanged,
 };
 
 use crate::{Error, Result, TableInfo, Tracked};
@@ -197,6 +198,14 @@ pub enum FindingKind {
     ColumnMissing,
     /// A tracked table's column has another type than schema.rs declares.
     ColumnType,
+    /// A column of the tracked table that schema.rs does not declare, on a table whose
+    /// UPDATE trigger tells unchanged rows by comparing whole rows: an UPDATE of that
+    /// column alone would be recorded as a change.
+    ColumnUndeclared,
+    /// A text column under a nondeterministic collation, on a table whose UPDATE trigger
+    /// compares whole rows byte for byte: equal text that differs in bytes would be
+    /// recorded as a change.
+    ColumnCollation,
     /// A column of the events table (`pgh_*` or a snapshot) is missing (dropped or renamed).
     EventsColumnMissing,
     /// A column of the events table has another type than the tracked column it copies
@@ -246,6 +255,12 @@ impl FindingKind {
                 "column declared in schema.rs missing (dropped or renamed):"
             }
             FindingKind::ColumnType => "column type differs from schema.rs:",
+            FindingKind::ColumnUndeclared => {
+                "column not declared in schema.rs, while the UPDATE trigger compares whole rows:"
+            }
+            FindingKind::ColumnCollation => {
+                "column under a nondeterministic collation, while the UPDATE trigger compares whole rows byte for byte:"
+            }
             FindingKind::EventsColumnMissing => "events column missing (dropped or renamed):",
             FindingKind::EventsColumnType => "events column type differs:",
             FindingKind::UnknownTrigger => "trigger not installed by pghistory-diesel:",
@@ -420,12 +435,33 @@ struct TriggerRow {
     new_table: Option<String>,
     #[diesel(sql_type = Bool)]
     plain: bool,
+    #[diesel(sql_type = Bool)]
+    bare: bool,
+    #[diesel(sql_type = Text)]
+    args: String,
+}
+
+impl TriggerRow {
+    /// Whether it is a marked UPDATE's statement trigger installed beside the row-level
+    /// companion: no `WHEN`, no column list, and the one argument
+    /// [`vocab::WHOLE_ROWS_ARGUMENT`].
+    fn compares_whole_rows(&self) -> bool {
+        self.bare && self.args == format!("{}\\000", vocab::WHOLE_ROWS_ARGUMENT)
+    }
 }
 
 fn triggers(conn: &mut PgConnection, relation: &str) -> Result<Vec<TriggerRow>> {
     Ok(diesel::sql_query(q::TRIGGERS)
         .bind::<Text, _>(relation)
         .load(conn)?)
+}
+
+#[derive(QueryableByName)]
+struct WholeRowColumn {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Bool)]
+    undeclared: bool,
 }
 
 #[derive(QueryableByName)]
@@ -504,6 +540,121 @@ fn security_fix(signature: &str, expected: &ExpectedSecurity) -> String {
     format!("`{sql}`, or {REINSTALL}")
 }
 
+/// Findings about an UPDATE's row-level companion ([`vocab::UNCHANGED_TRIGGER`]) and its
+/// `WHEN` function: without them (or with the trigger disabled) no statement is ever
+/// marked as leaving a row unchanged, and the statement trigger would write events for
+/// rows that did not change. `tracked_triggers`: `None` when the tracked table is missing.
+#[allow(clippy::too_many_arguments)]
+fn unchanged_findings(
+    conn: &mut PgConnection,
+    out: &mut Vec<Finding>,
+    table: &str,
+    unchanged: &ExpectedUnchanged,
+    function: &ExpectedFunction,
+    state: &FunctionState,
+    tracked_triggers: Option<&[TriggerRow]>,
+    owner: Option<&str>,
+) -> Result<()> {
+    match function_state(conn, &unchanged.signature)? {
+        None => out.push(Finding::new(
+            FindingKind::FunctionMissing,
+            table,
+            unchanged.signature.clone(),
+            None,
+            None,
+            REINSTALL.to_owned(),
+        )),
+        Some(when) => {
+            if when.body != unchanged.body {
+                out.push(Finding::new(
+                    FindingKind::FunctionReplaced,
+                    table,
+                    unchanged.signature.clone(),
+                    Some(pghistory_diesel_core::fingerprint(&when.body)),
+                    Some(pghistory_diesel_core::fingerprint(&unchanged.body)),
+                    REINSTALL.to_owned(),
+                ));
+            }
+            // Invoker, no settings: it only sets a setting of the caller's transaction.
+            let plain = ExpectedSecurity {
+                definer: false,
+                config: Vec::new(),
+            };
+            function_security_findings(out, table, &unchanged.signature, &plain, &when, owner);
+        }
+    }
+    if let Some(tracked_triggers) = tracked_triggers {
+        unchanged_trigger_findings(
+            out,
+            table,
+            &unchanged.trigger,
+            function,
+            state,
+            tracked_triggers,
+        );
+    }
+    Ok(())
+}
+
+/// Findings about the companion trigger itself (see [`unchanged_findings`]).
+fn unchanged_trigger_findings(
+    out: &mut Vec<Finding>,
+    table: &str,
+    name: &str,
+    function: &ExpectedFunction,
+    state: &FunctionState,
+    tracked_triggers: &[TriggerRow],
+) {
+    let on = format!("trigger {name} calling {}", function.signature);
+    let Some(trigger) = tracked_triggers.iter().find(|t| t.name == name) else {
+        out.push(Finding::new(
+            FindingKind::TriggerMissing,
+            table,
+            on,
+            None,
+            None,
+            REINSTALL.to_owned(),
+        ));
+        return;
+    };
+    if let Some(kind) = mode_finding(&trigger.enabled, false) {
+        out.push(Finding::new(
+            kind,
+            table,
+            on.clone(),
+            None,
+            None,
+            REINSTALL.to_owned(),
+        ));
+    }
+    let same_function = trigger.function_oid == state.oid;
+    // Its WHEN is what it is for: a trigger without one would run the function per row.
+    let same_definition = trigger.trigger_type == vocab::UNCHANGED_TRIGGER_TYPE
+        && trigger.old_table.is_none()
+        && trigger.new_table.is_none()
+        && !trigger.plain;
+    if !same_function || !same_definition {
+        out.push(Finding::new(
+            FindingKind::TriggerChanged,
+            table,
+            on,
+            Some(if same_function {
+                describe_trigger(
+                    trigger.trigger_type,
+                    &trigger.old_table,
+                    &trigger.new_table,
+                    trigger.plain,
+                )
+            } else {
+                format!("it calls {}", trigger.function)
+            }),
+            same_function
+                .then(|| describe_trigger(vocab::UNCHANGED_TRIGGER_TYPE, &None, &None, false)),
+            REINSTALL.to_owned(),
+        ));
+    }
+}
+
 /// Findings about one function's security and owner.
 fn function_security_findings(
     out: &mut Vec<Finding>,
@@ -579,6 +730,9 @@ pub fn table_findings(
     } else {
         Vec::new()
     };
+    // Whether the UPDATE trigger was installed to compare whole rows (see
+    // `ExpectedUnchanged`); without the argument it probes its declared columns.
+    let mut whole_rows = false;
     for function in &expected.functions {
         let Some(state) = function_state(conn, &function.signature)? else {
             out.push(Finding::new(
@@ -650,7 +804,9 @@ pub fn table_findings(
             let same_function = trigger.function_oid == state.oid;
             let same_definition = trigger.trigger_type == function.trigger_type
                 && (trigger.old_table.clone(), trigger.new_table.clone()) == function.transition
-                && trigger.plain;
+                && (trigger.plain
+                    || (function.unchanged.is_some() && trigger.compares_whole_rows()));
+            whole_rows |= function.unchanged.is_some() && trigger.compares_whole_rows();
             if !same_function || !same_definition {
                 out.push(Finding::new(
                     FindingKind::TriggerChanged,
@@ -677,6 +833,21 @@ pub fn table_findings(
                     REINSTALL.to_owned(),
                 ));
             }
+        }
+        let installed_whole = tracked_triggers
+            .iter()
+            .any(|t| t.name == function.trigger && t.compares_whole_rows());
+        if let Some(unchanged) = function.unchanged.as_ref().filter(|_| installed_whole) {
+            unchanged_findings(
+                conn,
+                &mut out,
+                table,
+                unchanged,
+                function,
+                &state,
+                tracked_exists.then_some(tracked_triggers.as_slice()),
+                owner.as_deref(),
+            )?;
         }
         function_security_findings(
             &mut out,
@@ -755,7 +926,7 @@ pub fn table_findings(
         ));
     }
     if tracked_exists {
-        column_findings(&mut out, conn, expected)?;
+        column_findings(&mut out, conn, expected, whole_rows)?;
     }
     events_column_findings(&mut out, conn, expected, tracked_exists)?;
     if tracked_exists {
@@ -903,7 +1074,10 @@ fn unknown_triggers(
         expected
             .functions
             .iter()
-            .map(|f| f.trigger.as_str())
+            .flat_map(|f| {
+                std::iter::once(f.trigger.as_str())
+                    .chain(f.unchanged.as_ref().map(|u| u.trigger.as_str()))
+            })
             .collect()
     };
     let allowed = |name: &str| !events && allowed.iter().any(|a| a == name);
@@ -932,6 +1106,7 @@ fn column_findings(
     out: &mut Vec<Finding>,
     conn: &mut PgConnection,
     expected: &ExpectedTable,
+    whole_rows: bool,
 ) -> Result<()> {
     let names: Vec<&str> = expected.columns.iter().map(|c| c.name.as_str()).collect();
     let types: Vec<&str> = expected
@@ -967,6 +1142,31 @@ fn column_findings(
                 row.found.clone(),
                 Some((*ty).to_owned()),
                 "declare the column's type in schema.rs (`diesel print-schema` shows it), then `pghistory-diesel generate` and `diesel migration run`".to_owned(),
+            ));
+        }
+    }
+    // After the declared columns: a marked UPDATE (one with the row-level companion)
+    // compares whole rows, so every column of the table counts, and one that schema.rs
+    // does not declare is drift too.
+    if whole_rows {
+        let rows: Vec<WholeRowColumn> = diesel::sql_query(q::WHOLE_ROW_COLUMNS)
+            .bind::<Text, _>(&expected.relation)
+            .bind::<Array<Text>, _>(&names)
+            .load(conn)?;
+        for row in rows {
+            let object = format!("{}.{}", expected.relation, quote::ident(&row.name));
+            let (kind, fix) = if row.undeclared {
+                (FindingKind::ColumnUndeclared, "declare the column in schema.rs (or name the tracked columns with fields(...)), then `pghistory-diesel generate` and `diesel migration run`")
+            } else {
+                (FindingKind::ColumnCollation, "name the tracked columns with fields(...), so the trigger compares them with =, then `pghistory-diesel generate` and `diesel migration run`")
+            };
+            out.push(Finding::new(
+                kind,
+                &expected.table,
+                object,
+                None,
+                None,
+                fix.to_owned(),
             ));
         }
     }

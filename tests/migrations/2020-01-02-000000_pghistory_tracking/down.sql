@@ -9,6 +9,8 @@ DELETE FROM "public"."pghistory_view_branches" WHERE "events_table" OPERATOR(pg_
 DROP TRIGGER IF EXISTS "pghistory_owner_only" ON "public"."labels_events";
 DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."labels_events";
 DROP FUNCTION IF EXISTS "public"."pghistory_labels_event"(text, integer);
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."labels";
+DROP FUNCTION IF EXISTS "public"."pghistory_labels_unchanged"();
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."labels";
 DROP FUNCTION IF EXISTS "public"."pghistory_labels_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."labels";
@@ -19,6 +21,8 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."notes_events
 DROP FUNCTION IF EXISTS "public"."pghistory_notes_event"(text, integer);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."notes";
 DROP FUNCTION IF EXISTS "public"."pghistory_notes_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."notes";
+DROP FUNCTION IF EXISTS "public"."pghistory_notes_unchanged"();
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."notes";
 DROP FUNCTION IF EXISTS "public"."pghistory_notes_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."notes";
@@ -29,6 +33,8 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."documents_ev
 DROP FUNCTION IF EXISTS "public"."pghistory_documents_event"(text, uuid);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."documents";
 DROP FUNCTION IF EXISTS "public"."pghistory_documents_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."documents";
+DROP FUNCTION IF EXISTS "public"."pghistory_documents_unchanged"();
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."documents";
 DROP FUNCTION IF EXISTS "public"."pghistory_documents_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."documents";
@@ -37,6 +43,8 @@ DROP TABLE IF EXISTS "public"."documents_events";
 DROP TRIGGER IF EXISTS "pghistory_owner_only" ON "app"."accounts_events";
 DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "app"."accounts_events";
 DROP FUNCTION IF EXISTS "app"."pghistory_accounts_event"(text, text);
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "app"."accounts";
+DROP FUNCTION IF EXISTS "app"."pghistory_accounts_unchanged"();
 DROP TRIGGER IF EXISTS "pghistory_update" ON "app"."accounts";
 DROP FUNCTION IF EXISTS "app"."pghistory_accounts_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "app"."accounts";
@@ -47,6 +55,8 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."order_events
 DROP FUNCTION IF EXISTS "public"."pghistory_order_event"(text, bigint);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."order";
 DROP FUNCTION IF EXISTS "public"."pghistory_order_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."order";
+DROP FUNCTION IF EXISTS "public"."pghistory_order_unchanged"();
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."order";
 DROP FUNCTION IF EXISTS "public"."pghistory_order_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."order";
@@ -57,6 +67,8 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."posts_events
 DROP FUNCTION IF EXISTS "public"."pghistory_posts_event"(text, integer);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."posts";
 DROP FUNCTION IF EXISTS "public"."pghistory_posts_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."posts";
+DROP FUNCTION IF EXISTS "public"."pghistory_posts_unchanged"();
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."posts";
 DROP FUNCTION IF EXISTS "public"."pghistory_posts_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."posts";

@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=768cbeeb308f1ba6 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=21d1bab024f6c384 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -57,6 +57,7 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."posts" REFERENCING N
 CREATE FUNCTION "public"."pghistory_posts_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -72,47 +73,77 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."posts"';
     END IF;
-    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting('pghistory.unchanged_45afd91c8af8d8fd', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
         INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+            FROM "pgh_new" AS "new";
     ELSE
-        pgh_saved_jit := pg_catalog.current_setting('jit');
-        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
-            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."score")
-            LIMIT 1;
-        IF FOUND THEN
-            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
-                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
-                LIMIT 1;
-        END IF;
+        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-                FROM "pgh_new" AS "new";
-        ELSE
-            INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
-            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-                FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
-                JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
                 WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+        ELSE
+            pgh_saved_jit := pg_catalog.current_setting('jit');
+            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."score")
+                LIMIT 1;
+            IF FOUND THEN
+                PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
+                    JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
+                    LIMIT 1;
+            END IF;
+            IF NOT FOUND THEN
+                INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+                    FROM "pgh_new" AS "new";
+            ELSE
+                INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+                    FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+                    JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+            END IF;
+            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
-        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
-CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_posts_update"();
+CREATE FUNCTION "public"."pghistory_posts_unchanged"() RETURNS boolean
+LANGUAGE plpgsql
+AS $pghistory$
+BEGIN
+    PERFORM pg_catalog.set_config('pghistory.unchanged_45afd91c8af8d8fd', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true);
+    RETURN false;
+END
+$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_posts_unchanged"() TO PUBLIC;
+DO $pghistory$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = '"public"."posts"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'title', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_posts_update"('whole_rows');
+        CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."posts" FOR EACH ROW
+            WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_posts_unchanged"())
+            EXECUTE FUNCTION "public"."pghistory_posts_update"();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', '"public"."posts"';
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_posts_update"();
+    END IF;
+END
+$pghistory$;
 CREATE FUNCTION "public"."pghistory_posts_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -165,6 +196,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_unchanged"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_event"(text, integer)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."posts"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -176,9 +208,9 @@ REVOKE ALL ON "public"."posts_events" FROM PUBLIC;
 ALTER TABLE "public"."posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."posts_events";
 CREATE POLICY "pghistory_read" ON "public"."posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 768cbeeb308f1ba6';
-COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 768cbeeb308f1ba6';
-COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 768cbeeb308f1ba6';
+COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 21d1bab024f6c384';
+COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 21d1bab024f6c384';
+COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 21d1bab024f6c384';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."posts_events"', 'SELECT ''public.posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -193,7 +225,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=order events_schema=public events_table=order_events columns=id%2Cuser%2Cselect triggers=21b88affee042254 types=Int8%2CVarchar%2CVarchar indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=order events_schema=public events_table=order_events columns=id%2Cuser%2Cselect triggers=1c21bde550ec69b5 types=Int8%2CVarchar%2CVarchar indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -248,6 +280,7 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."order" REFERENCING N
 CREATE FUNCTION "public"."pghistory_order_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -263,47 +296,77 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."order"';
     END IF;
-    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting('pghistory.unchanged_5fa09165c1e82104', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
         INSERT INTO "public"."order_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "user", "select")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."user", "new"."select"
-            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-            WHERE ROW("old"."id", "old"."user", "old"."select") IS DISTINCT FROM ROW("new"."id", "new"."user", "new"."select");
+            FROM "pgh_new" AS "new";
     ELSE
-        pgh_saved_jit := pg_catalog.current_setting('jit');
-        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
-            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
-            LIMIT 1;
-        IF FOUND THEN
-            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("user"), pg_catalog.hashtext("select") FROM "pgh_old") AS "old"("pgh_row_number", "id", "user", "select")
-                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("user"), pg_catalog.hashtext("select") FROM "pgh_new") AS "new"("pgh_row_number", "id", "user", "select")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-                WHERE ROW("old"."id", "old"."user", "old"."select") IS NOT DISTINCT FROM ROW("new"."id", "new"."user", "new"."select")
-                LIMIT 1;
-        END IF;
+        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "public"."order_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "user", "select")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."user", "new"."select"
-                FROM "pgh_new" AS "new";
-        ELSE
-            INSERT INTO "public"."order_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "user", "select")
-            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."user", "new"."select"
-                FROM (SELECT "id", "user", "select", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "user", "select", "pgh_row_number")
-                JOIN (SELECT "id", "user", "select", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "user", "select", "pgh_row_number")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
                 WHERE ROW("old"."id", "old"."user", "old"."select") IS DISTINCT FROM ROW("new"."id", "new"."user", "new"."select");
+        ELSE
+            pgh_saved_jit := pg_catalog.current_setting('jit');
+            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+                LIMIT 1;
+            IF FOUND THEN
+                PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("user"), pg_catalog.hashtext("select") FROM "pgh_old") AS "old"("pgh_row_number", "id", "user", "select")
+                    JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("user"), pg_catalog.hashtext("select") FROM "pgh_new") AS "new"("pgh_row_number", "id", "user", "select")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."user", "old"."select") IS NOT DISTINCT FROM ROW("new"."id", "new"."user", "new"."select")
+                    LIMIT 1;
+            END IF;
+            IF NOT FOUND THEN
+                INSERT INTO "public"."order_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "user", "select")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."user", "new"."select"
+                    FROM "pgh_new" AS "new";
+            ELSE
+                INSERT INTO "public"."order_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "user", "select")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."user", "new"."select"
+                    FROM (SELECT "id", "user", "select", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "user", "select", "pgh_row_number")
+                    JOIN (SELECT "id", "user", "select", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "user", "select", "pgh_row_number")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."user", "old"."select") IS DISTINCT FROM ROW("new"."id", "new"."user", "new"."select");
+            END IF;
+            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
-        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
-CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."order" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_order_update"();
+CREATE FUNCTION "public"."pghistory_order_unchanged"() RETURNS boolean
+LANGUAGE plpgsql
+AS $pghistory$
+BEGIN
+    PERFORM pg_catalog.set_config('pghistory.unchanged_5fa09165c1e82104', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true);
+    RETURN false;
+END
+$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_order_unchanged"() TO PUBLIC;
+DO $pghistory$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = '"public"."order"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'user', 'select']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."order" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_order_update"('whole_rows');
+        CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."order" FOR EACH ROW
+            WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_order_unchanged"())
+            EXECUTE FUNCTION "public"."pghistory_order_update"();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', '"public"."order"';
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."order" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_order_update"();
+    END IF;
+END
+$pghistory$;
 CREATE FUNCTION "public"."pghistory_order_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -356,6 +419,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_order_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_order_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_order_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_order_unchanged"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_order_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."order"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -367,9 +431,9 @@ REVOKE ALL ON "public"."order_events" FROM PUBLIC;
 ALTER TABLE "public"."order_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."order_events";
 CREATE POLICY "pghistory_read" ON "public"."order_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_order_insert"() IS 'pghistory-diesel 21b88affee042254';
-COMMENT ON FUNCTION "public"."pghistory_order_update"() IS 'pghistory-diesel 21b88affee042254';
-COMMENT ON FUNCTION "public"."pghistory_order_delete"() IS 'pghistory-diesel 21b88affee042254';
+COMMENT ON FUNCTION "public"."pghistory_order_insert"() IS 'pghistory-diesel 1c21bde550ec69b5';
+COMMENT ON FUNCTION "public"."pghistory_order_update"() IS 'pghistory-diesel 1c21bde550ec69b5';
+COMMENT ON FUNCTION "public"."pghistory_order_delete"() IS 'pghistory-diesel 1c21bde550ec69b5';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=order
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."order_events"', 'SELECT ''public.order''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -384,7 +448,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."order_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=app table=accounts events_schema=app events_table=accounts_events columns=handle%2Cemail%2Cbalance triggers=9e855adf329a6708 types=Text%2CNullable%253CText%253E%2CInt8 indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=app table=accounts events_schema=app events_table=accounts_events columns=handle%2Cemail%2Cbalance triggers=b032907700b7f482 types=Text%2CNullable%253CText%253E%2CInt8 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -439,6 +503,7 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "app"."accounts" REFERENCING N
 CREATE FUNCTION "app"."pghistory_accounts_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -454,47 +519,77 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"app"."accounts"';
     END IF;
-    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting('pghistory.unchanged_bbf5e78662d64798', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
         INSERT INTO "app"."accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "handle", "email", "balance")
         SELECT 'update', "new"."handle", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."handle", "new"."email", "new"."balance"
-            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-            WHERE ROW("old"."handle", "old"."email", "old"."balance") IS DISTINCT FROM ROW("new"."handle", "new"."email", "new"."balance");
+            FROM "pgh_new" AS "new";
     ELSE
-        pgh_saved_jit := pg_catalog.current_setting('jit');
-        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "balance" FROM "pgh_old") AS "old"("pgh_row_number", "balance")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "balance" FROM "pgh_new") AS "new"("pgh_row_number", "balance")
-            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."balance") IS NOT DISTINCT FROM ROW("new"."balance")
-            LIMIT 1;
-        IF FOUND THEN
-            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), pg_catalog.hashtext("handle"), pg_catalog.hashtext("email"), "balance" FROM "pgh_old") AS "old"("pgh_row_number", "handle", "email", "balance")
-                JOIN (SELECT pg_catalog.row_number() OVER (), pg_catalog.hashtext("handle"), pg_catalog.hashtext("email"), "balance" FROM "pgh_new") AS "new"("pgh_row_number", "handle", "email", "balance")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-                WHERE ROW("old"."handle", "old"."email", "old"."balance") IS NOT DISTINCT FROM ROW("new"."handle", "new"."email", "new"."balance")
-                LIMIT 1;
-        END IF;
+        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "app"."accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "handle", "email", "balance")
             SELECT 'update', "new"."handle", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."handle", "new"."email", "new"."balance"
-                FROM "pgh_new" AS "new";
-        ELSE
-            INSERT INTO "app"."accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "handle", "email", "balance")
-            SELECT 'update', "new"."handle", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."handle", "new"."email", "new"."balance"
-                FROM (SELECT "handle", "email", "balance", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("handle", "email", "balance", "pgh_row_number")
-                JOIN (SELECT "handle", "email", "balance", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("handle", "email", "balance", "pgh_row_number")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
                 WHERE ROW("old"."handle", "old"."email", "old"."balance") IS DISTINCT FROM ROW("new"."handle", "new"."email", "new"."balance");
+        ELSE
+            pgh_saved_jit := pg_catalog.current_setting('jit');
+            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "balance" FROM "pgh_old") AS "old"("pgh_row_number", "balance")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "balance" FROM "pgh_new") AS "new"("pgh_row_number", "balance")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."balance") IS NOT DISTINCT FROM ROW("new"."balance")
+                LIMIT 1;
+            IF FOUND THEN
+                PERFORM FROM (SELECT pg_catalog.row_number() OVER (), pg_catalog.hashtext("handle"), pg_catalog.hashtext("email"), "balance" FROM "pgh_old") AS "old"("pgh_row_number", "handle", "email", "balance")
+                    JOIN (SELECT pg_catalog.row_number() OVER (), pg_catalog.hashtext("handle"), pg_catalog.hashtext("email"), "balance" FROM "pgh_new") AS "new"("pgh_row_number", "handle", "email", "balance")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."handle", "old"."email", "old"."balance") IS NOT DISTINCT FROM ROW("new"."handle", "new"."email", "new"."balance")
+                    LIMIT 1;
+            END IF;
+            IF NOT FOUND THEN
+                INSERT INTO "app"."accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "handle", "email", "balance")
+                SELECT 'update', "new"."handle", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."handle", "new"."email", "new"."balance"
+                    FROM "pgh_new" AS "new";
+            ELSE
+                INSERT INTO "app"."accounts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "handle", "email", "balance")
+                SELECT 'update', "new"."handle", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."handle", "new"."email", "new"."balance"
+                    FROM (SELECT "handle", "email", "balance", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("handle", "email", "balance", "pgh_row_number")
+                    JOIN (SELECT "handle", "email", "balance", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("handle", "email", "balance", "pgh_row_number")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."handle", "old"."email", "old"."balance") IS DISTINCT FROM ROW("new"."handle", "new"."email", "new"."balance");
+            END IF;
+            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
-        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
-CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "app"."accounts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "app"."pghistory_accounts_update"();
+CREATE FUNCTION "app"."pghistory_accounts_unchanged"() RETURNS boolean
+LANGUAGE plpgsql
+AS $pghistory$
+BEGIN
+    PERFORM pg_catalog.set_config('pghistory.unchanged_bbf5e78662d64798', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true);
+    RETURN false;
+END
+$pghistory$;
+GRANT EXECUTE ON FUNCTION "app"."pghistory_accounts_unchanged"() TO PUBLIC;
+DO $pghistory$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = '"app"."accounts"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['handle', 'email', 'balance']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "app"."accounts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "app"."pghistory_accounts_update"('whole_rows');
+        CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "app"."accounts" FOR EACH ROW
+            WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "app"."pghistory_accounts_unchanged"())
+            EXECUTE FUNCTION "app"."pghistory_accounts_update"();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', '"app"."accounts"';
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "app"."accounts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "app"."pghistory_accounts_update"();
+    END IF;
+END
+$pghistory$;
 CREATE TRIGGER "pghistory_owner_only" BEFORE UPDATE OR DELETE ON "app"."accounts_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
 CREATE TRIGGER "pghistory_owner_only_truncate" BEFORE TRUNCATE ON "app"."accounts_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
 CREATE FUNCTION "app"."pghistory_accounts_event"(p_label text, p_key text) RETURNS bigint
@@ -523,6 +618,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', '"app"."accounts_events"', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"app"."pghistory_accounts_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"app"."pghistory_accounts_update"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"app"."pghistory_accounts_unchanged"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"app"."pghistory_accounts_event"(text, text)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"app"."accounts"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'app', 'USAGE') THEN
@@ -534,8 +630,8 @@ REVOKE ALL ON "app"."accounts_events" FROM PUBLIC;
 ALTER TABLE "app"."accounts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "app"."accounts_events";
 CREATE POLICY "pghistory_read" ON "app"."accounts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "app"."pghistory_accounts_insert"() IS 'pghistory-diesel 9e855adf329a6708';
-COMMENT ON FUNCTION "app"."pghistory_accounts_update"() IS 'pghistory-diesel 9e855adf329a6708';
+COMMENT ON FUNCTION "app"."pghistory_accounts_insert"() IS 'pghistory-diesel b032907700b7f482';
+COMMENT ON FUNCTION "app"."pghistory_accounts_update"() IS 'pghistory-diesel b032907700b7f482';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=app table=accounts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"app"."accounts_events"', 'SELECT ''app.accounts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -760,7 +856,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."documents_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=2fb9cfbc9e686ccc types=Int4%2CText indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=a5900b4a2dfd236c types=Int4%2CText indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -815,6 +911,7 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."notes" REFERENCING N
 CREATE FUNCTION "public"."pghistory_notes_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -830,47 +927,77 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."notes"';
     END IF;
-    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting('pghistory.unchanged_ab6102ceab8ca7bb', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
         INSERT INTO "public"."notes_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "text")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."text"
-            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-            WHERE ROW("old"."id", "old"."text") IS DISTINCT FROM ROW("new"."id", "new"."text");
+            FROM "pgh_new" AS "new";
     ELSE
-        pgh_saved_jit := pg_catalog.current_setting('jit');
-        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
-            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
-            LIMIT 1;
-        IF FOUND THEN
-            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("text") FROM "pgh_old") AS "old"("pgh_row_number", "id", "text")
-                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("text") FROM "pgh_new") AS "new"("pgh_row_number", "id", "text")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-                WHERE ROW("old"."id", "old"."text") IS NOT DISTINCT FROM ROW("new"."id", "new"."text")
-                LIMIT 1;
-        END IF;
+        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "public"."notes_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "text")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."text"
-                FROM "pgh_new" AS "new";
-        ELSE
-            INSERT INTO "public"."notes_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "text")
-            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."text"
-                FROM (SELECT "id", "text", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "text", "pgh_row_number")
-                JOIN (SELECT "id", "text", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "text", "pgh_row_number")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
                 WHERE ROW("old"."id", "old"."text") IS DISTINCT FROM ROW("new"."id", "new"."text");
+        ELSE
+            pgh_saved_jit := pg_catalog.current_setting('jit');
+            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+                LIMIT 1;
+            IF FOUND THEN
+                PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("text") FROM "pgh_old") AS "old"("pgh_row_number", "id", "text")
+                    JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("text") FROM "pgh_new") AS "new"("pgh_row_number", "id", "text")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."text") IS NOT DISTINCT FROM ROW("new"."id", "new"."text")
+                    LIMIT 1;
+            END IF;
+            IF NOT FOUND THEN
+                INSERT INTO "public"."notes_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "text")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."text"
+                    FROM "pgh_new" AS "new";
+            ELSE
+                INSERT INTO "public"."notes_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "text")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."text"
+                    FROM (SELECT "id", "text", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "text", "pgh_row_number")
+                    JOIN (SELECT "id", "text", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "text", "pgh_row_number")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."text") IS DISTINCT FROM ROW("new"."id", "new"."text");
+            END IF;
+            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
-        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
-CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."notes" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_notes_update"();
+CREATE FUNCTION "public"."pghistory_notes_unchanged"() RETURNS boolean
+LANGUAGE plpgsql
+AS $pghistory$
+BEGIN
+    PERFORM pg_catalog.set_config('pghistory.unchanged_ab6102ceab8ca7bb', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true);
+    RETURN false;
+END
+$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_notes_unchanged"() TO PUBLIC;
+DO $pghistory$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = '"public"."notes"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'text']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."notes" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_notes_update"('whole_rows');
+        CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."notes" FOR EACH ROW
+            WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_notes_unchanged"())
+            EXECUTE FUNCTION "public"."pghistory_notes_update"();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', '"public"."notes"';
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."notes" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_notes_update"();
+    END IF;
+END
+$pghistory$;
 CREATE FUNCTION "public"."pghistory_notes_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -923,6 +1050,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_notes_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_notes_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_notes_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_notes_unchanged"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_notes_event"(text, integer)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."notes"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -934,9 +1062,9 @@ REVOKE ALL ON "public"."notes_events" FROM PUBLIC;
 ALTER TABLE "public"."notes_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."notes_events";
 CREATE POLICY "pghistory_read" ON "public"."notes_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_notes_insert"() IS 'pghistory-diesel 2fb9cfbc9e686ccc';
-COMMENT ON FUNCTION "public"."pghistory_notes_update"() IS 'pghistory-diesel 2fb9cfbc9e686ccc';
-COMMENT ON FUNCTION "public"."pghistory_notes_delete"() IS 'pghistory-diesel 2fb9cfbc9e686ccc';
+COMMENT ON FUNCTION "public"."pghistory_notes_insert"() IS 'pghistory-diesel a5900b4a2dfd236c';
+COMMENT ON FUNCTION "public"."pghistory_notes_update"() IS 'pghistory-diesel a5900b4a2dfd236c';
+COMMENT ON FUNCTION "public"."pghistory_notes_delete"() IS 'pghistory-diesel a5900b4a2dfd236c';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=notes
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."notes_events"', 'SELECT ''public.notes''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -951,7 +1079,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."notes_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=labels events_schema=public events_table=labels_events columns=id%2Cname triggers=8c53c6e4ef2f86f9 types=Int4%2CText indexes=time
+-- pghistory-diesel:install schema=public table=labels events_schema=public events_table=labels_events columns=id%2Cname triggers=84a68c8e998f1b78 types=Int4%2CText indexes=time
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1004,6 +1132,7 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."labels" REFERENCING 
 CREATE FUNCTION "public"."pghistory_labels_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -1019,47 +1148,77 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."labels"';
     END IF;
-    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting('pghistory.unchanged_34d42596d38c97c9', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
         INSERT INTO "public"."labels_events" ("pgh_label", "pgh_obj_id", "id", "name")
         SELECT 'update', "new"."id", "new"."id", "new"."name"
-            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-            WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+            FROM "pgh_new" AS "new";
     ELSE
-        pgh_saved_jit := pg_catalog.current_setting('jit');
-        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
-            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
-            LIMIT 1;
-        IF FOUND THEN
-            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
-                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-                WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
-                LIMIT 1;
-        END IF;
+        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "public"."labels_events" ("pgh_label", "pgh_obj_id", "id", "name")
             SELECT 'update', "new"."id", "new"."id", "new"."name"
-                FROM "pgh_new" AS "new";
-        ELSE
-            INSERT INTO "public"."labels_events" ("pgh_label", "pgh_obj_id", "id", "name")
-            SELECT 'update', "new"."id", "new"."id", "new"."name"
-                FROM (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "pgh_row_number")
-                JOIN (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "pgh_row_number")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
                 WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+        ELSE
+            pgh_saved_jit := pg_catalog.current_setting('jit');
+            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+                LIMIT 1;
+            IF FOUND THEN
+                PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
+                    JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
+                    LIMIT 1;
+            END IF;
+            IF NOT FOUND THEN
+                INSERT INTO "public"."labels_events" ("pgh_label", "pgh_obj_id", "id", "name")
+                SELECT 'update', "new"."id", "new"."id", "new"."name"
+                    FROM "pgh_new" AS "new";
+            ELSE
+                INSERT INTO "public"."labels_events" ("pgh_label", "pgh_obj_id", "id", "name")
+                SELECT 'update', "new"."id", "new"."id", "new"."name"
+                    FROM (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "pgh_row_number")
+                    JOIN (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "pgh_row_number")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+            END IF;
+            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
-        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
-CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."labels" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_labels_update"();
+CREATE FUNCTION "public"."pghistory_labels_unchanged"() RETURNS boolean
+LANGUAGE plpgsql
+AS $pghistory$
+BEGIN
+    PERFORM pg_catalog.set_config('pghistory.unchanged_34d42596d38c97c9', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true);
+    RETURN false;
+END
+$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_labels_unchanged"() TO PUBLIC;
+DO $pghistory$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = '"public"."labels"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'name']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."labels" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_labels_update"('whole_rows');
+        CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."labels" FOR EACH ROW
+            WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_labels_unchanged"())
+            EXECUTE FUNCTION "public"."pghistory_labels_update"();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', '"public"."labels"';
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."labels" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_labels_update"();
+    END IF;
+END
+$pghistory$;
 CREATE TRIGGER "pghistory_owner_only" BEFORE UPDATE OR DELETE ON "public"."labels_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
 CREATE TRIGGER "pghistory_owner_only_truncate" BEFORE TRUNCATE ON "public"."labels_events" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_owner_only"();
 CREATE FUNCTION "public"."pghistory_labels_event"(p_label text, p_key integer) RETURNS bigint
@@ -1088,6 +1247,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', '"public"."labels_events"', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_labels_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_labels_update"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_labels_unchanged"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_labels_event"(text, integer)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."labels"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -1099,8 +1259,8 @@ REVOKE ALL ON "public"."labels_events" FROM PUBLIC;
 ALTER TABLE "public"."labels_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."labels_events";
 CREATE POLICY "pghistory_read" ON "public"."labels_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_labels_insert"() IS 'pghistory-diesel 8c53c6e4ef2f86f9';
-COMMENT ON FUNCTION "public"."pghistory_labels_update"() IS 'pghistory-diesel 8c53c6e4ef2f86f9';
+COMMENT ON FUNCTION "public"."pghistory_labels_insert"() IS 'pghistory-diesel 84a68c8e998f1b78';
+COMMENT ON FUNCTION "public"."pghistory_labels_update"() IS 'pghistory-diesel 84a68c8e998f1b78';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=labels
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."labels_events"', 'SELECT ''public.labels''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

@@ -641,7 +641,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."products_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=cef0f0f6a2e66235 types=Int8%2CText indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=0a5f9253b239c2b2 types=Int8%2CText indexes=time%2Ccontext_id
 CREATE SCHEMA IF NOT EXISTS "history";
 DO $pghistory$
 DECLARE
@@ -697,6 +697,7 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."widgets" REFERENCING
 CREATE FUNCTION "public"."pghistory_widgets_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -712,47 +713,77 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."widgets"';
     END IF;
-    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting('pghistory.unchanged_27001b544df8905b', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
         INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
-            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-            WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+            FROM "pgh_new" AS "new";
     ELSE
-        pgh_saved_jit := pg_catalog.current_setting('jit');
-        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
-            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
-            LIMIT 1;
-        IF FOUND THEN
-            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
-                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-                WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
-                LIMIT 1;
-        END IF;
+        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
-                FROM "pgh_new" AS "new";
-        ELSE
-            INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
-            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
-                FROM (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "pgh_row_number")
-                JOIN (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "pgh_row_number")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
                 WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+        ELSE
+            pgh_saved_jit := pg_catalog.current_setting('jit');
+            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_old") AS "old"("pgh_row_number", "id")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id" FROM "pgh_new") AS "new"("pgh_row_number", "id")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id") IS NOT DISTINCT FROM ROW("new"."id")
+                LIMIT 1;
+            IF FOUND THEN
+                PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_old") AS "old"("pgh_row_number", "id", "name")
+                    JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("name") FROM "pgh_new") AS "new"("pgh_row_number", "id", "name")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."name") IS NOT DISTINCT FROM ROW("new"."id", "new"."name")
+                    LIMIT 1;
+            END IF;
+            IF NOT FOUND THEN
+                INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
+                    FROM "pgh_new" AS "new";
+            ELSE
+                INSERT INTO "history"."widget_history" ("pgh_label", "pgh_obj_id", "pgh_context_id", "pgh_context", "id", "name")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_metadata', true), '')::jsonb), "new"."id", "new"."name"
+                    FROM (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "name", "pgh_row_number")
+                    JOIN (SELECT "id", "name", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "name", "pgh_row_number")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."name") IS DISTINCT FROM ROW("new"."id", "new"."name");
+            END IF;
+            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
-        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
-CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."widgets" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_widgets_update"();
+CREATE FUNCTION "public"."pghistory_widgets_unchanged"() RETURNS boolean
+LANGUAGE plpgsql
+AS $pghistory$
+BEGIN
+    PERFORM pg_catalog.set_config('pghistory.unchanged_27001b544df8905b', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true);
+    RETURN false;
+END
+$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_widgets_unchanged"() TO PUBLIC;
+DO $pghistory$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = '"public"."widgets"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'name']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."widgets" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_widgets_update"('whole_rows');
+        CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."widgets" FOR EACH ROW
+            WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_widgets_unchanged"())
+            EXECUTE FUNCTION "public"."pghistory_widgets_update"();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', '"public"."widgets"';
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."widgets" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_widgets_update"();
+    END IF;
+END
+$pghistory$;
 CREATE FUNCTION "public"."pghistory_widgets_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -805,6 +836,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_unchanged"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_widgets_event"(text, bigint)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."widgets"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -819,9 +851,9 @@ REVOKE ALL ON "history"."widget_history" FROM PUBLIC;
 ALTER TABLE "history"."widget_history" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "history"."widget_history";
 CREATE POLICY "pghistory_read" ON "history"."widget_history" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel cef0f0f6a2e66235';
-COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel cef0f0f6a2e66235';
-COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel cef0f0f6a2e66235';
+COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 0a5f9253b239c2b2';
+COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 0a5f9253b239c2b2';
+COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 0a5f9253b239c2b2';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=widgets
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"history"."widget_history"', 'SELECT ''public.widgets''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -836,7 +868,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "history"."widget_history" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=78cfdce18a39ec52 types=Int4%2CInt8 indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=5df664fe53270a46 types=Int4%2CInt8 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -896,6 +928,7 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."ledger" REFERENCING 
 CREATE FUNCTION "public"."pghistory_ledger_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -911,40 +944,70 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."ledger"';
     END IF;
-    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting('pghistory.unchanged_a016621718acc7af', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
         INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
-            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-            WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
+            FROM "pgh_new" AS "new";
     ELSE
-        pgh_saved_jit := pg_catalog.current_setting('jit');
-        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "amount" FROM "pgh_old") AS "old"("pgh_row_number", "id", "amount")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "amount" FROM "pgh_new") AS "new"("pgh_row_number", "id", "amount")
-            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."amount") IS NOT DISTINCT FROM ROW("new"."id", "new"."amount")
-            LIMIT 1;
+        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
-                FROM "pgh_new" AS "new";
-        ELSE
-            INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
-            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
-                FROM (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "amount", "pgh_row_number")
-                JOIN (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "amount", "pgh_row_number")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
                 WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
+        ELSE
+            pgh_saved_jit := pg_catalog.current_setting('jit');
+            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "amount" FROM "pgh_old") AS "old"("pgh_row_number", "id", "amount")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "amount" FROM "pgh_new") AS "new"("pgh_row_number", "id", "amount")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."amount") IS NOT DISTINCT FROM ROW("new"."id", "new"."amount")
+                LIMIT 1;
+            IF NOT FOUND THEN
+                INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
+                    FROM "pgh_new" AS "new";
+            ELSE
+                INSERT INTO "public"."ledger_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "amount")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."amount"
+                    FROM (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "amount", "pgh_row_number")
+                    JOIN (SELECT "id", "amount", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "amount", "pgh_row_number")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."amount") IS DISTINCT FROM ROW("new"."id", "new"."amount");
+            END IF;
+            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
-        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
-CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."ledger" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_ledger_update"();
+CREATE FUNCTION "public"."pghistory_ledger_unchanged"() RETURNS boolean
+LANGUAGE plpgsql
+AS $pghistory$
+BEGIN
+    PERFORM pg_catalog.set_config('pghistory.unchanged_a016621718acc7af', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true);
+    RETURN false;
+END
+$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_ledger_unchanged"() TO PUBLIC;
+DO $pghistory$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = '"public"."ledger"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'amount']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."ledger" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_ledger_update"('whole_rows');
+        CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."ledger" FOR EACH ROW
+            WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_ledger_unchanged"())
+            EXECUTE FUNCTION "public"."pghistory_ledger_update"();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', '"public"."ledger"';
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."ledger" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_ledger_update"();
+    END IF;
+END
+$pghistory$;
 CREATE FUNCTION "public"."pghistory_ledger_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1018,6 +1081,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_delete"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_events_protect"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_unchanged"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_ledger_event"(text, integer)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."ledger"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -1029,9 +1093,9 @@ REVOKE ALL ON "public"."ledger_events" FROM PUBLIC;
 ALTER TABLE "public"."ledger_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."ledger_events";
 CREATE POLICY "pghistory_read" ON "public"."ledger_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 78cfdce18a39ec52';
-COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 78cfdce18a39ec52';
-COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 78cfdce18a39ec52';
+COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 5df664fe53270a46';
+COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 5df664fe53270a46';
+COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 5df664fe53270a46';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=ledger
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."ledger_events"', 'SELECT ''public.ledger''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

@@ -6,6 +6,8 @@ DROP TRIGGER IF EXISTS "pghistory_owner_only_truncate" ON "public"."posts_events
 DROP FUNCTION IF EXISTS "public"."pghistory_posts_event"(text, integer);
 DROP TRIGGER IF EXISTS "pghistory_delete" ON "public"."posts";
 DROP FUNCTION IF EXISTS "public"."pghistory_posts_delete"();
+DROP TRIGGER IF EXISTS "pghistory_update_unchanged" ON "public"."posts";
+DROP FUNCTION IF EXISTS "public"."pghistory_posts_unchanged"();
 DROP TRIGGER IF EXISTS "pghistory_update" ON "public"."posts";
 DROP FUNCTION IF EXISTS "public"."pghistory_posts_update"();
 DROP TRIGGER IF EXISTS "pghistory_insert" ON "public"."posts";

@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=768cbeeb308f1ba6 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=21d1bab024f6c384 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -57,6 +57,7 @@ CREATE TRIGGER "pghistory_insert" AFTER INSERT ON "public"."posts" REFERENCING N
 CREATE FUNCTION "public"."pghistory_posts_update"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $pghistory$
 #variable_conflict use_column
 DECLARE
@@ -72,47 +73,77 @@ BEGIN
         END IF;
         RAISE WARNING 'pghistory-diesel: pghistory.pause is set but was not granted by pghistory_pause() in this transaction; % is tracked', '"public"."posts"';
     END IF;
-    PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
-    IF NOT FOUND THEN
+    IF TG_NARGS OPERATOR(pg_catalog.>) 0 AND pg_catalog.current_setting('pghistory.unchanged_45afd91c8af8d8fd', true) IS DISTINCT FROM pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text THEN
         INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
         SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-            FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
-            WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+            FROM "pgh_new" AS "new";
     ELSE
-        pgh_saved_jit := pg_catalog.current_setting('jit');
-        pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
-        pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
-        PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
-        PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
-            JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
-            ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-            WHERE ROW("old"."id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."score")
-            LIMIT 1;
-        IF FOUND THEN
-            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
-                JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
-                WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
-                LIMIT 1;
-        END IF;
+        PERFORM FROM "pgh_old" OFFSET 1 LIMIT 1;
         IF NOT FOUND THEN
             INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
             SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-                FROM "pgh_new" AS "new";
-        ELSE
-            INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
-            SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
-                FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
-                JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
-                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                FROM "pgh_old" AS "old" CROSS JOIN "pgh_new" AS "new"
                 WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+        ELSE
+            pgh_saved_jit := pg_catalog.current_setting('jit');
+            pgh_saved_enable_nestloop := pg_catalog.current_setting('enable_nestloop');
+            pgh_saved_enable_mergejoin := pg_catalog.current_setting('enable_mergejoin');
+            PERFORM pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_nestloop', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true);
+            PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "score")
+                JOIN (SELECT pg_catalog.row_number() OVER (), "id", "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "score")
+                ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                WHERE ROW("old"."id", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."score")
+                LIMIT 1;
+            IF FOUND THEN
+                PERFORM FROM (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_old") AS "old"("pgh_row_number", "id", "title", "body", "score")
+                    JOIN (SELECT pg_catalog.row_number() OVER (), "id", pg_catalog.hashtext("title"), pg_catalog.hashtext("body"), "score" FROM "pgh_new") AS "new"("pgh_row_number", "id", "title", "body", "score")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS NOT DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score")
+                    LIMIT 1;
+            END IF;
+            IF NOT FOUND THEN
+                INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+                    FROM "pgh_new" AS "new";
+            ELSE
+                INSERT INTO "public"."posts_events" ("pgh_label", "pgh_obj_id", "pgh_context_id", "id", "title", "body", "score")
+                SELECT 'update', "new"."id", (SELECT NULLIF(pg_catalog.current_setting('pghistory.context_id', true), '')::uuid), "new"."id", "new"."title", "new"."body", "new"."score"
+                    FROM (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_old") AS "old"("id", "title", "body", "score", "pgh_row_number")
+                    JOIN (SELECT "id", "title", "body", "score", pg_catalog.row_number() OVER () FROM "pgh_new") AS "new"("id", "title", "body", "score", "pgh_row_number")
+                    ON "old"."pgh_row_number" OPERATOR(pg_catalog.=) "new"."pgh_row_number"
+                    WHERE ROW("old"."id", "old"."title", "old"."body", "old"."score") IS DISTINCT FROM ROW("new"."id", "new"."title", "new"."body", "new"."score");
+            END IF;
+            PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
         END IF;
-        PERFORM pg_catalog.set_config('jit', pgh_saved_jit, true), pg_catalog.set_config('enable_nestloop', pgh_saved_enable_nestloop, true), pg_catalog.set_config('enable_mergejoin', pgh_saved_enable_mergejoin, true);
     END IF;
     RETURN NULL;
 END
 $pghistory$;
-CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_posts_update"();
+CREATE FUNCTION "public"."pghistory_posts_unchanged"() RETURNS boolean
+LANGUAGE plpgsql
+AS $pghistory$
+BEGIN
+    PERFORM pg_catalog.set_config('pghistory.unchanged_45afd91c8af8d8fd', pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::pg_catalog.text, true);
+    RETURN false;
+END
+$pghistory$;
+GRANT EXECUTE ON FUNCTION "public"."pghistory_posts_unchanged"() TO PUBLIC;
+DO $pghistory$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+                    WHERE a.attrelid = '"public"."posts"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'title', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_posts_update"('whole_rows');
+        CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."posts" FOR EACH ROW
+            WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_posts_unchanged"())
+            EXECUTE FUNCTION "public"."pghistory_posts_update"();
+    ELSE
+        RAISE NOTICE 'pghistory-diesel: % has a column that schema.rs does not declare, or text under a nondeterministic collation: its UPDATE trigger compares the declared columns one by one', '"public"."posts"';
+        CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_posts_update"();
+    END IF;
+END
+$pghistory$;
 CREATE FUNCTION "public"."pghistory_posts_delete"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -165,6 +196,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_insert"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_update"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_delete"()', pgh_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_unchanged"()', pgh_owner);
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', '"public"."pghistory_posts_event"(text, integer)', pgh_owner);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', '"public"."posts"', pgh_owner);
     IF NOT pg_catalog.has_schema_privilege(pgh_owner, 'public', 'USAGE') THEN
@@ -176,9 +208,9 @@ REVOKE ALL ON "public"."posts_events" FROM PUBLIC;
 ALTER TABLE "public"."posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."posts_events";
 CREATE POLICY "pghistory_read" ON "public"."posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 768cbeeb308f1ba6';
-COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 768cbeeb308f1ba6';
-COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 768cbeeb308f1ba6';
+COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 21d1bab024f6c384';
+COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 21d1bab024f6c384';
+COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 21d1bab024f6c384';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."posts_events"', 'SELECT ''public.posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

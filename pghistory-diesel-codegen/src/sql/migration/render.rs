@@ -123,7 +123,6 @@ fn upgrade(step: &Upgrade<'_>) -> (String, String) {
 /// Drops every trigger and function we may have installed for a table, by name, whatever
 /// trackers it had.
 fn uninstall_by_name(schema: &str, table: &str, events_schema: &str, events_table: &str) -> String {
-    let tracked = quote::qualified(schema, table);
     let events = quote::qualified(events_schema, events_table);
     let mut sql = format!(
         "DROP TRIGGER IF EXISTS {} ON {events};\nDROP TRIGGER IF EXISTS {} ON {events};\nDROP FUNCTION IF EXISTS {}();\n",
@@ -138,11 +137,7 @@ fn uninstall_by_name(schema: &str, table: &str, events_schema: &str, events_tabl
         quote::qualified(schema, &names::event_function_for(table)),
     ));
     for op in [Operation::Delete, Operation::Update, Operation::Insert] {
-        sql.push_str(&format!(
-            "DROP TRIGGER IF EXISTS {} ON {tracked};\nDROP FUNCTION IF EXISTS {}();\n",
-            quote::ident(&names::trigger(op)),
-            quote::qualified(schema, &names::function_for(table, op)),
-        ));
+        sql.push_str(&trigger::drop_triggers(schema, table, op));
     }
     sql
 }
