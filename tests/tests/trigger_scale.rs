@@ -222,4 +222,31 @@ fn an_update_of_more_than_1_gb_of_rows_writes_every_event() {
            AND (pgh_obj_id <> id OR score <> id + 1 OR title <> 't' || id OR body <> repeat('b', 1000) || id))",
     );
     assert_eq!(wrong, 0, "every event is its own row's new version");
+
+    // One row left as it was: the statement is marked, and its 1.2M rows are probed and
+    // paired in full (both spill to temp files), recording every row but that one.
+    let updated = diesel::sql_query(
+        "UPDATE posts SET score = CASE WHEN id = 1 THEN score ELSE score + 1 END",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    assert_eq!(updated as i64, n);
+    assert_eq!(
+        update_events(&mut conn),
+        n + n - 1,
+        "every row but the unchanged one"
+    );
+    let wrong = count(
+        &mut conn,
+        &format!(
+            "(SELECT count(*) FROM (SELECT id, score FROM posts_events WHERE pgh_label = 'update'
+               AND pgh_id > (SELECT max(pgh_id) - {} FROM posts_events)) e
+               WHERE e.score <> e.id + 2 OR e.id = 1)",
+            n - 1
+        ),
+    );
+    assert_eq!(
+        wrong, 0,
+        "the second statement's events are rows 2..n at score + 2"
+    );
 }
