@@ -19,7 +19,7 @@
 //! bytes tell equal values apart, a row-level trigger beside the statement trigger marks
 //! the statement as it runs: its `WHEN` is true for no row, but compares each row's OLD
 //! and NEW byte for byte and, for a row that did not change, sets a transaction-local
-//! setting to the statement's start time ([`marked_triggers`]). A statement that
+//! setting to the statement's start time (`marked_triggers`). A statement that
 //! changed every row is left unmarked, every no-op filter holds, and the events are the
 //! new rows alone: no pairing, wide rows never cross a hash table. Other no-op filters
 //! (`fields(...)`, `numeric`, `jsonb`, ...) get a narrow probe instead: row numbers and
@@ -28,8 +28,8 @@
 //! (`unchanged_probe`). A trigger whose trackers never read the old row does not pair
 //! at all.
 //! PL/pgSQL caches each statement's plan with the row count of the call that planned
-//! it; planner settings (the functions' `SET` lines, see [`settings`], and an UPDATE's
-//! bulk branch, see [`PLANNER_GUARD`]) keep that plan linear (no nested loop, no merge
+//! it; planner settings (the functions' `SET` lines, see `settings`, and an UPDATE's
+//! bulk branch, see `PLANNER_GUARD`) keep that plan linear (no nested loop, no merge
 //! join) and free of JIT whatever size planned it.
 //!
 //! Every name in a body is schema-qualified, so the caller's `search_path` does not matter.
@@ -164,7 +164,7 @@ fn statement_stamp() -> &'static str {
 }
 
 /// `"schema"."pghistory_<table>_unchanged"()`, the function the `WHEN` of
-/// [`marked_triggers`] calls for a row that did not change.
+/// `marked_triggers` calls for a row that did not change.
 pub fn unchanged_function_signature(table: &TrackedTable) -> String {
     unchanged_function_signature_for(&table.schema, &table.sql_name)
 }
@@ -652,9 +652,9 @@ fn insert(table: &TrackedTable, op: Operation, pairing: Pairing) -> String {
 /// `CREATE FUNCTION` for the trigger of `op`.
 ///
 /// The pause setting is read once into a variable; the `INSERT` itself takes no
-/// parameters, so PL/pgSQL keeps one generic plan for it (see [`context_id_expr`]).
+/// parameters, so PL/pgSQL keeps one generic plan for it (see `context_id_expr`).
 /// An UPDATE's function that pairs first asks whether the statement changed more than one
-/// row (a marked one, see [`marked_triggers`], only when the statement is marked), by
+/// row (a marked one, see `marked_triggers`, only when the statement is marked), by
 /// reading at most two old rows (`PERFORM ... OFFSET 1 LIMIT 1` sets `FOUND`; the
 /// cheapest form measured: about 11k instructions a call, against 15k for `IF NOT EXISTS`
 /// and 28k for comparing a `count(*)` with 1):
@@ -765,7 +765,7 @@ END
     )
 }
 
-/// The settings of the trigger function of `op` (see [`settings`]), for [`proconfig`].
+/// The settings of the trigger function of `op` (see `settings`), for [`function::proconfig`].
 pub fn function_settings(table: &TrackedTable, op: Operation) -> &'static [&'static str] {
     settings(table, op)
 }
@@ -800,7 +800,7 @@ pub fn function_name(table: &TrackedTable, op: Operation) -> String {
 }
 
 /// `CREATE TRIGGER` for `op`, and for a marked UPDATE its row-level companion
-/// ([`marked_triggers`]).
+/// (`marked_triggers`).
 pub fn trigger(table: &TrackedTable, op: Operation) -> String {
     let referencing = match op {
         Operation::Insert => format!("NEW TABLE AS {}", quote::ident(names::NEW_TABLE)),
