@@ -237,7 +237,7 @@ fn unchanged_when(table: &TrackedTable) -> String {
 /// lets its function stream unmarked statements, only when the table has no other
 /// column and no such collation; otherwise the function, without the argument, probes
 /// as [`BulkPlan::Probe`] does.
-fn marked_triggers(table: &TrackedTable, statement_trigger: &str) -> String {
+fn marked_triggers(table: &TrackedTable) -> String {
     let function = unchanged_function_signature(table);
     let tracked = quote::literal(&event_table::tracked_name(table));
     let names: Vec<String> = table
@@ -245,14 +245,12 @@ fn marked_triggers(table: &TrackedTable, statement_trigger: &str) -> String {
         .iter()
         .map(|c| quote::literal(&c.sql_name))
         .collect();
-    let with_argument = statement_trigger.replacen(
-        "();\n",
-        &format!(
-            "({});\n",
-            quote::literal(pghistory_diesel_core::vocab::WHOLE_ROWS_ARGUMENT)
-        ),
-        1,
+    let with_argument = statement_trigger(
+        table,
+        Operation::Update,
+        &quote::literal(pghistory_diesel_core::vocab::WHOLE_ROWS_ARGUMENT),
     );
+    let statement_trigger = statement_trigger(table, Operation::Update, "");
     format!(
         r#"CREATE FUNCTION {function} RETURNS boolean
 LANGUAGE plpgsql
@@ -802,6 +800,15 @@ pub fn function_name(table: &TrackedTable, op: Operation) -> String {
 /// `CREATE TRIGGER` for `op`, and for a marked UPDATE its row-level companion
 /// (`marked_triggers`).
 pub fn trigger(table: &TrackedTable, op: Operation) -> String {
+    if op == Operation::Update && matches!(bulk_plan(table), BulkPlan::Marked(_)) {
+        return marked_triggers(table);
+    }
+    statement_trigger(table, op, "")
+}
+
+/// The statement trigger of `op`, its function called with `arguments` (SQL literals,
+/// comma-separated; empty for none).
+fn statement_trigger(table: &TrackedTable, op: Operation, arguments: &str) -> String {
     let referencing = match op {
         Operation::Insert => format!("NEW TABLE AS {}", quote::ident(names::NEW_TABLE)),
         Operation::Delete => format!("OLD TABLE AS {}", quote::ident(names::OLD_TABLE)),
@@ -811,18 +818,14 @@ pub fn trigger(table: &TrackedTable, op: Operation) -> String {
             quote::ident(names::NEW_TABLE)
         ),
     };
-    let sql = format!(
-        "CREATE TRIGGER {} AFTER {} ON {} REFERENCING {} FOR EACH STATEMENT EXECUTE FUNCTION {}();\n",
+    format!(
+        "CREATE TRIGGER {} AFTER {} ON {} REFERENCING {} FOR EACH STATEMENT EXECUTE FUNCTION {}({arguments});\n",
         quote::ident(&names::trigger(op)),
         op.sql_keyword(),
         event_table::tracked_name(table),
         referencing,
         function_name(table, op)
-    );
-    if op == Operation::Update && matches!(bulk_plan(table), BulkPlan::Marked(_)) {
-        return marked_triggers(table, &sql);
-    }
-    sql
+    )
 }
 
 /// The append-only guard on the events table: refuses UPDATE, DELETE and TRUNCATE, to its
