@@ -523,6 +523,34 @@ fn describe_trigger(
     )
 }
 
+/// The finding for a trigger of ours that calls another function (`same_function` false)
+/// or is defined otherwise than `expected` (`(tgtype, old table, new table, plain)`).
+fn trigger_changed(
+    table: &str,
+    on: String,
+    trigger: &TriggerRow,
+    same_function: bool,
+    expected: (i16, &Option<String>, &Option<String>, bool),
+) -> Finding {
+    Finding::new(
+        FindingKind::TriggerChanged,
+        table,
+        on,
+        Some(if same_function {
+            describe_trigger(
+                trigger.trigger_type,
+                &trigger.old_table,
+                &trigger.new_table,
+                trigger.plain,
+            )
+        } else {
+            format!("it calls {}", trigger.function)
+        }),
+        same_function.then(|| describe_trigger(expected.0, expected.1, expected.2, expected.3)),
+        REINSTALL.to_owned(),
+    )
+}
+
 /// The ALTER FUNCTION that gives `signature` the expected security attributes.
 fn security_fix(signature: &str, expected: &ExpectedSecurity) -> String {
     let mut sql = format!(
@@ -634,23 +662,12 @@ fn unchanged_trigger_findings(
         && trigger.new_table.is_none()
         && !trigger.plain;
     if !same_function || !same_definition {
-        out.push(Finding::new(
-            FindingKind::TriggerChanged,
+        out.push(trigger_changed(
             table,
             on,
-            Some(if same_function {
-                describe_trigger(
-                    trigger.trigger_type,
-                    &trigger.old_table,
-                    &trigger.new_table,
-                    trigger.plain,
-                )
-            } else {
-                format!("it calls {}", trigger.function)
-            }),
-            same_function
-                .then(|| describe_trigger(vocab::UNCHANGED_TRIGGER_TYPE, &None, &None, false)),
-            REINSTALL.to_owned(),
+            trigger,
+            same_function,
+            (vocab::UNCHANGED_TRIGGER_TYPE, &None, &None, false),
         ));
     }
 }
@@ -808,29 +825,17 @@ pub fn table_findings(
                     || (function.unchanged.is_some() && trigger.compares_whole_rows()));
             whole_rows |= function.unchanged.is_some() && trigger.compares_whole_rows();
             if !same_function || !same_definition {
-                out.push(Finding::new(
-                    FindingKind::TriggerChanged,
+                out.push(trigger_changed(
                     table,
                     on,
-                    Some(if same_function {
-                        describe_trigger(
-                            trigger.trigger_type,
-                            &trigger.old_table,
-                            &trigger.new_table,
-                            trigger.plain,
-                        )
-                    } else {
-                        format!("it calls {}", trigger.function)
-                    }),
-                    same_function.then(|| {
-                        describe_trigger(
-                            function.trigger_type,
-                            &function.transition.0,
-                            &function.transition.1,
-                            true,
-                        )
-                    }),
-                    REINSTALL.to_owned(),
+                    trigger,
+                    same_function,
+                    (
+                        function.trigger_type,
+                        &function.transition.0,
+                        &function.transition.1,
+                        true,
+                    ),
                 ));
             }
         }
