@@ -698,7 +698,7 @@ fn an_undeclared_column_makes_the_update_trigger_compare_declared_columns() {
         }
     });
     let mut applied = Vec::new();
-    let files = migrate(&mut conn, &[memos], &mut applied);
+    let files = migrate(&mut conn, std::slice::from_ref(&memos), &mut applied);
     assert!(
         files.up.contains("pghistory_update_unchanged"),
         "{}",
@@ -741,6 +741,14 @@ fn an_undeclared_column_makes_the_update_trigger_compare_declared_columns() {
         ],
         "the updates of the undeclared column alone wrote nothing"
     );
+    // And `check` takes the trigger without the argument as the one installed.
+    let findings = pghistory_diesel::check::table_findings(
+        &mut conn,
+        &pghistory_diesel_codegen::sql::expected::expected(&memos),
+        &pghistory_diesel::check::CheckOptions::default(),
+    )
+    .unwrap();
+    assert!(findings.is_empty(), "{findings:#?}");
 }
 
 /// On a table whose UPDATE trigger compares whole rows: a statement with one unchanged
