@@ -124,8 +124,8 @@ pub struct TrackedTable {
     /// Whether the events table refuses UPDATE and DELETE.
     pub append_only: bool,
     /// Whether the declaration names its tracked columns (`fields(...)` or
-    /// `exclude(...)`); without either, every column of the table is tracked, and the
-    /// migration holds the table to that (see `sql::trigger::mark_check`).
+    /// `exclude(...)`); without either, every column of the table is tracked, which lets
+    /// an UPDATE trigger compare whole rows ([`TrackedTable::rows_compare_as_bytes`]).
     pub fields_named: bool,
     /// The user's `table!` input minus our attributes, re-emitted as is.
     pub decl: TableDecl,

@@ -673,22 +673,30 @@ pub fn function(table: &TrackedTable, op: Operation) -> String {
     )
 }
 
-/// The body of a probing UPDATE ([`BulkPlan::Probe`]) at the function body's first
-/// level: one row gets the 1 x 1 pairing; more are probed ([`probes`]), then streamed, or
-/// paired in full under the planner guard.
-fn probed(table: &TrackedTable, cols: &[&str]) -> String {
-    let op = Operation::Update;
-    let bulk = format!(
-        "{probe}\n        IF NOT FOUND THEN\n            {stream}\n        ELSE\n            {join}\n        END IF;",
-        probe = probes(table, cols),
-        stream = insert(table, op, Pairing::Stream).replace('\n', "\n        "),
-        join = insert(table, op, Pairing::Bulk).replace('\n', "\n        "),
-    );
+/// The body of an UPDATE that pairs, at the function body's first level: one row gets the
+/// 1 x 1 pairing; more run `bulk` (placed at the second level: its lines after the first
+/// carry their own indent) under the planner guard.
+fn one_row_or(table: &TrackedTable, bulk: &str) -> String {
     format!(
         "PERFORM FROM {old} OFFSET 1 LIMIT 1;\n    IF NOT FOUND THEN\n        {single}\n    ELSE\n        {bulk}\n    END IF;",
         old = quote::ident(names::OLD_TABLE),
-        single = insert(table, op, Pairing::Single).replace('\n', "\n    "),
-        bulk = planner_guard(&bulk),
+        single = insert(table, Operation::Update, Pairing::Single).replace('\n', "\n    "),
+        bulk = planner_guard(bulk),
+    )
+}
+
+/// The body of a probing UPDATE ([`BulkPlan::Probe`]) at the function body's first level:
+/// more than one row is probed ([`probes`]), then streamed or paired in full.
+fn probed(table: &TrackedTable, cols: &[&str]) -> String {
+    let op = Operation::Update;
+    one_row_or(
+        table,
+        &format!(
+            "{probe}\n        IF NOT FOUND THEN\n            {stream}\n        ELSE\n            {join}\n        END IF;",
+            probe = probes(table, cols),
+            stream = insert(table, op, Pairing::Stream).replace('\n', "\n        "),
+            join = insert(table, op, Pairing::Bulk).replace('\n', "\n        "),
+        ),
     )
 }
 
@@ -697,25 +705,13 @@ fn function_source(table: &TrackedTable, op: Operation) -> String {
     let body = if op != Operation::Update {
         insert(table, op, Pairing::Bulk)
     } else {
-        // Each block is placed at a level of the body; lines after a block's first carry
-        // their own indent, so each gets the indent of the level it lands on.
-        let sized = |level: usize| {
-            let at = |text: String, extra: usize| {
-                text.replace('\n', &format!("\n{}", "    ".repeat(level - 1 + extra)))
-            };
-            let join = planner_guard(&insert(table, op, Pairing::Bulk).replace('\n', "\n    "));
-            format!(
-                "PERFORM FROM {old} OFFSET 1 LIMIT 1;\n{pad}IF NOT FOUND THEN\n{pad}    {single}\n{pad}ELSE\n{pad}    {join}\n{pad}END IF;",
-                old = quote::ident(names::OLD_TABLE),
-                pad = "    ".repeat(level),
-                single = at(insert(table, op, Pairing::Single), 1),
-                join = join.replace('\n', &format!("\n{}", "    ".repeat(level - 1))),
-            )
-        };
         match bulk_plan(table) {
             // Nothing reads the old row: no pairing, whatever the statement's size.
             BulkPlan::Stream => insert(table, op, Pairing::Stream),
-            BulkPlan::Join => sized(1),
+            BulkPlan::Join => one_row_or(
+                table,
+                &insert(table, op, Pairing::Bulk).replace('\n', "\n    "),
+            ),
             BulkPlan::Probe(cols) => probed(table, &cols),
             // Installed with the companion (the trigger's argument, see
             // `marked_triggers`) and unmarked: every row changed, so every no-op filter
