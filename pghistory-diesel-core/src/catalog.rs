@@ -151,9 +151,9 @@ pub const RELATION_OWNER: &str = r#"SELECT pg_catalog.pg_get_userbyid(c.relowner
 /// Every user trigger (not the internal ones of foreign keys) on a relation. Binds: `$1`
 /// the quoted relation. Columns: `name`, `function_oid` (bigint), `function` (its
 /// `regprocedure` text, for messages), `enabled` (`tgenabled`), `trigger_type` (`tgtype`),
-/// `old_table`, `new_table` (transition table names), `plain` (no `WHEN`, no column list,
-/// no arguments), `bare` (no `WHEN`, no column list), `args` (`tgargs` in `encode`'s
-/// escape form: each argument followed by `\000`).
+/// `old_table`, `new_table` (transition table names), `bare` (no `WHEN`, no column list),
+/// `args` (`tgargs` in `encode`'s escape form: each argument followed by `\000`; empty
+/// for none).
 pub const TRIGGERS: &str = r#"SELECT t.tgname::pg_catalog.text AS "name",
        t.tgfoid::pg_catalog.int8 AS "function_oid",
        t.tgfoid::pg_catalog.regprocedure::pg_catalog.text AS "function",
@@ -161,8 +161,6 @@ pub const TRIGGERS: &str = r#"SELECT t.tgname::pg_catalog.text AS "name",
        t.tgtype::pg_catalog.int2 AS "trigger_type",
        t.tgoldtable::pg_catalog.text AS "old_table",
        t.tgnewtable::pg_catalog.text AS "new_table",
-       (t.tgqual IS NULL AND t.tgnargs OPERATOR(pg_catalog.=) 0
-        AND pg_catalog.cardinality(t.tgattr::pg_catalog.int2[]) OPERATOR(pg_catalog.=) 0) AS "plain",
        (t.tgqual IS NULL
         AND pg_catalog.cardinality(t.tgattr::pg_catalog.int2[]) OPERATOR(pg_catalog.=) 0) AS "bare",
        pg_catalog.encode(t.tgargs, 'escape') AS "args"
@@ -171,19 +169,33 @@ pub const TRIGGERS: &str = r#"SELECT t.tgname::pg_catalog.text AS "name",
    AND NOT t.tgisinternal
  ORDER BY t.tgname"#;
 
-/// The columns of a tracked table that a marked UPDATE's whole-row comparison would get
-/// wrong (see [`ExpectedUnchanged`]): those not among the declared names, and those under
-/// a nondeterministic collation. Binds: `$1` the quoted relation, `$2` the declared column
-/// names (`text[]`). Columns: `name`, `undeclared` (`bool`: not declared; else its
-/// collation is nondeterministic), in table order.
-pub const WHOLE_ROW_COLUMNS: &str = r#"SELECT a.attname::pg_catalog.text AS "name",
-       a.attname OPERATOR(pg_catalog.<>) ALL ($2::pg_catalog.text[]) AS "undeclared"
-  FROM pg_catalog.pg_attribute a
+/// `FROM ... WHERE ...` of the columns of `relation` (a `regclass` expression) that a
+/// marked UPDATE's byte-wise comparison of whole rows would get wrong (see
+/// [`ExpectedUnchanged`]): those not among `declared` (a `text[]` expression), and those
+/// under a nondeterministic collation. The migration installs the row-level companion
+/// only where this selects nothing; `check` reports what it selects afterwards.
+pub fn whole_row_mismatches(relation: &str, declared: &str) -> String {
+    format!(
+        "FROM pg_catalog.pg_attribute a
   LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
- WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)
+ WHERE a.attrelid OPERATOR(pg_catalog.=) {relation}
    AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-   AND (a.attname OPERATOR(pg_catalog.<>) ALL ($2::pg_catalog.text[]) OR NOT c.collisdeterministic)
- ORDER BY a.attnum"#;
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL ({declared}) OR NOT c.collisdeterministic)"
+    )
+}
+
+/// The columns [`whole_row_mismatches`] selects. Binds: `$1` the quoted relation, `$2` the
+/// declared column names (`text[]`). Columns: `name`, `undeclared` (`bool`: not declared;
+/// else its collation is nondeterministic), in table order.
+pub fn whole_row_columns() -> String {
+    format!(
+        "SELECT a.attname::pg_catalog.text AS \"name\",
+       a.attname OPERATOR(pg_catalog.<>) ALL ($2::pg_catalog.text[]) AS \"undeclared\"
+  {}
+ ORDER BY a.attnum",
+        whole_row_mismatches("pg_catalog.to_regclass($1)", "$2::pg_catalog.text[]")
+    )
+}
 
 /// Columns compared with declared type names. Binds: `$1` the quoted relation, `$2` the
 /// column names (`text[]`), `$3` their type names (`text[]`, `''` for a type not judged).

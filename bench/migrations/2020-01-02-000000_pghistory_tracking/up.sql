@@ -82,7 +82,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_floor_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=4ebfbcf80fb1706f types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=bench_tracked events_schema=public events_table=bench_tracked_events columns=id%2Ctitle%2Cbody%2Cscore triggers=9ebf2a83b80874cd types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -211,9 +211,10 @@ GRANT EXECUTE ON FUNCTION "public"."pghistory_bench_tracked_unchanged"() TO PUBL
 DO $pghistory$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = '"public"."bench_tracked"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'title', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) '"public"."bench_tracked"'::pg_catalog.regclass
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'title', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
         CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_tracked" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_tracked_update"('whole_rows');
         CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."bench_tracked" FOR EACH ROW
             WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_bench_tracked_unchanged"())
@@ -288,9 +289,9 @@ REVOKE ALL ON "public"."bench_tracked_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_tracked_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_tracked_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_tracked_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 4ebfbcf80fb1706f';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 4ebfbcf80fb1706f';
-COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 4ebfbcf80fb1706f';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_insert"() IS 'pghistory-diesel 9ebf2a83b80874cd';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_update"() IS 'pghistory-diesel 9ebf2a83b80874cd';
+COMMENT ON FUNCTION "public"."pghistory_bench_tracked_delete"() IS 'pghistory-diesel 9ebf2a83b80874cd';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_tracked
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_tracked_events"', 'SELECT ''public.bench_tracked''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -496,7 +497,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_fields_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=a09dc856096ec6a9 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=bench_json events_schema=public events_table=bench_json_events columns=id%2Ctitle%2Cbody%2Cscore triggers=cbc47353077d421d types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -625,9 +626,10 @@ GRANT EXECUTE ON FUNCTION "public"."pghistory_bench_json_unchanged"() TO PUBLIC;
 DO $pghistory$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = '"public"."bench_json"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'title', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) '"public"."bench_json"'::pg_catalog.regclass
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'title', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
         CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."bench_json" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_bench_json_update"('whole_rows');
         CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."bench_json" FOR EACH ROW
             WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_bench_json_unchanged"())
@@ -702,9 +704,9 @@ REVOKE ALL ON "public"."bench_json_events" FROM PUBLIC;
 ALTER TABLE "public"."bench_json_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."bench_json_events";
 CREATE POLICY "pghistory_read" ON "public"."bench_json_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel a09dc856096ec6a9';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel a09dc856096ec6a9';
-COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel a09dc856096ec6a9';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_insert"() IS 'pghistory-diesel cbc47353077d421d';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_update"() IS 'pghistory-diesel cbc47353077d421d';
+COMMENT ON FUNCTION "public"."pghistory_bench_json_delete"() IS 'pghistory-diesel cbc47353077d421d';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=bench_json
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."bench_json_events"', 'SELECT ''public.bench_json''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -719,7 +721,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."bench_json_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=5228c972ab497947 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=read_accounts events_schema=public events_table=read_accounts_events columns=id%2Cname%2Cemail%2Cplan%2Cactive triggers=1ec5333f21c033f7 types=Int8%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CBool%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -848,9 +850,10 @@ GRANT EXECUTE ON FUNCTION "public"."pghistory_read_accounts_unchanged"() TO PUBL
 DO $pghistory$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = '"public"."read_accounts"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'name', 'email', 'plan', 'active']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) '"public"."read_accounts"'::pg_catalog.regclass
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'name', 'email', 'plan', 'active']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
         CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_accounts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_accounts_update"('whole_rows');
         CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."read_accounts" FOR EACH ROW
             WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_read_accounts_unchanged"())
@@ -925,9 +928,9 @@ REVOKE ALL ON "public"."read_accounts_events" FROM PUBLIC;
 ALTER TABLE "public"."read_accounts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_accounts_events";
 CREATE POLICY "pghistory_read" ON "public"."read_accounts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-diesel 5228c972ab497947';
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel 5228c972ab497947';
-COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel 5228c972ab497947';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_insert"() IS 'pghistory-diesel 1ec5333f21c033f7';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_update"() IS 'pghistory-diesel 1ec5333f21c033f7';
+COMMENT ON FUNCTION "public"."pghistory_read_accounts_delete"() IS 'pghistory-diesel 1ec5333f21c033f7';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_accounts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_accounts_events"', 'SELECT ''public.read_accounts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -942,7 +945,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_accounts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=8f5cf696ebd61f15 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=read_posts events_schema=public events_table=read_posts_events columns=id%2Caccount_id%2Ctitle%2Cbody%2Cstatus%2Cscore triggers=dc04fd88374f77a7 types=Int8%2CNullable%253CInt8%253E%2CNullable%253CVarchar%253E%2CNullable%253CText%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1071,9 +1074,10 @@ GRANT EXECUTE ON FUNCTION "public"."pghistory_read_posts_unchanged"() TO PUBLIC;
 DO $pghistory$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = '"public"."read_posts"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'account_id', 'title', 'body', 'status', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) '"public"."read_posts"'::pg_catalog.regclass
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'account_id', 'title', 'body', 'status', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
         CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_posts_update"('whole_rows');
         CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."read_posts" FOR EACH ROW
             WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_read_posts_unchanged"())
@@ -1148,9 +1152,9 @@ REVOKE ALL ON "public"."read_posts_events" FROM PUBLIC;
 ALTER TABLE "public"."read_posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_posts_events";
 CREATE POLICY "pghistory_read" ON "public"."read_posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diesel 8f5cf696ebd61f15';
-COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel 8f5cf696ebd61f15';
-COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel 8f5cf696ebd61f15';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_insert"() IS 'pghistory-diesel dc04fd88374f77a7';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_update"() IS 'pghistory-diesel dc04fd88374f77a7';
+COMMENT ON FUNCTION "public"."pghistory_read_posts_delete"() IS 'pghistory-diesel dc04fd88374f77a7';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_posts_events"', 'SELECT ''public.read_posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -1165,7 +1169,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."read_posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=f7f18b52a7a3838a types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=read_comments events_schema=public events_table=read_comments_events columns=id%2Cpost_id%2Caccount_id%2Cbody%2Cscore triggers=a34fdb6b282e6b4e types=Int8%2CNullable%253CInt8%253E%2CNullable%253CInt8%253E%2CNullable%253CText%253E%2CNullable%253CInt4%253E indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1294,9 +1298,10 @@ GRANT EXECUTE ON FUNCTION "public"."pghistory_read_comments_unchanged"() TO PUBL
 DO $pghistory$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = '"public"."read_comments"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'post_id', 'account_id', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) '"public"."read_comments"'::pg_catalog.regclass
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'post_id', 'account_id', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
         CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."read_comments" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_read_comments_update"('whole_rows');
         CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."read_comments" FOR EACH ROW
             WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_read_comments_unchanged"())
@@ -1371,9 +1376,9 @@ REVOKE ALL ON "public"."read_comments_events" FROM PUBLIC;
 ALTER TABLE "public"."read_comments_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."read_comments_events";
 CREATE POLICY "pghistory_read" ON "public"."read_comments_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_read_comments_insert"() IS 'pghistory-diesel f7f18b52a7a3838a';
-COMMENT ON FUNCTION "public"."pghistory_read_comments_update"() IS 'pghistory-diesel f7f18b52a7a3838a';
-COMMENT ON FUNCTION "public"."pghistory_read_comments_delete"() IS 'pghistory-diesel f7f18b52a7a3838a';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_insert"() IS 'pghistory-diesel a34fdb6b282e6b4e';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_update"() IS 'pghistory-diesel a34fdb6b282e6b4e';
+COMMENT ON FUNCTION "public"."pghistory_read_comments_delete"() IS 'pghistory-diesel a34fdb6b282e6b4e';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=read_comments
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."read_comments_events"', 'SELECT ''public.read_comments''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

@@ -259,10 +259,7 @@ AS {DOLLAR_TAG}
 GRANT EXECUTE ON FUNCTION {function} TO PUBLIC;
 DO {DOLLAR_TAG}
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = {tracked}::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY[{names}]::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+    IF NOT EXISTS (SELECT {mismatches}) THEN
         {with_argument}        CREATE TRIGGER {name} AFTER UPDATE ON {relation} FOR EACH ROW
             WHEN ({when})
             EXECUTE FUNCTION {update}();
@@ -273,7 +270,10 @@ END
 {DOLLAR_TAG};
 "#,
         source = unchanged_source(table),
-        names = names.join(", "),
+        mismatches = pghistory_diesel_core::catalog::whole_row_mismatches(
+            &format!("{tracked}::pg_catalog.regclass"),
+            &format!("ARRAY[{}]::pg_catalog.text[]", names.join(", ")),
+        ),
         when = unchanged_when(table),
         name = quote::ident(names::UNCHANGED_TRIGGER),
         relation = event_table::tracked_name(table),

@@ -434,14 +434,18 @@ struct TriggerRow {
     #[diesel(sql_type = Nullable<Text>)]
     new_table: Option<String>,
     #[diesel(sql_type = Bool)]
-    plain: bool,
-    #[diesel(sql_type = Bool)]
     bare: bool,
     #[diesel(sql_type = Text)]
     args: String,
 }
 
 impl TriggerRow {
+    /// No `WHEN`, no column list, no arguments: how every trigger of ours is defined but
+    /// the row-level companion and a whole-row statement trigger.
+    fn plain(&self) -> bool {
+        self.bare && self.args.is_empty()
+    }
+
     /// Whether it is a marked UPDATE's statement trigger installed beside the row-level
     /// companion: no `WHEN`, no column list, and the one argument
     /// [`vocab::WHOLE_ROWS_ARGUMENT`].
@@ -541,7 +545,7 @@ fn trigger_changed(
                 trigger.trigger_type,
                 &trigger.old_table,
                 &trigger.new_table,
-                trigger.plain,
+                trigger.plain(),
             )
         } else {
             format!("it calls {}", trigger.function)
@@ -571,7 +575,7 @@ fn security_fix(signature: &str, expected: &ExpectedSecurity) -> String {
 /// Findings about an UPDATE's row-level companion ([`vocab::UNCHANGED_TRIGGER`]) and its
 /// `WHEN` function: without them (or with the trigger disabled) no statement is ever
 /// marked as leaving a row unchanged, and the statement trigger would write events for
-/// rows that did not change. `tracked_triggers`: `None` when the tracked table is missing.
+/// rows that did not change.
 #[allow(clippy::too_many_arguments)]
 fn unchanged_findings(
     conn: &mut PgConnection,
@@ -580,7 +584,7 @@ fn unchanged_findings(
     unchanged: &ExpectedUnchanged,
     function: &ExpectedFunction,
     state: &FunctionState,
-    tracked_triggers: Option<&[TriggerRow]>,
+    tracked_triggers: &[TriggerRow],
     owner: Option<&str>,
 ) -> Result<()> {
     match function_state(conn, &unchanged.signature)? {
@@ -611,16 +615,14 @@ fn unchanged_findings(
             function_security_findings(out, table, &unchanged.signature, &plain, &when, owner);
         }
     }
-    if let Some(tracked_triggers) = tracked_triggers {
-        unchanged_trigger_findings(
-            out,
-            table,
-            &unchanged.trigger,
-            function,
-            state,
-            tracked_triggers,
-        );
-    }
+    unchanged_trigger_findings(
+        out,
+        table,
+        &unchanged.trigger,
+        function,
+        state,
+        tracked_triggers,
+    );
     Ok(())
 }
 
@@ -660,7 +662,7 @@ fn unchanged_trigger_findings(
     let same_definition = trigger.trigger_type == vocab::UNCHANGED_TRIGGER_TYPE
         && trigger.old_table.is_none()
         && trigger.new_table.is_none()
-        && !trigger.plain;
+        && !trigger.plain();
     if !same_function || !same_definition {
         out.push(trigger_changed(
             table,
@@ -766,7 +768,12 @@ pub fn table_findings(
             "trigger {} calling {}",
             function.trigger, function.signature
         );
-        match tracked_triggers.iter().find(|t| t.name == function.trigger) {
+        let ours = tracked_triggers.iter().find(|t| t.name == function.trigger);
+        // Installed beside the row-level companion (see `ExpectedUnchanged`)?
+        let beside_companion =
+            function.unchanged.is_some() && ours.is_some_and(TriggerRow::compares_whole_rows);
+        whole_rows |= beside_companion;
+        match ours {
             _ if !tracked_exists => {}
             None => out.push(Finding::new(
                 FindingKind::TriggerMissing,
@@ -817,13 +824,11 @@ pub fn table_findings(
                 REINSTALL.to_owned(),
             ));
         }
-        if let Some(trigger) = tracked_triggers.iter().find(|t| t.name == function.trigger) {
+        if let Some(trigger) = ours {
             let same_function = trigger.function_oid == state.oid;
             let same_definition = trigger.trigger_type == function.trigger_type
                 && (trigger.old_table.clone(), trigger.new_table.clone()) == function.transition
-                && (trigger.plain
-                    || (function.unchanged.is_some() && trigger.compares_whole_rows()));
-            whole_rows |= function.unchanged.is_some() && trigger.compares_whole_rows();
+                && (trigger.plain() || beside_companion);
             if !same_function || !same_definition {
                 out.push(trigger_changed(
                     table,
@@ -839,10 +844,7 @@ pub fn table_findings(
                 ));
             }
         }
-        let installed_whole = tracked_triggers
-            .iter()
-            .any(|t| t.name == function.trigger && t.compares_whole_rows());
-        if let Some(unchanged) = function.unchanged.as_ref().filter(|_| installed_whole) {
+        if let Some(unchanged) = function.unchanged.as_ref().filter(|_| beside_companion) {
             unchanged_findings(
                 conn,
                 &mut out,
@@ -850,7 +852,7 @@ pub fn table_findings(
                 unchanged,
                 function,
                 &state,
-                tracked_exists.then_some(tracked_triggers.as_slice()),
+                &tracked_triggers,
                 owner.as_deref(),
             )?;
         }
@@ -1026,7 +1028,7 @@ fn guard_findings(
             Some(trigger) => {
                 if trigger.function_oid != state.oid
                     || trigger.trigger_type != *trigger_type
-                    || !trigger.plain
+                    || !trigger.plain()
                 {
                     out.push(Finding::new(
                         FindingKind::TriggerChanged,
@@ -1154,7 +1156,7 @@ fn column_findings(
     // compares whole rows, so every column of the table counts, and one that schema.rs
     // does not declare is drift too.
     if whole_rows {
-        let rows: Vec<WholeRowColumn> = diesel::sql_query(q::WHOLE_ROW_COLUMNS)
+        let rows: Vec<WholeRowColumn> = diesel::sql_query(q::whole_row_columns())
             .bind::<Text, _>(&expected.relation)
             .bind::<Array<Text>, _>(&names)
             .load(conn)?;

@@ -138,7 +138,7 @@ pub(super) fn setup_findings(
                 Some(trigger) => {
                     if Some(trigger.function_oid) != guard_oid
                         || trigger.trigger_type != *trigger_type
-                        || !trigger.plain
+                        || !trigger.plain()
                     {
                         out.push(Finding::new(
                             FindingKind::TriggerChanged,

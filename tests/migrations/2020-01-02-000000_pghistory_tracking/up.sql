@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=21d1bab024f6c384 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=745111f8200f90fe types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -131,9 +131,10 @@ GRANT EXECUTE ON FUNCTION "public"."pghistory_posts_unchanged"() TO PUBLIC;
 DO $pghistory$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = '"public"."posts"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'title', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) '"public"."posts"'::pg_catalog.regclass
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'title', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
         CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_posts_update"('whole_rows');
         CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."posts" FOR EACH ROW
             WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_posts_unchanged"())
@@ -208,9 +209,9 @@ REVOKE ALL ON "public"."posts_events" FROM PUBLIC;
 ALTER TABLE "public"."posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."posts_events";
 CREATE POLICY "pghistory_read" ON "public"."posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 21d1bab024f6c384';
-COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 21d1bab024f6c384';
-COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 21d1bab024f6c384';
+COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 745111f8200f90fe';
+COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 745111f8200f90fe';
+COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 745111f8200f90fe';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."posts_events"', 'SELECT ''public.posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -225,7 +226,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."posts_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=order events_schema=public events_table=order_events columns=id%2Cuser%2Cselect triggers=1c21bde550ec69b5 types=Int8%2CVarchar%2CVarchar indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=order events_schema=public events_table=order_events columns=id%2Cuser%2Cselect triggers=a4ca5c7d26560445 types=Int8%2CVarchar%2CVarchar indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -354,9 +355,10 @@ GRANT EXECUTE ON FUNCTION "public"."pghistory_order_unchanged"() TO PUBLIC;
 DO $pghistory$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = '"public"."order"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'user', 'select']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) '"public"."order"'::pg_catalog.regclass
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'user', 'select']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
         CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."order" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_order_update"('whole_rows');
         CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."order" FOR EACH ROW
             WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_order_unchanged"())
@@ -431,9 +433,9 @@ REVOKE ALL ON "public"."order_events" FROM PUBLIC;
 ALTER TABLE "public"."order_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."order_events";
 CREATE POLICY "pghistory_read" ON "public"."order_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_order_insert"() IS 'pghistory-diesel 1c21bde550ec69b5';
-COMMENT ON FUNCTION "public"."pghistory_order_update"() IS 'pghistory-diesel 1c21bde550ec69b5';
-COMMENT ON FUNCTION "public"."pghistory_order_delete"() IS 'pghistory-diesel 1c21bde550ec69b5';
+COMMENT ON FUNCTION "public"."pghistory_order_insert"() IS 'pghistory-diesel a4ca5c7d26560445';
+COMMENT ON FUNCTION "public"."pghistory_order_update"() IS 'pghistory-diesel a4ca5c7d26560445';
+COMMENT ON FUNCTION "public"."pghistory_order_delete"() IS 'pghistory-diesel a4ca5c7d26560445';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=order
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."order_events"', 'SELECT ''public.order''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -448,7 +450,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."order_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=app table=accounts events_schema=app events_table=accounts_events columns=handle%2Cemail%2Cbalance triggers=b032907700b7f482 types=Text%2CNullable%253CText%253E%2CInt8 indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=app table=accounts events_schema=app events_table=accounts_events columns=handle%2Cemail%2Cbalance triggers=92f962b65b5e8f34 types=Text%2CNullable%253CText%253E%2CInt8 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -577,9 +579,10 @@ GRANT EXECUTE ON FUNCTION "app"."pghistory_accounts_unchanged"() TO PUBLIC;
 DO $pghistory$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = '"app"."accounts"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['handle', 'email', 'balance']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) '"app"."accounts"'::pg_catalog.regclass
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['handle', 'email', 'balance']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
         CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "app"."accounts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "app"."pghistory_accounts_update"('whole_rows');
         CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "app"."accounts" FOR EACH ROW
             WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "app"."pghistory_accounts_unchanged"())
@@ -630,8 +633,8 @@ REVOKE ALL ON "app"."accounts_events" FROM PUBLIC;
 ALTER TABLE "app"."accounts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "app"."accounts_events";
 CREATE POLICY "pghistory_read" ON "app"."accounts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "app"."pghistory_accounts_insert"() IS 'pghistory-diesel b032907700b7f482';
-COMMENT ON FUNCTION "app"."pghistory_accounts_update"() IS 'pghistory-diesel b032907700b7f482';
+COMMENT ON FUNCTION "app"."pghistory_accounts_insert"() IS 'pghistory-diesel 92f962b65b5e8f34';
+COMMENT ON FUNCTION "app"."pghistory_accounts_update"() IS 'pghistory-diesel 92f962b65b5e8f34';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=app table=accounts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"app"."accounts_events"', 'SELECT ''app.accounts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -856,7 +859,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."documents_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=a5900b4a2dfd236c types=Int4%2CText indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=notes events_schema=public events_table=notes_events columns=id%2Ctext triggers=750c818a3c4e7cce types=Int4%2CText indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -985,9 +988,10 @@ GRANT EXECUTE ON FUNCTION "public"."pghistory_notes_unchanged"() TO PUBLIC;
 DO $pghistory$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = '"public"."notes"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'text']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) '"public"."notes"'::pg_catalog.regclass
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'text']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
         CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."notes" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_notes_update"('whole_rows');
         CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."notes" FOR EACH ROW
             WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_notes_unchanged"())
@@ -1062,9 +1066,9 @@ REVOKE ALL ON "public"."notes_events" FROM PUBLIC;
 ALTER TABLE "public"."notes_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."notes_events";
 CREATE POLICY "pghistory_read" ON "public"."notes_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_notes_insert"() IS 'pghistory-diesel a5900b4a2dfd236c';
-COMMENT ON FUNCTION "public"."pghistory_notes_update"() IS 'pghistory-diesel a5900b4a2dfd236c';
-COMMENT ON FUNCTION "public"."pghistory_notes_delete"() IS 'pghistory-diesel a5900b4a2dfd236c';
+COMMENT ON FUNCTION "public"."pghistory_notes_insert"() IS 'pghistory-diesel 750c818a3c4e7cce';
+COMMENT ON FUNCTION "public"."pghistory_notes_update"() IS 'pghistory-diesel 750c818a3c4e7cce';
+COMMENT ON FUNCTION "public"."pghistory_notes_delete"() IS 'pghistory-diesel 750c818a3c4e7cce';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=notes
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."notes_events"', 'SELECT ''public.notes''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -1079,7 +1083,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."notes_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=labels events_schema=public events_table=labels_events columns=id%2Cname triggers=84a68c8e998f1b78 types=Int4%2CText indexes=time
+-- pghistory-diesel:install schema=public table=labels events_schema=public events_table=labels_events columns=id%2Cname triggers=73cc0993749f7298 types=Int4%2CText indexes=time
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -1206,9 +1210,10 @@ GRANT EXECUTE ON FUNCTION "public"."pghistory_labels_unchanged"() TO PUBLIC;
 DO $pghistory$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = '"public"."labels"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'name']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) '"public"."labels"'::pg_catalog.regclass
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'name']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
         CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."labels" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_labels_update"('whole_rows');
         CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."labels" FOR EACH ROW
             WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_labels_unchanged"())
@@ -1259,8 +1264,8 @@ REVOKE ALL ON "public"."labels_events" FROM PUBLIC;
 ALTER TABLE "public"."labels_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."labels_events";
 CREATE POLICY "pghistory_read" ON "public"."labels_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_labels_insert"() IS 'pghistory-diesel 84a68c8e998f1b78';
-COMMENT ON FUNCTION "public"."pghistory_labels_update"() IS 'pghistory-diesel 84a68c8e998f1b78';
+COMMENT ON FUNCTION "public"."pghistory_labels_insert"() IS 'pghistory-diesel 73cc0993749f7298';
+COMMENT ON FUNCTION "public"."pghistory_labels_update"() IS 'pghistory-diesel 73cc0993749f7298';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=labels
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."labels_events"', 'SELECT ''public.labels''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

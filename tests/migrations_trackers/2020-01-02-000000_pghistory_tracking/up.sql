@@ -641,7 +641,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "public"."products_events" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=0a5f9253b239c2b2 types=Int8%2CText indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=widgets events_schema=history events_table=widget_history columns=id%2Cname triggers=121eb48f9316f0da types=Int8%2CText indexes=time%2Ccontext_id
 CREATE SCHEMA IF NOT EXISTS "history";
 DO $pghistory$
 DECLARE
@@ -771,9 +771,10 @@ GRANT EXECUTE ON FUNCTION "public"."pghistory_widgets_unchanged"() TO PUBLIC;
 DO $pghistory$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = '"public"."widgets"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'name']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) '"public"."widgets"'::pg_catalog.regclass
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'name']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
         CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."widgets" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_widgets_update"('whole_rows');
         CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."widgets" FOR EACH ROW
             WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_widgets_unchanged"())
@@ -851,9 +852,9 @@ REVOKE ALL ON "history"."widget_history" FROM PUBLIC;
 ALTER TABLE "history"."widget_history" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "history"."widget_history";
 CREATE POLICY "pghistory_read" ON "history"."widget_history" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 0a5f9253b239c2b2';
-COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 0a5f9253b239c2b2';
-COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 0a5f9253b239c2b2';
+COMMENT ON FUNCTION "public"."pghistory_widgets_insert"() IS 'pghistory-diesel 121eb48f9316f0da';
+COMMENT ON FUNCTION "public"."pghistory_widgets_update"() IS 'pghistory-diesel 121eb48f9316f0da';
+COMMENT ON FUNCTION "public"."pghistory_widgets_delete"() IS 'pghistory-diesel 121eb48f9316f0da';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=widgets
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"history"."widget_history"', 'SELECT ''public.widgets''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
@@ -868,7 +869,7 @@ INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES
              WHERE (p.data OPERATOR(pg_catalog.->) d.key) IS DISTINCT FROM d.value) AS "pgh_diff"
     FROM "history"."widget_history" e') ON CONFLICT ("events_table") DO UPDATE SET "branch" = EXCLUDED."branch";
 -- pghistory-diesel:end
--- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=5df664fe53270a46 types=Int4%2CInt8 indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=ledger events_schema=public events_table=ledger_events columns=id%2Camount triggers=167dd7b512fe84ea types=Int4%2CInt8 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -995,9 +996,10 @@ GRANT EXECUTE ON FUNCTION "public"."pghistory_ledger_unchanged"() TO PUBLIC;
 DO $pghistory$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = '"public"."ledger"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'amount']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) '"public"."ledger"'::pg_catalog.regclass
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'amount']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
         CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."ledger" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_ledger_update"('whole_rows');
         CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."ledger" FOR EACH ROW
             WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_ledger_unchanged"())
@@ -1093,9 +1095,9 @@ REVOKE ALL ON "public"."ledger_events" FROM PUBLIC;
 ALTER TABLE "public"."ledger_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."ledger_events";
 CREATE POLICY "pghistory_read" ON "public"."ledger_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 5df664fe53270a46';
-COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 5df664fe53270a46';
-COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 5df664fe53270a46';
+COMMENT ON FUNCTION "public"."pghistory_ledger_insert"() IS 'pghistory-diesel 167dd7b512fe84ea';
+COMMENT ON FUNCTION "public"."pghistory_ledger_update"() IS 'pghistory-diesel 167dd7b512fe84ea';
+COMMENT ON FUNCTION "public"."pghistory_ledger_delete"() IS 'pghistory-diesel 167dd7b512fe84ea';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=ledger
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."ledger_events"', 'SELECT ''public.ledger''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",

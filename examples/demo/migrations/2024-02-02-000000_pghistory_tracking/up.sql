@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS "public"."pghistory_view_branches" ("events_table" text PRIMARY KEY, "branch" text NOT NULL);
 REVOKE ALL ON "public"."pghistory_view_branches" FROM PUBLIC;
 DROP VIEW IF EXISTS "public"."pghistory_events";
--- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=21d1bab024f6c384 types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext_id
+-- pghistory-diesel:install schema=public table=posts events_schema=public events_table=posts_events columns=id%2Ctitle%2Cbody%2Cscore triggers=745111f8200f90fe types=Int4%2CText%2CNullable%253CText%253E%2CInt4 indexes=time%2Ccontext_id
 DO $pghistory$
 DECLARE
     pgh_missing text;
@@ -131,9 +131,10 @@ GRANT EXECUTE ON FUNCTION "public"."pghistory_posts_unchanged"() TO PUBLIC;
 DO $pghistory$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-                    WHERE a.attrelid = '"public"."posts"'::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-                      AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'title', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
+  LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+ WHERE a.attrelid OPERATOR(pg_catalog.=) '"public"."posts"'::pg_catalog.regclass
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+   AND (a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['id', 'title', 'body', 'score']::pg_catalog.text[]) OR NOT c.collisdeterministic)) THEN
         CREATE TRIGGER "pghistory_update" AFTER UPDATE ON "public"."posts" REFERENCING OLD TABLE AS "pgh_old" NEW TABLE AS "pgh_new" FOR EACH STATEMENT EXECUTE FUNCTION "public"."pghistory_posts_update"('whole_rows');
         CREATE TRIGGER "pghistory_update_unchanged" AFTER UPDATE ON "public"."posts" FOR EACH ROW
             WHEN (OLD OPERATOR(pg_catalog.*=) NEW AND "public"."pghistory_posts_unchanged"())
@@ -208,9 +209,9 @@ REVOKE ALL ON "public"."posts_events" FROM PUBLIC;
 ALTER TABLE "public"."posts_events" ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "pghistory_read" ON "public"."posts_events";
 CREATE POLICY "pghistory_read" ON "public"."posts_events" FOR SELECT USING (true);
-COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 21d1bab024f6c384';
-COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 21d1bab024f6c384';
-COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 21d1bab024f6c384';
+COMMENT ON FUNCTION "public"."pghistory_posts_insert"() IS 'pghistory-diesel 745111f8200f90fe';
+COMMENT ON FUNCTION "public"."pghistory_posts_update"() IS 'pghistory-diesel 745111f8200f90fe';
+COMMENT ON FUNCTION "public"."pghistory_posts_delete"() IS 'pghistory-diesel 745111f8200f90fe';
 -- pghistory-diesel:end
 -- pghistory-diesel:view schema=public table=posts
 INSERT INTO "public"."pghistory_view_branches" ("events_table", "branch") VALUES ('"public"."posts_events"', 'SELECT ''public.posts''::text COLLATE "C" AS "pgh_table", e."pgh_id", e."pgh_created_at", e."pgh_label",
